@@ -1,0 +1,214 @@
+/*
+ * QLogic ISP2532 RISC and firmware model.
+ *
+ * This is the card as the host sees it through BAR1: the 24xx register block,
+ * the mailbox engine with the ROM and the firmware command sets, the
+ * RISC-to-host event latch (host_status), the request/response/ATIO rings and
+ * the serial flash.  It knows nothing about PCI: the PCI/QOM glue
+ * (qla2532.c) gives it DMA and interrupt callbacks.  All time is QEMU's
+ * virtual clock (QEMU_CLOCK_VIRTUAL, ns), so a run under -icount is
+ * deterministic.
+ *
+ * Copyright (c) 2026 qla2532-emu authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_QLA2532_ISP_FW_H
+#define HW_QLA2532_ISP_FW_H
+
+#include "exec/memattrs.h"
+#include "qemu/timer.h"
+#include "isp-regs.h"
+#include "isp-flash.h"
+
+/**
+ * IspHostOps: what the firmware model needs from the bus glue.
+ * @dma_read: read @len bytes of host memory at bus address @addr into @buf;
+ *   returns MEMTX_OK or the bus error (the model then fails the operation
+ *   with the firmware's error status; it never touches memory partially
+ *   read as valid).
+ * @dma_write: write @len bytes from @buf to host memory at @addr.
+ * @update_irq: called whenever isp_irq_pending() may have changed; the glue
+ *   drives INTx as a level and sends MSI/MSI-X vector 0 on a rising edge.
+ */
+typedef struct IspHostOps {
+    MemTxResult (*dma_read)(void *opaque, uint64_t addr, void *buf,
+                            uint32_t len);
+    MemTxResult (*dma_write)(void *opaque, uint64_t addr, const void *buf,
+                             uint32_t len);
+    void (*update_irq)(void *opaque);
+} IspHostOps;
+
+/* Kinds of RISC-to-host events, each presented through host_status. */
+typedef enum IspEventKind {
+    ISP_EV_MBOX,        /* mailbox command completion */
+    ISP_EV_AEN,         /* asynchronous event */
+    ISP_EV_RSPQ,        /* response queue updated */
+    ISP_EV_ATIOQ,       /* ATIO queue updated */
+} IspEventKind;
+
+/**
+ * IspEvent: one RISC-to-host event waiting to be presented.
+ * @kind: IspEventKind.
+ * @code: host_status[7:0] (INTR_*).
+ * @mb: outgoing mailbox values; @mb[0] also goes to host_status[31:16].
+ * @nmb: number of mailboxes (from mailbox0) loaded when presented.
+ */
+typedef struct IspEvent {
+    uint8_t kind;
+    uint8_t code;
+    uint8_t nmb;
+    uint16_t mb[ISP_NUM_MAILBOXES];
+} IspEvent;
+
+/* Events queued at most; the driver acknowledges one per CLR_RISC_INT. */
+#define ISP_EVENT_QUEUE_LEN     64
+
+/* RISC states. */
+typedef enum IspRiscState {
+    ISP_RISC_RESET,     /* held in reset by hccr SET_RISC_RESET */
+    ISP_RISC_ROM,       /* boot ROM: load, verify, execute firmware */
+    ISP_RISC_FW,        /* firmware running */
+} IspRiscState;
+
+/* A firmware segment loaded by MBC 0x0b whose header was recognised. */
+typedef struct IspFwSegment {
+    uint32_t risc_addr;     /* RISC word address */
+    uint32_t dwords;        /* length including the header */
+    uint32_t version[4];    /* header dwords 4..7 */
+} IspFwSegment;
+
+#define ISP_MAX_FW_SEGMENTS     8
+
+/* RISC code/data RAM in RISC word addresses (chosen; see docs/mailbox.md). */
+#define ISP_RISC_RAM_START      0x00100000u
+#define ISP_RISC_RAM_END        0x00200000u     /* exclusive */
+
+/**
+ * IspIcb: what the firmware took from the initialization control block
+ * (struct init_cb_24xx, qla_fw.h) at MBC 0x48/0x60.
+ * Lengths are in 64-byte entries; addresses are host bus addresses.
+ */
+typedef struct IspIcb {
+    uint16_t version;
+    uint16_t frame_payload_size;    /* bytes */
+    uint16_t execution_throttle;
+    uint16_t exchange_count;
+    uint16_t hard_address;          /* loop ID */
+    uint64_t port_name;
+    uint64_t node_name;
+    uint16_t login_retry_count;
+    uint16_t link_down_on_nos;
+    uint16_t rsp_q_len;
+    uint16_t req_q_len;
+    uint64_t req_q_addr;
+    uint64_t rsp_q_addr;
+    uint16_t atio_q_len;
+    uint64_t atio_q_addr;           /* 0: no ATIO ring (initiator mode) */
+    uint16_t interrupt_delay_timer;
+    uint16_t login_timeout;         /* seconds */
+    uint32_t fw_options[3];         /* firmware_options_1..3 */
+} IspIcb;
+
+/* Link states of the port. */
+typedef enum IspLinkState {
+    ISP_LINK_DOWN,
+    ISP_LINK_INIT,      /* loop initialisation / point-to-point login */
+    ISP_LINK_UP,
+} IspLinkState;
+
+/**
+ * IspState: one ISP2532 function (FC port).
+ *
+ * Configuration fields (set by the glue before isp_init()):
+ * @port_no: PCI function / FC port number, 0 or 1.
+ * @link_speed: PORT_SPEED_* code the link comes up at.
+ * @mbox_latency_ns: virtual time between the mailbox doorbell and the
+ *   completion event.
+ * @link_up_delay_ns: virtual time from INITIALIZE FIRMWARE to LOOP UP.
+ * @flash: ISP_FLASH_SIZE bytes, owned by the glue.
+ * @sfp_a0/@sfp_a2: SFP EEPROM pages (SFF-8472 A0h/A2h), 256 bytes each.
+ */
+typedef struct IspState {
+    /* configuration */
+    uint8_t port_no;
+    uint8_t link_speed;
+    uint32_t mbox_latency_ns;
+    uint32_t link_up_delay_ns;
+    uint8_t *flash;
+    uint8_t sfp_a0[256];
+    uint8_t sfp_a2[256];
+    const IspHostOps *ops;
+    void *opaque;
+
+    /* registers */
+    uint32_t flash_addr;
+    uint32_t flash_data;
+    uint32_t ctrl_status;
+    uint32_t ictrl;
+    uint32_t iobase_addr;
+    uint32_t req_q_in, req_q_out;
+    uint32_t rsp_q_in, rsp_q_out;
+    uint32_t atio_q_in, atio_q_out;
+    uint16_t mbox_in[ISP_NUM_MAILBOXES];    /* host -> RISC */
+    uint16_t mbox_out[ISP_NUM_MAILBOXES];   /* RISC -> host */
+    uint32_t host_status;
+
+    /* mailbox engine */
+    bool mbox_busy;
+    uint16_t mbox_cmd[ISP_NUM_MAILBOXES];
+    QEMUTimer *mbox_timer;
+
+    /* RISC-to-host events */
+    IspEvent events[ISP_EVENT_QUEUE_LEN];
+    uint32_t ev_head;
+    uint32_t ev_count;
+    bool ev_presented;
+
+    /* RISC / firmware */
+    IspRiscState risc;
+    IspFwSegment segs[ISP_MAX_FW_SEGMENTS];
+    uint32_t nsegs;
+    uint32_t fw_version[4];         /* running firmware's header words */
+    bool fw_initialized;            /* INITIALIZE FIRMWARE completed */
+    uint16_t fw_options[16];        /* MBC 0x38 */
+    IspIcb icb;
+
+    /* link */
+    IspLinkState link;
+    uint8_t topology;               /* ISP_TOPO_* */
+    uint16_t loop_id;               /* own loop ID / N_Port handle */
+    uint32_t port_id;               /* own 24-bit FC address */
+    QEMUTimer *link_timer;
+} IspState;
+
+/**
+ * isp_init: create the timers and put the chip in its power-on state.
+ * @s: zero-filled state with the configuration fields set.
+ */
+void isp_init(IspState *s, const IspHostOps *ops, void *opaque);
+
+/** isp_finalize: free what isp_init() allocated. */
+void isp_finalize(IspState *s);
+
+/**
+ * isp_reset: chip reset (PCI reset, ctrl_status ISP_SOFT_RESET).
+ * Drops all firmware state; the RISC comes back in its boot ROM with
+ * mailbox0 reading 0 (qla_init.c qla24xx_reset_risc waits for that).
+ */
+void isp_reset(IspState *s);
+
+/**
+ * isp_reg_read / isp_reg_write: BAR1 register block access.
+ * @addr: byte offset below ISP_REG_BLOCK_SIZE; @size: 1, 2 or 4 bytes.
+ * Reads of unimplemented offsets return 0; writes to them are ignored
+ * (logged as LOG_UNIMP).  Never fails.
+ */
+uint64_t isp_reg_read(IspState *s, uint32_t addr, unsigned size);
+void isp_reg_write(IspState *s, uint32_t addr, uint64_t val, unsigned size);
+
+/** isp_irq_pending: an event is latched in host_status and ictrl enables it. */
+bool isp_irq_pending(IspState *s);
+
+#endif /* HW_QLA2532_ISP_FW_H */

@@ -1,0 +1,472 @@
+/*
+ * QLogic ISP2532 Fibre Channel HBA (QLE2560/QLE2562), PCI function glue.
+ *
+ * This file is only the PCI/QOM face of the card: configuration space,
+ * BARs, interrupts, properties.  The card's behaviour (registers, mailbox
+ * engine, rings, flash, link) is the firmware model in isp-fw.c.
+ *
+ * PCI identity (a QLE2562 as published by lspci): 1077:2532 rev 02, class
+ * 0c04, subsystem 1077:015d; BAR0 I/O 256 B, BAR1 64-bit MMIO 16 KiB (the
+ * 24xx register block at 0x000-0x0ff), BAR3 64-bit MMIO 1 MiB, expansion
+ * ROM 256 KiB; capabilities PM 0x44, PCIe 0x4c, MSI 0x88 (32 vectors,
+ * 64-bit), VPD 0x98, MSI-X 0xa0 (32 vectors), AER 0x100, power budgeting
+ * 0x138.
+ *
+ * Copyright (c) 2026 qla2532-emu authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/module.h"
+#include "qemu/range.h"
+#include "qemu/units.h"
+#include "qapi/error.h"
+#include "hw/pci/pci.h"
+#include "hw/pci/pcie.h"
+#include "hw/pci/pcie_regs.h"
+#include "hw/pci/msi.h"
+#include "hw/pci/msix.h"
+#include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
+#include "sysemu/dma.h"
+#include "isp-fw.h"
+#include "trace.h"
+
+#define TYPE_QLA2532 "qla2532"
+OBJECT_DECLARE_SIMPLE_TYPE(QLA2532State, QLA2532)
+
+#define PCI_VENDOR_ID_QLOGIC    0x1077
+#define QLA2532_DEVICE_ID       0x2532
+
+#define QLA2532_BAR1_SIZE       (16 * KiB)
+#define QLA2532_BAR3_SIZE       (1 * MiB)
+#define QLA2532_ROM_SIZE        (256 * KiB)
+#define QLA2532_MSIX_VECTORS    32
+/* MSI-X table and PBA in BAR1 above the register block (chosen offsets) */
+#define QLA2532_MSIX_TABLE      0x2000
+#define QLA2532_MSIX_PBA        0x3000
+
+#define QLA2532_CAP_PM          0x44
+#define QLA2532_CAP_EXP         0x4c
+#define QLA2532_CAP_MSI         0x88
+#define QLA2532_CAP_VPD         0x98
+#define QLA2532_CAP_MSIX        0xa0
+#define QLA2532_EXTCAP_AER      0x100
+#define QLA2532_EXTCAP_PWR      0x138
+
+/* VPD capability registers (PCI Local Bus Specification 3.0 §I) */
+#define VPD_ADDR                2       /* 15-bit address, bit 15 flag */
+#define VPD_DATA                4
+#define VPD_FLAG                0x8000
+
+struct QLA2532State {
+    PCIDevice parent_obj;
+
+    MemoryRegion io_bar;
+    MemoryRegion mmio_bar;
+    MemoryRegion regs;
+    MemoryRegion bar3;
+    MemoryRegion rom;
+    uint8_t *flash;
+    IspState isp;
+    bool irq_level;
+
+    /* properties */
+    uint64_t wwpn;
+    uint64_t wwnn;
+    uint32_t link_speed_gbps;
+    uint32_t mbox_latency_ns;
+    uint32_t link_up_delay_us;
+    uint16_t hard_loop_id;
+    uint8_t conn_option;
+    char *serial;
+};
+
+static uint64_t qla2532_reg_read(void *opaque, hwaddr addr, unsigned size)
+{
+    QLA2532State *s = opaque;
+
+    return isp_reg_read(&s->isp, addr, size);
+}
+
+static void qla2532_reg_write(void *opaque, hwaddr addr, uint64_t val,
+                              unsigned size)
+{
+    QLA2532State *s = opaque;
+
+    isp_reg_write(&s->isp, addr, val, size);
+}
+
+/* The driver uses 32-bit accesses except for the 16-bit mailboxes
+ * (qla_def.h rd_reg_word / rd_reg_dword); unaligned ones are rejected. */
+static const MemoryRegionOps qla2532_reg_ops = {
+    .read = qla2532_reg_read,
+    .write = qla2532_reg_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 1,
+        .max_access_size = 4,
+    },
+    .impl = {
+        .min_access_size = 1,
+        .max_access_size = 4,
+    },
+};
+
+/* BAR3 holds the multiqueue registers of later ISPs; the 2532 driver never
+ * maps it (qla_os.c qla2x00_iospace_config). */
+static uint64_t qla2532_bar3_read(void *opaque, hwaddr addr, unsigned size)
+{
+    qemu_log_mask(LOG_UNIMP, "qla2532: BAR3 read at 0x%" HWADDR_PRIx "\n",
+                  addr);
+    return 0;
+}
+
+static void qla2532_bar3_write(void *opaque, hwaddr addr, uint64_t val,
+                               unsigned size)
+{
+    qemu_log_mask(LOG_UNIMP, "qla2532: BAR3 write at 0x%" HWADDR_PRIx "\n",
+                  addr);
+}
+
+static const MemoryRegionOps qla2532_bar3_ops = {
+    .read = qla2532_bar3_read,
+    .write = qla2532_bar3_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 1,
+        .max_access_size = 4,
+    },
+};
+
+static MemTxResult qla2532_dma_read(void *opaque, uint64_t addr, void *buf,
+                                    uint32_t len)
+{
+    QLA2532State *s = opaque;
+
+    return pci_dma_read(PCI_DEVICE(s), addr, buf, len);
+}
+
+static MemTxResult qla2532_dma_write(void *opaque, uint64_t addr,
+                                     const void *buf, uint32_t len)
+{
+    QLA2532State *s = opaque;
+
+    return pci_dma_write(PCI_DEVICE(s), addr, buf, len);
+}
+
+/*
+ * Every event goes to MSI-X vector 0, the driver's default handler, which
+ * reads host_status and handles all event types (qla_isr.c
+ * qla24xx_msix_default).  Vector 1's handler only drains the response ring
+ * and writes CLR_RISC_INT, which would also acknowledge a latched mailbox
+ * completion, so the model does not use it (chosen).  MSI and MSI-X are
+ * edge-triggered: one message per presented event; INTx is a level.
+ */
+static void qla2532_update_irq(void *opaque)
+{
+    QLA2532State *s = opaque;
+    PCIDevice *pdev = PCI_DEVICE(s);
+    bool level = isp_irq_pending(&s->isp);
+
+    if (msix_enabled(pdev)) {
+        pci_set_irq(pdev, 0);
+        if (level && !s->irq_level) {
+            msix_notify(pdev, 0);
+        }
+    } else if (msi_enabled(pdev)) {
+        pci_set_irq(pdev, 0);
+        if (level && !s->irq_level) {
+            msi_notify(pdev, 0);
+        }
+    } else {
+        pci_set_irq(pdev, level);
+    }
+    if (level != s->irq_level) {
+        trace_qla2532_irq(s->isp.port_no, level);
+    }
+    s->irq_level = level;
+}
+
+static const IspHostOps qla2532_host_ops = {
+    .dma_read = qla2532_dma_read,
+    .dma_write = qla2532_dma_write,
+    .update_irq = qla2532_update_irq,
+};
+
+/* VPD capability: a read request (flag clear) completes at once with four
+ * bytes of the port's VPD from flash; writes are not supported (the VPD-W
+ * area is empty) and complete without effect. */
+static void qla2532_vpd_access(QLA2532State *s)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    uint8_t *cap = pdev->config + QLA2532_CAP_VPD;
+    uint16_t addr = pci_get_word(cap + VPD_ADDR);
+    uint32_t off = addr & 0x7ffc;
+    uint32_t data = 0;
+
+    if (!(addr & VPD_FLAG)) {
+        if (off + 4 <= ISP_FLASH_VPD_SIZE) {
+            data = ldl_le_p(s->flash + ISP_FLASH_VPD(s->isp.port_no) + off);
+        }
+        pci_set_long(cap + VPD_DATA, data);
+        pci_set_word(cap + VPD_ADDR, addr | VPD_FLAG);
+    } else {
+        pci_set_word(cap + VPD_ADDR, addr & ~VPD_FLAG);
+    }
+}
+
+static void qla2532_write_config(PCIDevice *pdev, uint32_t addr, uint32_t val,
+                                 int len)
+{
+    QLA2532State *s = QLA2532(pdev);
+
+    pci_default_write_config(pdev, addr, val, len);
+    if (ranges_overlap(addr, len, QLA2532_CAP_VPD + VPD_ADDR, 2)) {
+        qla2532_vpd_access(s);
+    }
+    qla2532_update_irq(s);
+}
+
+static void qla2532_init_pm(PCIDevice *pdev, Error **errp)
+{
+    int pos = pci_add_capability(pdev, PCI_CAP_ID_PM, QLA2532_CAP_PM,
+                                 PCI_PM_SIZEOF, errp);
+
+    if (pos < 0) {
+        return;
+    }
+    pci_set_word(pdev->config + pos + PCI_PM_PMC, 0x0003);  /* version 3 */
+    pci_set_word(pdev->wmask + pos + PCI_PM_CTRL, PCI_PM_CTRL_STATE_MASK);
+}
+
+static void qla2532_init_vpd(PCIDevice *pdev, Error **errp)
+{
+    int pos = pci_add_capability(pdev, PCI_CAP_ID_VPD, QLA2532_CAP_VPD, 8,
+                                 errp);
+
+    if (pos < 0) {
+        return;
+    }
+    pci_set_word(pdev->wmask + pos + VPD_ADDR, 0xffff);
+    pci_set_long(pdev->wmask + pos + VPD_DATA, 0xffffffff);
+}
+
+/* PCIe 2.0 endpoint, 5 GT/s x8 (chosen: the ISP2532 is a Gen2 part). */
+static void qla2532_init_pcie(PCIDevice *pdev)
+{
+    uint8_t *exp = pdev->config + pdev->exp.exp_cap;
+
+    pci_long_test_and_clear_mask(exp + PCI_EXP_LNKCAP,
+                                 PCI_EXP_LNKCAP_SLS | PCI_EXP_LNKCAP_MLW);
+    pci_long_test_and_set_mask(exp + PCI_EXP_LNKCAP,
+                               PCI_EXP_LNKCAP_SLS_5_0GB |
+                               QEMU_PCI_EXP_LNKCAP_MLW(QEMU_PCI_EXP_LNK_X8));
+    pci_word_test_and_clear_mask(exp + PCI_EXP_LNKSTA,
+                                 PCI_EXP_LNKSTA_CLS | PCI_EXP_LNKSTA_NLW);
+    pci_word_test_and_set_mask(exp + PCI_EXP_LNKSTA,
+                               PCI_EXP_LNKSTA_CLS_5_0GB |
+                               QEMU_PCI_EXP_LNKSTA_NLW(QEMU_PCI_EXP_LNK_X8));
+}
+
+static uint8_t qla2532_speed_code(uint32_t gbps)
+{
+    switch (gbps) {
+    case 2:
+        return PORT_SPEED_2GB;
+    case 4:
+        return PORT_SPEED_4GB;
+    case 8:
+        return PORT_SPEED_8GB;
+    default:
+        return 0xff;
+    }
+}
+
+static void qla2532_realize(PCIDevice *pdev, Error **errp)
+{
+    ERRP_GUARD();
+    QLA2532State *s = QLA2532(pdev);
+    uint8_t port = PCI_FUNC(pdev->devfn) & 1;
+    IspFlashConfig fc = {
+        .wwpn = { s->wwpn, s->wwpn + 1 },
+        .wwnn = { s->wwnn, s->wwnn + 1 },
+        .hard_loop_id = { s->hard_loop_id, s->hard_loop_id },
+        .conn_option = s->conn_option,
+        .data_rate = 2,
+        .subsystem_vendor = 0x1077,
+        .subsystem_device = 0x015d,
+        .model_name = "QLE2562",
+        .model_desc = "QLE2562 8Gb Fibre Channel Dual-Port HBA (emulated)",
+        .serial = s->serial ? s->serial : "EMU0000001",
+        .fw_version = { 8, 7, 0, 0 },
+    };
+
+    if (qla2532_speed_code(s->link_speed_gbps) == 0xff) {
+        error_setg(errp, "qla2532: link-speed must be 2, 4 or 8 (Gb/s)");
+        return;
+    }
+    if (s->conn_option > ISP_CONN_P2P_LOOP) {
+        error_setg(errp, "qla2532: conn-option must be 0..3");
+        return;
+    }
+    if (port) {
+        /* this function is port 1 of the card: swap the NVRAM pair */
+        fc.wwpn[0] = s->wwpn - 1;
+        fc.wwpn[1] = s->wwpn;
+        fc.wwnn[0] = s->wwnn - 1;
+        fc.wwnn[1] = s->wwnn;
+    }
+    s->flash = g_malloc(ISP_FLASH_SIZE);
+    isp_flash_build(s->flash, &fc);
+
+    /* qla_os.c qla2x00_probe_one: port_no = INTERRUPT_PIN - 1 on 25xx */
+    pci_config_set_interrupt_pin(pdev->config, port + 1);
+    pdev->config_write = qla2532_write_config;
+
+    memory_region_init_io(&s->io_bar, OBJECT(s), &qla2532_reg_ops, s,
+                          "qla2532-io", ISP_REG_BLOCK_SIZE);
+    memory_region_init(&s->mmio_bar, OBJECT(s), "qla2532-bar1",
+                       QLA2532_BAR1_SIZE);
+    memory_region_init_io(&s->regs, OBJECT(s), &qla2532_reg_ops, s,
+                          "qla2532-regs", ISP_REG_BLOCK_SIZE);
+    memory_region_add_subregion(&s->mmio_bar, 0, &s->regs);
+    memory_region_init_io(&s->bar3, OBJECT(s), &qla2532_bar3_ops, s,
+                          "qla2532-bar3", QLA2532_BAR3_SIZE);
+    memory_region_init_rom(&s->rom, OBJECT(s), "qla2532.rom",
+                           QLA2532_ROM_SIZE, errp);
+    if (*errp) {
+        return;
+    }
+    memcpy(memory_region_get_ram_ptr(&s->rom), s->flash + ISP_FLASH_BOOT,
+           QLA2532_ROM_SIZE);
+
+    pci_register_bar(pdev, 0, PCI_BASE_ADDRESS_SPACE_IO, &s->io_bar);
+    pci_register_bar(pdev, 1, PCI_BASE_ADDRESS_SPACE_MEMORY |
+                     PCI_BASE_ADDRESS_MEM_TYPE_64, &s->mmio_bar);
+    pci_register_bar(pdev, 3, PCI_BASE_ADDRESS_SPACE_MEMORY |
+                     PCI_BASE_ADDRESS_MEM_TYPE_64, &s->bar3);
+    pci_register_bar(pdev, PCI_ROM_SLOT, PCI_BASE_ADDRESS_SPACE_MEMORY,
+                     &s->rom);
+
+    /* pci_add_capability() links each new capability at the head of the
+     * list: add them from the highest offset down. */
+    if (msix_init(pdev, QLA2532_MSIX_VECTORS, &s->mmio_bar, 1,
+                  QLA2532_MSIX_TABLE, &s->mmio_bar, 1, QLA2532_MSIX_PBA,
+                  QLA2532_CAP_MSIX, errp) < 0) {
+        return;
+    }
+    for (int v = 0; v < QLA2532_MSIX_VECTORS; v++) {
+        msix_vector_use(pdev, v);
+    }
+    qla2532_init_vpd(pdev, errp);
+    if (*errp) {
+        return;
+    }
+    if (msi_init(pdev, QLA2532_CAP_MSI, 32, true, false, errp) < 0) {
+        return;
+    }
+    if (pcie_endpoint_cap_init(pdev, QLA2532_CAP_EXP) < 0) {
+        error_setg(errp, "qla2532: cannot add the PCIe capability");
+        return;
+    }
+    qla2532_init_pcie(pdev);
+    qla2532_init_pm(pdev, errp);
+    if (*errp) {
+        return;
+    }
+    if (pcie_aer_init(pdev, PCI_ERR_VER, QLA2532_EXTCAP_AER, PCI_ERR_SIZEOF,
+                      errp) < 0) {
+        return;
+    }
+    pcie_add_capability(pdev, PCI_EXT_CAP_ID_PWR, 1, QLA2532_EXTCAP_PWR,
+                        0x10);
+
+    s->isp.port_no = port;
+    s->isp.link_speed = qla2532_speed_code(s->link_speed_gbps);
+    s->isp.mbox_latency_ns = s->mbox_latency_ns;
+    s->isp.link_up_delay_ns = s->link_up_delay_us * 1000;
+    s->isp.flash = s->flash;
+    isp_init(&s->isp, &qla2532_host_ops, s);
+}
+
+static void qla2532_exit(PCIDevice *pdev)
+{
+    QLA2532State *s = QLA2532(pdev);
+
+    isp_finalize(&s->isp);
+    pcie_aer_exit(pdev);
+    msix_uninit(pdev, &s->mmio_bar, &s->mmio_bar);
+    msi_uninit(pdev);
+    g_free(s->flash);
+    s->flash = NULL;
+}
+
+static void qla2532_reset(DeviceState *dev)
+{
+    QLA2532State *s = QLA2532(dev);
+
+    isp_reset(&s->isp);
+    s->irq_level = false;
+    pci_set_irq(PCI_DEVICE(s), 0);
+}
+
+static Property qla2532_properties[] = {
+    DEFINE_PROP_UINT64("wwpn", QLA2532State, wwpn, 0x21000024ff000001ULL),
+    DEFINE_PROP_UINT64("wwnn", QLA2532State, wwnn, 0x20000024ff000001ULL),
+    DEFINE_PROP_UINT32("link-speed", QLA2532State, link_speed_gbps, 8),
+    DEFINE_PROP_UINT32("mbox-latency-ns", QLA2532State, mbox_latency_ns,
+                       10000),
+    DEFINE_PROP_UINT32("link-up-delay-us", QLA2532State, link_up_delay_us,
+                       2000),
+    DEFINE_PROP_UINT16("hard-loop-id", QLA2532State, hard_loop_id, 0),
+    DEFINE_PROP_UINT8("conn-option", QLA2532State, conn_option,
+                      ISP_CONN_LOOP_P2P),
+    DEFINE_PROP_STRING("serial", QLA2532State, serial),
+    DEFINE_PROP_END_OF_LIST(),
+};
+
+static const VMStateDescription vmstate_qla2532 = {
+    .name = TYPE_QLA2532,
+    .unmigratable = 1,      /* savevm/loadvm of the HBA: not yet modelled */
+};
+
+static void qla2532_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
+
+    k->realize = qla2532_realize;
+    k->exit = qla2532_exit;
+    k->vendor_id = PCI_VENDOR_ID_QLOGIC;
+    k->device_id = QLA2532_DEVICE_ID;
+    k->revision = 0x02;
+    k->class_id = PCI_CLASS_SERIAL_FIBER;
+    k->subsystem_vendor_id = PCI_VENDOR_ID_QLOGIC;
+    k->subsystem_id = 0x015d;
+    dc->desc = "QLogic ISP2532 8Gb Fibre Channel HBA (QLE2562)";
+    dc->reset = qla2532_reset;
+    dc->vmsd = &vmstate_qla2532;
+    device_class_set_props(dc, qla2532_properties);
+    set_bit(DEVICE_CATEGORY_STORAGE, dc->categories);
+}
+
+static const TypeInfo qla2532_info = {
+    .name = TYPE_QLA2532,
+    .parent = TYPE_PCI_DEVICE,
+    .instance_size = sizeof(QLA2532State),
+    .class_init = qla2532_class_init,
+    .interfaces = (InterfaceInfo[]) {
+        { INTERFACE_PCIE_DEVICE },
+        { }
+    },
+};
+
+static void qla2532_register_types(void)
+{
+    type_register_static(&qla2532_info);
+}
+
+type_init(qla2532_register_types)

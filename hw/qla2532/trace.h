@@ -1,0 +1,1 @@
+#include "trace/trace-hw_qla2532.h"
