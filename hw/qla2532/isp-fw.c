@@ -25,25 +25,6 @@
 #define LSW(x)  ((uint16_t)(x))
 #define MSW(x)  ((uint16_t)((x) >> 16))
 
-/*
- * FC-AL valid AL_PAs in loop ID order (FC-AL-2 §10.4, the 127 neutral
- * running-disparity characters): loop ID n has AL_PA isp_loop_id_to_al_pa[n];
- * loop ID 126 (AL_PA 0x00) is the FL_Port.
- */
-static const uint8_t isp_loop_id_to_al_pa[127] = {
-    0xef, 0xe8, 0xe4, 0xe2, 0xe1, 0xe0, 0xdc, 0xda, 0xd9, 0xd6, 0xd5, 0xd4,
-    0xd3, 0xd2, 0xd1, 0xce, 0xcd, 0xcc, 0xcb, 0xca, 0xc9, 0xc7, 0xc6, 0xc5,
-    0xc3, 0xbc, 0xba, 0xb9, 0xb6, 0xb5, 0xb4, 0xb3, 0xb2, 0xb1, 0xae, 0xad,
-    0xac, 0xab, 0xaa, 0xa9, 0xa7, 0xa6, 0xa5, 0xa3, 0x9f, 0x9e, 0x9d, 0x9b,
-    0x98, 0x97, 0x90, 0x8f, 0x88, 0x84, 0x82, 0x81, 0x80, 0x7c, 0x7a, 0x79,
-    0x76, 0x75, 0x74, 0x73, 0x72, 0x71, 0x6e, 0x6d, 0x6c, 0x6b, 0x6a, 0x69,
-    0x67, 0x66, 0x65, 0x63, 0x5c, 0x5a, 0x59, 0x56, 0x55, 0x54, 0x53, 0x52,
-    0x51, 0x4e, 0x4d, 0x4c, 0x4b, 0x4a, 0x49, 0x47, 0x46, 0x45, 0x43, 0x3c,
-    0x3a, 0x39, 0x36, 0x35, 0x34, 0x33, 0x32, 0x31, 0x2e, 0x2d, 0x2c, 0x2b,
-    0x2a, 0x29, 0x27, 0x26, 0x25, 0x23, 0x1f, 0x1e, 0x1d, 0x1b, 0x18, 0x17,
-    0x10, 0x0f, 0x08, 0x04, 0x02, 0x01, 0x00,
-};
-
 /* Last loop ID an NL_Port may hold (qla_def.h LAST_LOCAL_LOOP_ID). */
 #define ISP_LAST_LOCAL_LOOP_ID  0x7d
 
@@ -206,6 +187,7 @@ static void isp_rsp_entry_error(IspState *s, const uint8_t *iocb,
 }
 
 static int isp_mbox_execute(IspState *s, uint16_t *mb, int *nout);
+static void isp_after_command(IspState *s);
 
 /*
  * MBX IOCB (type 0x39, struct mbx_24xx_entry): a mailbox command carried in
@@ -230,6 +212,7 @@ static void isp_iocb_mbx(IspState *s, const uint8_t *iocb)
         stw_le_p(rsp + 8 + 2 * i, mb[i]);
     }
     isp_rsp_post(s, rsp);
+    isp_after_command(s);
 }
 
 /*
@@ -303,44 +286,85 @@ static void isp_process_request_queue(IspState *s)
 /* ---------------------------------------------------------------------- */
 
 /*
- * Loop initialisation with no other port on the loop (FC-AL-2 §10.4): the
- * port wins LISM, and without a hard address (firmware_options_1 BIT_0
- * clear) takes the first free soft AL_PA in the LISA bit map, 0x01, which is
- * loop ID 0x7d.  With a hard address it takes that loop ID in LIHA.
+ * The port's link changed (fc-link.c).  The firmware reports it with the
+ * asynchronous events the driver handles in qla_isr.c qla2x00_async_event:
+ * LIP OCCURRED when loop initialisation starts (mb1 = LIP type), LOOP DOWN
+ * when light is lost, and when the port has its address LOOP UP (mb1 =
+ * speed) followed by a global PORT UPDATE (mb1 = 0xffff, mb3 = 0xff: all
+ * VPs), because on FC-AL the driver clears loop_down_timer only on PORT
+ * UPDATE or RSCN.
  */
-static void isp_link_timer_cb(void *opaque)
+static void isp_port_link_event(FcPort *port, FcLinkEvent ev, uint16_t lip)
 {
-    IspState *s = opaque;
-    uint16_t loop_id = ISP_LAST_LOCAL_LOOP_ID;
+    IspState *s = port->opaque;
+    IspLinkState old = s->link;
 
-    if (!s->fw_initialized || s->link == ISP_LINK_UP) {
-        return;
+    switch (ev) {
+    case FC_EV_LIP:
+        s->link = ISP_LINK_INIT;
+        isp_post_aen(s, MBA_LIP_OCCURRED, lip, 0, 0);
+        break;
+    case FC_EV_LIP_RESET:
+        s->link = ISP_LINK_INIT;
+        isp_post_aen(s, MBA_LIP_RESET, lip, 0, 0);
+        break;
+    case FC_EV_LINK_DOWN:
+        s->link = ISP_LINK_DOWN;
+        if (old != ISP_LINK_DOWN) {
+            isp_post_aen(s, MBA_LOOP_DOWN, 0, 0, 0);
+        }
+        break;
+    case FC_EV_LINK_UP:
+        s->link = ISP_LINK_UP;
+        s->port_id = port->port_id;
+        if (port->link->topology == FC_TOPO_LOOP) {
+            s->topology = ISP_TOPO_NL;
+            s->loop_id = port->loop_id;
+        } else {
+            s->topology = ISP_TOPO_N2N;
+            s->loop_id = 0;
+        }
+        trace_qla2532_link_up(s->port_no, s->topology, s->loop_id,
+                              s->port_id, s->link_speed);
+        isp_post_aen(s, MBA_LOOP_UP, s->link_speed, 0, 0);
+        isp_post_aen(s, MBA_PORT_UPDATE, 0xffff, 0, 0x00ff);
+        break;
     }
-    if ((s->icb.fw_options[0] & 1) &&
-        s->icb.hard_address <= ISP_LAST_LOCAL_LOOP_ID) {
-        loop_id = s->icb.hard_address;
-    }
-    s->loop_id = loop_id;
-    s->port_id = isp_loop_id_to_al_pa[loop_id];
-    s->topology = ISP_TOPO_NL;
-    s->link = ISP_LINK_UP;
-    trace_qla2532_link_up(s->port_no, s->topology, s->loop_id, s->port_id,
-                          s->link_speed);
-    /*
-     * LIP(F7,F7) initialises the loop, then LOOP UP with the speed and a
-     * global PORT UPDATE: the driver clears loop_down_timer only on PORT
-     * UPDATE or RSCN (qla_isr.c qla2x00_async_event).
-     */
-    isp_post_aen(s, MBA_LIP_OCCURRED, 0xf7f7, 0, 0);
-    isp_post_aen(s, MBA_LOOP_UP, s->link_speed, 0, 0);
-    isp_post_aen(s, MBA_PORT_UPDATE, 0xffff, 0, 0x00ff);
 }
 
-static void isp_link_start(IspState *s)
+/* A frame for this port (the ISP's receive path; ELS/FCP come later). */
+static void isp_port_receive(FcPort *port, const FcFrame *f)
 {
-    s->link = ISP_LINK_INIT;
-    timer_mod(s->link_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
-              s->link_up_delay_ns);
+}
+
+static const FcPortOps isp_port_ops = {
+    .link_event = isp_port_link_event,
+    .receive = isp_port_receive,
+};
+
+/* Leave the link (reset, stop firmware): the partner sees loss of light. */
+static void isp_port_offline(IspState *s)
+{
+    s->go_online = false;
+    if (s->port.link) {
+        fc_link_set_online(&s->port, false);
+    }
+    s->link = ISP_LINK_DOWN;
+}
+
+/* After a command's completion is posted: join the link if it asked. */
+static void isp_after_command(IspState *s)
+{
+    if (s->go_online && s->port.link) {
+        s->go_online = false;
+        s->port.wwpn = s->icb.port_name;
+        s->port.wwnn = s->icb.node_name;
+        s->port.conn = (s->icb.fw_options[1] >> 4) & 7;
+        s->port.hard_loop_id = (s->icb.fw_options[0] & 1) &&
+                               s->icb.hard_address <= ISP_LAST_LOCAL_LOOP_ID ?
+                               s->icb.hard_address : -1;
+        fc_link_set_online(&s->port, true);
+    }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -591,7 +615,7 @@ static int mbc_init_firmware(IspState *s, uint16_t *mb)
     s->atio_q_in = s->atio_q_out = 0;
     s->fw_initialized = true;
     s->link = ISP_LINK_DOWN;
-    isp_link_start(s);
+    s->go_online = true;
     return MBS_COMMAND_COMPLETE;
 }
 
@@ -687,8 +711,7 @@ static int isp_mbox_execute(IspState *s, uint16_t *mb, int *nout)
         /* qla_init.c qla2x00_try_to_stop_firmware; the ROM takes over */
         s->risc = ISP_RISC_ROM;
         s->fw_initialized = false;
-        s->link = ISP_LINK_DOWN;
-        timer_del(s->link_timer);
+        isp_port_offline(s);
         return MBS_COMMAND_COMPLETE;
     case MBC_TRACE_CONTROL:
         /* EFT/FCE buffers (qla_mbx.c qla2x00_enable_eft_trace): accepted,
@@ -766,11 +789,11 @@ static int isp_mbox_execute(IspState *s, uint16_t *mb, int *nout)
         /* no remote port is known: the driver only checks mb0 */
         return MBS_COMMAND_ERROR;
     case MBC_LIP_FULL_LOGIN:
-        if (!s->fw_initialized) {
+        /* qla_mbx.c qla2x00_full_login_lip: re-initialise the loop */
+        if (!s->fw_initialized || !s->port.online) {
             return MBS_COMMAND_ERROR;
         }
-        s->link = ISP_LINK_INIT;
-        isp_link_start(s);
+        fc_link_lip(s->port.link, 0xf7f7);
         return MBS_COMMAND_COMPLETE;
     default:
         return MBS_INVALID_COMMAND;
@@ -806,6 +829,7 @@ static void isp_mbox_timer_cb(void *opaque)
     }
     s->mbox_busy = false;
     isp_post_event(s, ISP_EV_MBOX, code, mb, MAX(nout, 1));
+    isp_after_command(s);
 }
 
 /* hccr SET_HOST_INT: the driver loaded the mailboxes (qla_mbx.c
@@ -831,7 +855,7 @@ static void isp_mbox_doorbell(IspState *s)
 static void isp_risc_reset(IspState *s, IspRiscState risc)
 {
     timer_del(s->mbox_timer);
-    timer_del(s->link_timer);
+    isp_port_offline(s);
     s->mbox_busy = false;
     memset(s->mbox_in, 0, sizeof(s->mbox_in));
     memset(s->mbox_out, 0, sizeof(s->mbox_out));
@@ -848,7 +872,6 @@ static void isp_risc_reset(IspState *s, IspRiscState risc)
     s->req_q_in = s->req_q_out = 0;
     s->rsp_q_in = s->rsp_q_out = 0;
     s->atio_q_in = s->atio_q_out = 0;
-    s->link = ISP_LINK_DOWN;
     s->loop_id = 0;
     s->port_id = 0;
     s->topology = 0;
@@ -1144,12 +1167,19 @@ static void isp_build_sfp(IspState *s)
     memset(s->sfp_a2, 0, 256);
 }
 
-void isp_init(IspState *s, const IspHostOps *ops, void *opaque)
+void isp_init(IspState *s, const IspHostOps *ops, void *opaque,
+              uint64_t wwpn, uint64_t wwnn)
 {
     s->ops = ops;
     s->opaque = opaque;
     s->mbox_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, isp_mbox_timer_cb, s);
-    s->link_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, isp_link_timer_cb, s);
+    s->port.name = s->port_no ? "isp-port1" : "isp-port0";
+    s->port.wwpn = wwpn;
+    s->port.wwnn = wwnn;
+    s->port.conn = FC_CONN_LOOP_P2P;
+    s->port.hard_loop_id = -1;
+    s->port.ops = &isp_port_ops;
+    s->port.opaque = s;
     isp_build_sfp(s);
     isp_reset(s);
 }
@@ -1157,7 +1187,5 @@ void isp_init(IspState *s, const IspHostOps *ops, void *opaque)
 void isp_finalize(IspState *s)
 {
     timer_free(s->mbox_timer);
-    timer_free(s->link_timer);
     s->mbox_timer = NULL;
-    s->link_timer = NULL;
 }

@@ -21,6 +21,7 @@
 #include "qemu/timer.h"
 #include "isp-regs.h"
 #include "isp-flash.h"
+#include "fc-link.h"
 
 /**
  * IspHostOps: what the firmware model needs from the bus glue.
@@ -111,9 +112,9 @@ typedef struct IspIcb {
     uint32_t fw_options[3];         /* firmware_options_1..3 */
 } IspIcb;
 
-/* Link states of the port. */
+/* Link states of the port as the firmware reports them. */
 typedef enum IspLinkState {
-    ISP_LINK_DOWN,
+    ISP_LINK_DOWN,      /* no light / not yet initialised */
     ISP_LINK_INIT,      /* loop initialisation / point-to-point login */
     ISP_LINK_UP,
 } IspLinkState;
@@ -126,7 +127,6 @@ typedef enum IspLinkState {
  * @link_speed: PORT_SPEED_* code the link comes up at.
  * @mbox_latency_ns: virtual time between the mailbox doorbell and the
  *   completion event.
- * @link_up_delay_ns: virtual time from INITIALIZE FIRMWARE to LOOP UP.
  * @flash: ISP_FLASH_SIZE bytes, owned by the glue.
  * @sfp_a0/@sfp_a2: SFP EEPROM pages (SFF-8472 A0h/A2h), 256 bytes each.
  */
@@ -135,7 +135,6 @@ typedef struct IspState {
     uint8_t port_no;
     uint8_t link_speed;
     uint32_t mbox_latency_ns;
-    uint32_t link_up_delay_ns;
     uint8_t *flash;
     uint8_t sfp_a0[256];
     uint8_t sfp_a2[256];
@@ -175,19 +174,23 @@ typedef struct IspState {
     uint16_t fw_options[16];        /* MBC 0x38 */
     IspIcb icb;
 
-    /* link */
+    /* link: the port on the emulated FC link (attached by the glue) */
+    FcPort port;
     IspLinkState link;
+    bool go_online;                 /* join the link after this command */
     uint8_t topology;               /* ISP_TOPO_* */
     uint16_t loop_id;               /* own loop ID / N_Port handle */
     uint32_t port_id;               /* own 24-bit FC address */
-    QEMUTimer *link_timer;
 } IspState;
 
 /**
  * isp_init: create the timers and put the chip in its power-on state.
- * @s: zero-filled state with the configuration fields set.
+ * @s: zero-filled state with the configuration fields set; @s->port gets
+ *   its name, WWNs and ops here and must then be attached to a link.
+ * @wwpn/@wwnn: the port's names (from NVRAM; the ICB's replace them).
  */
-void isp_init(IspState *s, const IspHostOps *ops, void *opaque);
+void isp_init(IspState *s, const IspHostOps *ops, void *opaque,
+              uint64_t wwpn, uint64_t wwnn);
 
 /** isp_finalize: free what isp_init() allocated. */
 void isp_finalize(IspState *s);

@@ -32,6 +32,7 @@
 #include "migration/vmstate.h"
 #include "sysemu/dma.h"
 #include "isp-fw.h"
+#include "fc-sim-port.h"
 #include "trace.h"
 
 #define TYPE_QLA2532 "qla2532"
@@ -72,16 +73,26 @@ struct QLA2532State {
     uint8_t *flash;
     IspState isp;
     bool irq_level;
+    FcLink link;
+    FcSimPort partner;
+    char *last_link_event;
 
     /* properties */
     uint64_t wwpn;
     uint64_t wwnn;
     uint32_t link_speed_gbps;
     uint32_t mbox_latency_ns;
-    uint32_t link_up_delay_us;
+    uint32_t link_init_us;
+    uint32_t frame_latency_ns;
     uint16_t hard_loop_id;
     uint8_t conn_option;
     char *serial;
+    bool partner_present;
+    uint64_t partner_wwpn;
+    uint64_t partner_wwnn;
+    uint8_t partner_conn_option;
+    int32_t partner_hard_loop_id;
+    char *partner_role;
 };
 
 static uint64_t qla2532_reg_read(void *opaque, hwaddr addr, unsigned size)
@@ -308,8 +319,20 @@ static void qla2532_realize(PCIDevice *pdev, Error **errp)
         error_setg(errp, "qla2532: link-speed must be 2, 4 or 8 (Gb/s)");
         return;
     }
-    if (s->conn_option > ISP_CONN_P2P_LOOP) {
-        error_setg(errp, "qla2532: conn-option must be 0..3");
+    if (s->conn_option > ISP_CONN_P2P_LOOP ||
+        s->partner_conn_option > ISP_CONN_P2P_LOOP) {
+        error_setg(errp, "qla2532: conn-option and partner-conn-option "
+                   "must be 0 (loop), 1 (point-to-point), 2 (loop "
+                   "preferred) or 3 (point-to-point preferred)");
+        return;
+    }
+    if (s->partner_hard_loop_id > 125) {
+        error_setg(errp, "qla2532: partner-hard-loop-id must be 0..125 or -1");
+        return;
+    }
+    if (s->partner_role && strcmp(s->partner_role, "initiator") &&
+        strcmp(s->partner_role, "target")) {
+        error_setg(errp, "qla2532: partner-role must be initiator or target");
         return;
     }
     if (port) {
@@ -387,9 +410,24 @@ static void qla2532_realize(PCIDevice *pdev, Error **errp)
     s->isp.port_no = port;
     s->isp.link_speed = qla2532_speed_code(s->link_speed_gbps);
     s->isp.mbox_latency_ns = s->mbox_latency_ns;
-    s->isp.link_up_delay_ns = s->link_up_delay_us * 1000;
     s->isp.flash = s->flash;
-    isp_init(&s->isp, &qla2532_host_ops, s);
+    isp_init(&s->isp, &qla2532_host_ops, s, s->wwpn, s->wwnn);
+
+    /* a direct-attach link with the simulated partner at its other end */
+    fc_link_init(&s->link, (int64_t)s->link_init_us * 1000,
+                 s->frame_latency_ns);
+    fc_link_attach(&s->link, &s->isp.port);
+    if (s->partner_present) {
+        s->partner.port.wwpn = s->partner_wwpn;
+        s->partner.port.wwnn = s->partner_wwnn;
+        s->partner.port.conn = s->partner_conn_option;
+        s->partner.port.hard_loop_id = s->partner_hard_loop_id;
+        s->partner.fcp_role = s->partner_role &&
+                              !strcmp(s->partner_role, "target") ?
+                              FC_SIM_ROLE_TARGET : FC_SIM_ROLE_INITIATOR;
+        fc_sim_port_init(&s->partner, &s->link);
+        fc_link_set_online(&s->partner.port, true);
+    }
 }
 
 static void qla2532_exit(PCIDevice *pdev)
@@ -397,6 +435,7 @@ static void qla2532_exit(PCIDevice *pdev)
     QLA2532State *s = QLA2532(pdev);
 
     isp_finalize(&s->isp);
+    fc_link_finalize(&s->link);
     pcie_aer_exit(pdev);
     msix_uninit(pdev, &s->mmio_bar, &s->mmio_bar);
     msi_uninit(pdev);
@@ -419,12 +458,23 @@ static Property qla2532_properties[] = {
     DEFINE_PROP_UINT32("link-speed", QLA2532State, link_speed_gbps, 8),
     DEFINE_PROP_UINT32("mbox-latency-ns", QLA2532State, mbox_latency_ns,
                        10000),
-    DEFINE_PROP_UINT32("link-up-delay-us", QLA2532State, link_up_delay_us,
-                       2000),
+    DEFINE_PROP_UINT32("link-init-us", QLA2532State, link_init_us, 2000),
+    DEFINE_PROP_UINT32("frame-latency-ns", QLA2532State, frame_latency_ns,
+                       1000),
     DEFINE_PROP_UINT16("hard-loop-id", QLA2532State, hard_loop_id, 0),
     DEFINE_PROP_UINT8("conn-option", QLA2532State, conn_option,
                       ISP_CONN_LOOP_P2P),
     DEFINE_PROP_STRING("serial", QLA2532State, serial),
+    DEFINE_PROP_BOOL("partner", QLA2532State, partner_present, true),
+    DEFINE_PROP_UINT64("partner-wwpn", QLA2532State, partner_wwpn,
+                       0x2100001b32aa0001ULL),
+    DEFINE_PROP_UINT64("partner-wwnn", QLA2532State, partner_wwnn,
+                       0x2000001b32aa0001ULL),
+    DEFINE_PROP_UINT8("partner-conn-option", QLA2532State,
+                      partner_conn_option, ISP_CONN_LOOP_P2P),
+    DEFINE_PROP_INT32("partner-hard-loop-id", QLA2532State,
+                      partner_hard_loop_id, -1),
+    DEFINE_PROP_STRING("partner-role", QLA2532State, partner_role),
     DEFINE_PROP_END_OF_LIST(),
 };
 
@@ -432,6 +482,63 @@ static const VMStateDescription vmstate_qla2532 = {
     .name = TYPE_QLA2532,
     .unmigratable = 1,      /* savevm/loadvm of the HBA: not yet modelled */
 };
+
+/*
+ * Run-time link events, for monitor/QMP users and scenarios:
+ *   qom-set <path> link-event lip|lip-reset|down|up
+ * lip: the partner sends LIP(F7,F7) and the loop re-initialises; lip-reset:
+ * LIP(F7,F7) after which the ISP reports LIP RESET; down: the cable is
+ * pulled; up: it is put back.
+ */
+static char *qla2532_get_link_event(Object *obj, Error **errp)
+{
+    QLA2532State *s = QLA2532(obj);
+
+    return g_strdup(s->last_link_event ? s->last_link_event : "");
+}
+
+static void qla2532_set_link_event(Object *obj, const char *value,
+                                   Error **errp)
+{
+    QLA2532State *s = QLA2532(obj);
+
+    if (!s->link.init_timer) {
+        error_setg(errp, "qla2532: link-event needs a realized device");
+        return;
+    }
+    if (!strcmp(value, "lip")) {
+        fc_link_lip(&s->link, 0xf7f7);
+    } else if (!strcmp(value, "lip-reset")) {
+        if (!s->partner_present) {
+            error_setg(errp, "qla2532: lip-reset needs the partner port");
+            return;
+        }
+        fc_link_lip_reset(&s->partner.port, &s->isp.port);
+    } else if (!strcmp(value, "down")) {
+        fc_link_force_down(&s->link, true);
+    } else if (!strcmp(value, "up")) {
+        fc_link_force_down(&s->link, false);
+    } else {
+        error_setg(errp, "qla2532: link-event must be lip, lip-reset, down "
+                   "or up");
+        return;
+    }
+    g_free(s->last_link_event);
+    s->last_link_event = g_strdup(value);
+}
+
+static void qla2532_instance_init(Object *obj)
+{
+    object_property_add_str(obj, "link-event", qla2532_get_link_event,
+                            qla2532_set_link_event);
+}
+
+static void qla2532_instance_finalize(Object *obj)
+{
+    QLA2532State *s = QLA2532(obj);
+
+    g_free(s->last_link_event);
+}
 
 static void qla2532_class_init(ObjectClass *klass, void *data)
 {
@@ -457,6 +564,8 @@ static const TypeInfo qla2532_info = {
     .name = TYPE_QLA2532,
     .parent = TYPE_PCI_DEVICE,
     .instance_size = sizeof(QLA2532State),
+    .instance_init = qla2532_instance_init,
+    .instance_finalize = qla2532_instance_finalize,
     .class_init = qla2532_class_init,
     .interfaces = (InterfaceInfo[]) {
         { INTERFACE_PCIE_DEVICE },

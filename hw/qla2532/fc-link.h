@@ -1,0 +1,170 @@
+/*
+ * Emulated Fibre Channel link: ports, link initialisation, frame transport.
+ *
+ * A link joins ports (the ISP's own port, simulated remote ports, later a
+ * port in another QEMU or a trace replayer).  It decides the topology the
+ * standards give for the ports' connection options, runs FC-AL loop
+ * initialisation or point-to-point login to give every port its address,
+ * and carries FC-2 frames between ports with a transit time.  Everything
+ * happens on QEMU's virtual clock.
+ *
+ * Copyright (c) 2026 qla2532-emu authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_QLA2532_FC_LINK_H
+#define HW_QLA2532_FC_LINK_H
+
+#include "qemu/timer.h"
+#include "fc.h"
+
+#define FC_LINK_MAX_PORTS       8
+
+/* Connection options (the ISP's NVRAM firmware_options_2 bits 6:4). */
+typedef enum FcConnOption {
+    FC_CONN_LOOP = 0,           /* loop only (L_Port) */
+    FC_CONN_P2P = 1,            /* point-to-point only (N_Port) */
+    FC_CONN_LOOP_P2P = 2,       /* loop preferred, else point-to-point */
+    FC_CONN_P2P_LOOP = 3,       /* point-to-point preferred, else loop */
+} FcConnOption;
+
+typedef enum FcTopology {
+    FC_TOPO_NONE,               /* link down: no common topology, no light */
+    FC_TOPO_LOOP,               /* private arbitrated loop (FC-AL-2) */
+    FC_TOPO_P2P,                /* N_Port to N_Port (FC-FS-3 §?) */
+} FcTopology;
+
+typedef enum FcLinkEvent {
+    FC_EV_LINK_DOWN,            /* loss of sync: the port has no address */
+    FC_EV_LIP,                  /* loop initialisation began (LIP seen) */
+    FC_EV_LIP_RESET,            /* a LIP(AL_PD, AL_PS) reset was received */
+    FC_EV_LINK_UP,              /* initialisation done: address valid */
+} FcLinkEvent;
+
+typedef struct FcPort FcPort;
+typedef struct FcLink FcLink;
+
+/**
+ * FcPortOps: how the link talks to a port.
+ * @link_event: topology/address changes; @lip is the LIP type
+ *   (e.g. 0xf7f7 initialising, 0xf8f7 loop failure) for FC_EV_LIP.
+ * @receive: a frame addressed to this port arrived; the frame is only
+ *   valid during the call.
+ */
+typedef struct FcPortOps {
+    void (*link_event)(FcPort *port, FcLinkEvent ev, uint16_t lip);
+    void (*receive)(FcPort *port, const FcFrame *f);
+} FcPortOps;
+
+/**
+ * FcPort: a port attached to a link.
+ * Set by the owner: @name, @wwpn, @wwnn, @conn, @hard_loop_id (0..125, or
+ * -1 for a soft address), @ops, @opaque.  Set by the link: @online state
+ * reported through fc_link_set_online(), and after FC_EV_LINK_UP
+ * @port_id (24-bit N_Port ID), @loop_id (FC-AL loop ID, or 0xffff when not
+ * on a loop), @al_pa.
+ */
+struct FcPort {
+    const char *name;
+    uint64_t wwpn;
+    uint64_t wwnn;
+    FcConnOption conn;
+    int hard_loop_id;
+    const FcPortOps *ops;
+    void *opaque;
+
+    FcLink *link;
+    bool online;
+    bool up;
+    uint32_t port_id;
+    uint16_t loop_id;
+    uint8_t al_pa;
+    uint8_t prev_al_pa;         /* LIPA: kept across re-initialisations */
+};
+
+/**
+ * FcLinkTap: observer of every frame sent on the link (capture, event
+ * log); @f->time_ns is the send time.
+ */
+typedef void FcLinkTap(void *opaque, const FcPort *from, const FcFrame *f);
+
+/**
+ * FcLink: the medium.
+ * @init_ns: virtual time loop initialisation / point-to-point login takes.
+ * @frame_ns: transit time of one frame.
+ */
+struct FcLink {
+    FcPort *ports[FC_LINK_MAX_PORTS];
+    unsigned nports;
+    FcTopology topology;
+    uint8_t lilp[128];          /* positional map: [0] count, AL_PAs */
+    int64_t init_ns;
+    int64_t frame_ns;
+    uint16_t pending_lip;
+    bool forced_down;
+    QEMUTimer *init_timer;
+    QEMUTimer *frame_timer;
+    GQueue *in_flight;          /* FcFrame *, in delivery order */
+    FcLinkTap *tap;
+    void *tap_opaque;
+};
+
+/* FC-AL AL_PA of loop ID @loop_id (0..126), FC-AL-2 §10.4 (table). */
+uint8_t fc_al_pa_of_loop_id(unsigned loop_id);
+
+/**
+ * fc_resolve_topology: the topology two ports with connection options
+ * @a and @b come up in, or FC_TOPO_NONE.  Rules: a port that only does
+ * one topology forces it (and an L_Port-only against an N_Port-only port
+ * never comes up); otherwise the loop wins if either side prefers it,
+ * because an L_Port that sees LIP joins loop initialisation (FC-AL-2
+ * §10.4.1); two point-to-point-preferring ports stay point-to-point.
+ */
+FcTopology fc_resolve_topology(FcConnOption a, FcConnOption b);
+
+const char *fc_topology_name(FcTopology t);
+
+void fc_link_init(FcLink *l, int64_t init_ns, int64_t frame_ns);
+void fc_link_finalize(FcLink *l);
+
+/* Attach @p (at most FC_LINK_MAX_PORTS); it starts offline. */
+void fc_link_attach(FcLink *l, FcPort *p);
+
+/**
+ * fc_link_set_online: the port's transmitter goes on or off (the ISP
+ * after INITIALIZE FIRMWARE / after reset).  Any change re-initialises
+ * the link: LIP on loop-capable links, then FC_EV_LINK_UP after
+ * @init_ns if a topology results.
+ */
+void fc_link_set_online(FcPort *p, bool online);
+
+/**
+ * fc_link_lip: start loop initialisation with LIP type @lip (0xf7f7: an
+ * L_Port initialising, 0xf8f7: loop failure); on a point-to-point link
+ * this re-runs the point-to-point login.  Used for injected LIPs.
+ */
+void fc_link_lip(FcLink *l, uint16_t lip);
+
+/**
+ * fc_link_lip_reset: @from sends LIP(AL_PD, AL_PS) addressed to @to, which
+ * resets (FC_EV_LIP_RESET) while the other ports see FC_EV_LIP; the loop
+ * then re-initialises.  Only meaningful on a loop.
+ */
+void fc_link_lip_reset(FcPort *from, FcPort *to);
+
+/**
+ * fc_link_force_down: @down true takes the medium down (cable pulled):
+ * every port sees FC_EV_LINK_DOWN; false re-initialises it.
+ */
+void fc_link_force_down(FcLink *l, bool down);
+
+/**
+ * fc_link_send: send @f from @from; the link takes ownership (g_free).
+ * Delivered to the port whose port_id is the frame's D_ID after @frame_ns,
+ * in send order; dropped if the link is not up or no port has that
+ * address.
+ */
+void fc_link_send(FcPort *from, FcFrame *f);
+
+#endif /* HW_QLA2532_FC_LINK_H */
