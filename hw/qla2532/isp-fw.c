@@ -399,7 +399,7 @@ static int mbc_load_risc_ram(IspState *s, uint16_t *mb)
     IspFwSegment *seg;
     int i;
 
-    if (dwords == 0 || dwords * 4 > ISP_MAX_MBOX_DMA ||
+    if (dwords == 0 || (uint64_t)dwords * 4 > ISP_MAX_MBOX_DMA ||
         risc < ISP_RISC_RAM_START || risc >= ISP_RISC_RAM_END ||
         dwords > ISP_RISC_RAM_END - risc) {
         return MBS_COMMAND_ERROR;
@@ -442,7 +442,7 @@ static int mbc_dump_risc_ram(IspState *s, uint16_t *mb)
     const uint8_t *src;
     uint32_t flash_dw = ISP_FLASH_SIZE / 4;
 
-    if (dwords == 0 || dwords * 4 > ISP_MAX_MBOX_DMA) {
+    if (dwords == 0 || (uint64_t)dwords * 4 > ISP_MAX_MBOX_DMA) {
         return MBS_COMMAND_ERROR;
     }
     if (risc >= FARX_ACCESS_FLASH_DATA &&
@@ -862,6 +862,7 @@ static void isp_risc_reset(IspState *s, IspRiscState risc)
     s->ev_head = s->ev_count = 0;
     s->ev_presented = false;
     s->host_status = 0;
+    s->risc_paused = false;
     s->risc = risc;
     s->nsegs = 0;
     memset(s->segs, 0, sizeof(s->segs));
@@ -982,7 +983,7 @@ static uint32_t isp_reg_read32(IspState *s, uint32_t addr)
     case ISP_REG_ATIO_Q_OUT:
         return s->atio_q_out;
     case ISP_REG_HOST_STATUS:
-        return s->host_status;
+        return s->host_status | (s->risc_paused ? HSRX_RISC_PAUSED : 0);
     case ISP_REG_HCCR:
         return (s->risc == ISP_RISC_RESET ? HCCRX_STAT_RISC_RESET : 0) |
                (s->mbox_busy ? HCCRX_STAT_HOST_INT : 0);
@@ -1012,11 +1013,16 @@ static void isp_hccr_write(IspState *s, uint32_t val)
     case HCCRX_CLR_RISC_INT:
         isp_event_ack(s);
         break;
-    case HCCRX_NOOP:
     case HCCRX_SET_RISC_PAUSE:
+        /* only the driver pauses the RISC (qla_dbg.c qla24xx_pause_risc,
+         * before a firmware dump); it waits for HSRX_RISC_PAUSED */
+        s->risc_paused = true;
+        break;
     case HCCRX_REL_RISC_PAUSE:
+        s->risc_paused = false;
+        break;
+    case HCCRX_NOOP:
     case HCCRX_CLR_HOST_INT:
-        /* the RISC is never paused: pause is only used for fw dumps */
         break;
     default:
         qemu_log_mask(LOG_GUEST_ERROR, "qla2532: unknown hccr 0x%08x\n", val);
@@ -1121,9 +1127,17 @@ void isp_reg_write(IspState *s, uint32_t addr, uint64_t val, unsigned size)
         return;
     }
     if (size < 4) {
-        /* narrow write to a 32-bit register: merge with its value */
-        val = deposit32(isp_reg_read32(s, addr & ~3u), (addr & 3) * 8,
-                        size * 8, val);
+        /*
+         * Narrow write to a 32-bit register: merge with its value.  For
+         * flash_addr the merged-in completion flag of the last access must
+         * not turn a read request into a write request.
+         */
+        uint32_t cur = isp_reg_read32(s, addr & ~3u);
+
+        if ((addr & ~3u) == ISP_REG_FLASH_ADDR) {
+            cur &= ~FARX_DATA_FLAG;
+        }
+        val = deposit32(cur, (addr & 3) * 8, size * 8, val);
     }
     isp_reg_write32(s, addr & ~3u, val);
 }

@@ -167,6 +167,7 @@ typedef struct IspState {
 
     /* RISC / firmware */
     IspRiscState risc;
+    bool risc_paused;               /* hccr SET_RISC_PAUSE */
     IspFwSegment segs[ISP_MAX_FW_SEGMENTS];
     uint32_t nsegs;
     uint32_t fw_version[4];         /* running firmware's header words */
