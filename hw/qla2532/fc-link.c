@@ -183,17 +183,18 @@ static void loop_assign(FcLink *l, FcPort **p, unsigned n)
 
 /*
  * Point-to-point: the two N_Ports exchange FLOGI; the port with the higher
- * Port_Name wins and originates PLOGI (FC-FS-3 point-to-point topology).
- * The N_Port IDs are not given by the standard; the winner takes 0x0000ef
- * and the other 0x0000e8 (chosen: the addresses of loop IDs 0 and 1).
+ * Port_Name wins, assigns the N_Port IDs and originates PLOGI (FC-FS-3
+ * point-to-point topology).  The IDs are the ones qla2xxx uses when it is
+ * the winner: 0x000001 for itself, 0x000002 for the other port (qla_mbx.c
+ * qla24xx_report_id_acquisition, N2N branch).
  */
 static void p2p_assign(FcPort **p)
 {
     FcPort *hi = p[0]->wwpn > p[1]->wwpn ? p[0] : p[1];
     FcPort *lo = hi == p[0] ? p[1] : p[0];
 
-    hi->port_id = 0x0000ef;
-    lo->port_id = 0x0000e8;
+    hi->port_id = 0x000001;
+    lo->port_id = 0x000002;
     hi->loop_id = lo->loop_id = FC_LOOP_ID_NONE;
     hi->al_pa = lo->al_pa = 0;
 }
@@ -332,6 +333,19 @@ void fc_link_send(FcPort *from, FcFrame *f)
     if (!timer_pending(l->frame_timer)) {
         timer_mod(l->frame_timer, f->time_ns + l->frame_ns);
     }
+}
+
+FcPort *fc_link_peer(FcPort *p)
+{
+    FcLink *l = p->link;
+    unsigned i;
+
+    for (i = 0; i < l->nports; i++) {
+        if (l->ports[i] != p && l->ports[i]->up) {
+            return l->ports[i];
+        }
+    }
+    return NULL;
 }
 
 void fc_link_attach(FcLink *l, FcPort *p)

@@ -159,6 +159,9 @@ void fc_link_lip_reset(FcPort *from, FcPort *to);
  */
 void fc_link_force_down(FcLink *l, bool down);
 
+/* The first other port that is up on @p's link, or NULL. */
+FcPort *fc_link_peer(FcPort *p);
+
 /**
  * fc_link_send: send @f from @from; the link takes ownership (g_free).
  * Delivered to the port whose port_id is the frame's D_ID after @frame_ns,

@@ -8,90 +8,194 @@
 
 #include "qemu/osdep.h"
 #include "fc-sim-port.h"
+#include "fc-els.h"
 #include "trace.h"
 
-static void sim_port_link_event(FcPort *port, FcLinkEvent ev, uint16_t lip)
+/* A login step that got no answer or a reject is retried this often. */
+#define FC_SIM_MAX_RETRIES      3
+
+static bool sim_is_initiator(FcSimPort *sp)
 {
+    return sp->fcp_role & FC_SIM_ROLE_INITIATOR;
+}
+
+static void sim_send(FcSimPort *sp, FcFrame *f)
+{
+    sp->els_tx++;
+    fc_link_send(&sp->port, f);
+}
+
+static void sim_send_request(FcSimPort *sp, uint8_t els)
+{
+    uint8_t pl[FC_PLOGI_LEN];
+    uint32_t len;
+
+    if (els == ELS_PLOGI) {
+        len = fc_els_plogi(pl, ELS_PLOGI, sp->port.wwpn, sp->port.wwnn);
+        sp->login = FC_SIM_PLOGI_SENT;
+    } else {
+        len = fc_els_prli(pl, ELS_PRLI, sp->fcp_role | FCP_SPPARM_RD_XRDY_DIS);
+        sp->login = FC_SIM_PRLI_SENT;
+    }
+    sp->pending_els = els;
+    sp->pending_ox_id = sp->next_ox_id++;
+    trace_qla2532_sim_login(sp->port.name, els, sp->peer_id);
+    sim_send(sp, fc_els_frame(false, sp->peer_id, sp->port.port_id,
+                              sp->pending_ox_id, 0xffff, pl, len));
+}
+
+/* The next login step, after login_delay_ns. */
+static void sim_login_timer_cb(void *opaque)
+{
+    FcSimPort *sp = opaque;
+
+    if (!sp->port.up || !sim_is_initiator(sp)) {
+        return;
+    }
+    switch (sp->login) {
+    case FC_SIM_IDLE:
+    case FC_SIM_PLOGI_SENT:
+        sim_send_request(sp, ELS_PLOGI);
+        break;
+    case FC_SIM_PLOGI_DONE:
+    case FC_SIM_PRLI_SENT:
+        sim_send_request(sp, ELS_PRLI);
+        break;
+    case FC_SIM_LOGGED_IN:
+        break;
+    }
+}
+
+static void sim_schedule_login(FcSimPort *sp)
+{
+    timer_mod(sp->login_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+              sp->login_delay_ns);
 }
 
 /*
- * Common service parameters and class 3 parameters of PLOGI / its LS_ACC
- * (FC-LS-3 §6.6): FC-PH version 0x20/0x20, BB credit 3, 2048-byte
- * receive data field, E_D_TOV 2000 ms; class 3 valid with sequential
- * delivery.  Payload 116 bytes: common parameters at 4, port name at 20,
- * node name at 28, class 1..4 parameters at 36, 52, 68, 84.  The values
- * are chosen; the ISP model reads only the names.
+ * Link up: find the peer.  On a loop an initiator logs in to it; point to
+ * point the port with the higher Port_Name originates PLOGI (FC-FS-3
+ * point-to-point; the ISP firmware and qla2xxx follow the same rule,
+ * qla_mbx.c qla24xx_report_id_acquisition).
  */
-static uint32_t sim_port_plogi_payload(FcSimPort *sp, uint8_t *pl,
-                                       uint8_t cmd)
+static void sim_port_link_event(FcPort *port, FcLinkEvent ev, uint16_t lip)
 {
-    memset(pl, 0, 116);
-    pl[0] = cmd;
-    pl[4] = 0x20;                       /* highest FC-PH version */
-    pl[5] = 0x20;                       /* lowest */
-    stw_be_p(pl + 6, 3);                /* buffer-to-buffer credit */
-    stw_be_p(pl + 8, 0x8800);           /* common features (chosen) */
-    stw_be_p(pl + 10, 2048);            /* receive data field size */
-    stw_be_p(pl + 12, 0x00ff);          /* total concurrent sequences */
-    stw_be_p(pl + 14, 0x0002);          /* relative offset by category */
-    stl_be_p(pl + 16, 2000);            /* E_D_TOV, ms */
-    stq_be_p(pl + 20, sp->port.wwpn);
-    stq_be_p(pl + 28, sp->port.wwnn);
-    stw_be_p(pl + 68, 0x8800);          /* class 3: valid, sequential */
-    stw_be_p(pl + 74, 2048);            /* class 3 receive data field size */
-    stw_be_p(pl + 76, 0x00ff);          /* concurrent sequences */
-    stw_be_p(pl + 82, 0x0001);          /* open sequences per exchange */
-    return 116;
+    FcSimPort *sp = port->opaque;
+    FcPort *peer;
+
+    timer_del(sp->login_timer);
+    sp->retries = 0;
+    if (ev != FC_EV_LINK_UP) {
+        if (port->link->topology != FC_TOPO_LOOP) {
+            sp->login = FC_SIM_IDLE;     /* FLOGI logs everybody out */
+        }
+        return;
+    }
+    peer = fc_link_peer(port);
+    if (!peer) {
+        return;
+    }
+    sp->peer_id = peer->port_id;
+    sp->login = FC_SIM_IDLE;
+    if (port->link->topology == FC_TOPO_LOOP || port->wwpn > peer->wwpn) {
+        sim_schedule_login(sp);
+    }
 }
 
-/* PRLI LS_ACC with one FCP service parameter page (FCP-4 §6.3). */
-static uint32_t sim_port_prli_acc(FcSimPort *sp, uint8_t *pl)
+static void sim_reply(FcSimPort *sp, const FcFrame *req, const uint8_t *pl,
+                      uint32_t len)
 {
-    memset(pl, 0, 20);
-    pl[0] = ELS_LS_ACC;
-    pl[1] = 0x10;                       /* page length */
-    stw_be_p(pl + 2, 20);               /* payload length */
-    pl[4] = FC_TYPE_FCP;
-    pl[6] = 0x21;                       /* image pair established, accepted */
-    stl_be_p(pl + 16, sp->fcp_role | 0x02);  /* + read XFER_RDY disabled */
-    return 20;
+    sim_send(sp, fc_els_frame(true, fc_s_id(req), sp->port.port_id,
+                              fc_ox_id(req), sp->next_ox_id++, pl, len));
+}
+
+/* A request from the peer. */
+static void sim_port_els_request(FcSimPort *sp, const FcFrame *f)
+{
+    uint8_t pl[FC_PLOGI_LEN];
+    uint32_t len;
+
+    switch (f->payload[0]) {
+    case ELS_PLOGI:
+        /* an implicit logout of what we had, then a fresh login */
+        len = fc_els_plogi(pl, ELS_LS_ACC, sp->port.wwpn, sp->port.wwnn);
+        sim_reply(sp, f, pl, len);
+        sp->peer_id = fc_s_id(f);
+        sp->login = FC_SIM_PLOGI_DONE;
+        if (sim_is_initiator(sp)) {
+            sim_schedule_login(sp);
+        }
+        return;
+    case ELS_PRLI:
+        len = fc_els_prli(pl, ELS_LS_ACC, sp->fcp_role |
+                          FCP_SPPARM_RD_XRDY_DIS);
+        break;
+    case ELS_ADISC:
+        len = fc_els_adisc(pl, ELS_LS_ACC, sp->port.port_id, sp->port.wwpn,
+                           sp->port.wwnn);
+        break;
+    case ELS_LOGO:
+        pl[0] = ELS_LS_ACC;
+        memset(pl + 1, 0, 3);
+        len = 4;
+        sim_reply(sp, f, pl, len);
+        /* logged out by the peer: an initiator logs in again */
+        sp->login = FC_SIM_IDLE;
+        if (sim_is_initiator(sp)) {
+            sim_schedule_login(sp);
+        }
+        return;
+    case ELS_PRLO:
+        pl[0] = ELS_LS_ACC;
+        memset(pl + 1, 0, 3);
+        len = 4;
+        break;
+    default:
+        len = fc_els_ls_rjt(pl, 0x0b, 0);   /* command not supported */
+        break;
+    }
+    sim_reply(sp, f, pl, len);
+}
+
+/* The peer's answer to our pending request. */
+static void sim_port_els_reply(FcSimPort *sp, const FcFrame *f)
+{
+    if (fc_ox_id(f) != sp->pending_ox_id ||
+        (sp->login != FC_SIM_PLOGI_SENT && sp->login != FC_SIM_PRLI_SENT)) {
+        return;
+    }
+    if (f->payload[0] != ELS_LS_ACC) {
+        sp->rjt_rx++;
+        if (++sp->retries <= FC_SIM_MAX_RETRIES) {
+            sim_schedule_login(sp);
+        }
+        return;
+    }
+    sp->retries = 0;
+    if (sp->pending_els == ELS_PLOGI) {
+        sp->login = FC_SIM_PLOGI_DONE;
+        if (sim_is_initiator(sp)) {
+            sim_send_request(sp, ELS_PRLI);
+        }
+    } else {
+        sp->login = FC_SIM_LOGGED_IN;
+    }
 }
 
 static void sim_port_receive(FcPort *port, const FcFrame *f)
 {
     FcSimPort *sp = port->opaque;
-    g_autofree FcFrame *r = NULL;
-    uint32_t len;
 
-    if (fc_r_ctl(f) != FC_RCTL_ELS_REQ || f->len < 4) {
+    if (f->len < 4) {
         return;
     }
-    sp->els_rx++;
-    r = g_new0(FcFrame, 1);
-    switch (f->payload[0]) {
-    case ELS_PLOGI:
-        len = sim_port_plogi_payload(sp, r->payload, ELS_LS_ACC);
-        break;
-    case ELS_PRLI:
-        len = sim_port_prli_acc(sp, r->payload);
-        break;
-    case ELS_LOGO:
-    case ELS_PRLO:
-    case ELS_ADISC:
-        r->payload[0] = ELS_LS_ACC;
-        len = 4;
-        break;
-    default:
-        r->payload[0] = ELS_LS_RJT;
-        r->payload[5] = 0x0b;           /* reason: command not supported */
-        len = 8;
-        break;
+    if (fc_r_ctl(f) == FC_RCTL_ELS_REQ) {
+        sp->els_rx++;
+        sim_port_els_request(sp, f);
+    } else if (fc_r_ctl(f) == FC_RCTL_ELS_REP) {
+        sp->els_rx++;
+        sim_port_els_reply(sp, f);
     }
-    fc_frame_init(r, FC_RCTL_ELS_REP, fc_s_id(f), port->port_id, FC_TYPE_ELS,
-                  FC_FCTL_EX_CTX | FC_FCTL_LAST_SEQ | FC_FCTL_END_SEQ,
-                  fc_ox_id(f), 0xffff, 0, len);
-    sp->els_tx++;
-    fc_link_send(port, g_steal_pointer(&r));
 }
 
 static const FcPortOps sim_port_ops = {
@@ -106,5 +210,15 @@ void fc_sim_port_init(FcSimPort *sp, FcLink *link)
     if (!sp->port.name) {
         sp->port.name = "partner";
     }
+    sp->next_ox_id = 0x1000;
+    sp->login_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, sim_login_timer_cb, sp);
     fc_link_attach(link, &sp->port);
+}
+
+void fc_sim_port_finalize(FcSimPort *sp)
+{
+    if (sp->login_timer) {
+        timer_free(sp->login_timer);
+        sp->login_timer = NULL;
+    }
 }

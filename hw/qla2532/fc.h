@@ -106,7 +106,8 @@ static inline uint32_t fc_param(const FcFrame *f) { return ldl_be_p(f->hdr + 20)
 /**
  * fc_frame_init: fill a frame header.
  * @f: frame; @len payload bytes must already be in @f->payload.
- * Sequence fields: SEQ_ID 0, SEQ_CNT 0, DF_CTL 0 (one-frame sequences).
+ * Sequence fields: SEQ_ID 0, SEQ_CNT 0, DF_CTL 0: a one-frame sequence;
+ * a caller building a longer sequence sets SEQ_CNT and @sof itself.
  */
 static inline void fc_frame_init(FcFrame *f, uint8_t r_ctl, uint32_t d_id,
                                  uint32_t s_id, uint8_t type, uint32_t f_ctl,
@@ -123,7 +124,8 @@ static inline void fc_frame_init(FcFrame *f, uint8_t r_ctl, uint32_t d_id,
     stw_be_p(f->hdr + 18, rx_id);
     stl_be_p(f->hdr + 20, param);
     f->len = len;
-    f->sof = (f_ctl & FC_FCTL_FIRST_SEQ) ? FC_SOF_I3 : FC_SOF_N3;
+    /* class 3: SOFi3 opens every sequence, EOFt ends its last frame */
+    f->sof = FC_SOF_I3;
     f->eof = (f_ctl & FC_FCTL_END_SEQ) ? FC_EOF_T : FC_EOF_N;
 }
 

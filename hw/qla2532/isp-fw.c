@@ -16,7 +16,7 @@
 #include "qemu/bswap.h"
 #include "qemu/log.h"
 #include "qemu/units.h"
-#include "isp-fw.h"
+#include "isp-int.h"
 #include "trace.h"
 
 /* Largest single DMA a mailbox command may ask for (chosen bound). */
@@ -25,10 +25,8 @@
 #define LSW(x)  ((uint16_t)(x))
 #define MSW(x)  ((uint16_t)((x) >> 16))
 
-/* Last loop ID an NL_Port may hold (qla_def.h LAST_LOCAL_LOOP_ID). */
-#define ISP_LAST_LOCAL_LOOP_ID  0x7d
 
-static uint64_t mb_dma_addr(const uint16_t *mb)
+uint64_t isp_mb_dma_addr(const uint16_t *mb)
 {
     /* qla_mbx.c: mb2 = MSW(LSD), mb3 = LSW(LSD), mb6 = MSW(MSD), mb7 = LSW(MSD) */
     return (uint64_t)mb[3] | (uint64_t)mb[2] << 16 |
@@ -87,7 +85,7 @@ static void isp_event_ack(IspState *s)
     isp_update_irq(s);
 }
 
-static void isp_post_event(IspState *s, IspEventKind kind, uint8_t code,
+void isp_post_event(IspState *s, IspEventKind kind, uint8_t code,
                            const uint16_t *mb, unsigned nmb)
 {
     IspEvent *ev;
@@ -127,7 +125,7 @@ static void isp_post_event(IspState *s, IspEventKind kind, uint8_t code,
  * that arrives before it issued INITIALIZE FIRMWARE ("Dropping AEN",
  * qla_isr.c qla2x00_async_event), so the firmware sends none before then.
  */
-static void isp_post_aen(IspState *s, uint16_t code, uint16_t mb1,
+void isp_post_aen(IspState *s, uint16_t code, uint16_t mb1,
                          uint16_t mb2, uint16_t mb3)
 {
     uint16_t mb[4] = { code, mb1, mb2, mb3 };
@@ -148,7 +146,7 @@ static void isp_post_aen(IspState *s, uint16_t code, uint16_t mb1,
  * qla24xx_process_response_queue reads entries up to rsp_q_in).  One slot
  * stays free so that in == out always means empty.
  */
-static bool isp_rsp_post(IspState *s, const uint8_t *entry)
+bool isp_rsp_post(IspState *s, const uint8_t *entry)
 {
     uint32_t next;
     uint64_t addr;
@@ -173,8 +171,38 @@ static bool isp_rsp_post(IspState *s, const uint8_t *entry)
     return true;
 }
 
+/*
+ * Put one 64-byte entry on the ATIO ring (target mode): the driver sees a
+ * new entry by its last dword not being 0xdeaddead and raises nothing but
+ * the ATIO-queue event (qla_target.c qlt_24xx_process_atio_queue).
+ */
+bool isp_atio_post(IspState *s, const uint8_t *entry)
+{
+    uint32_t next;
+    uint64_t addr;
+
+    if (!s->fw_initialized || !s->icb.atio_q_addr || !s->icb.atio_q_len) {
+        return false;
+    }
+    next = (s->atio_q_in + 1) % s->icb.atio_q_len;
+    if (next == s->atio_q_out % s->icb.atio_q_len) {
+        trace_qla2532_ring_full(s->port_no, "ATIO");
+        return false;
+    }
+    addr = s->icb.atio_q_addr + (uint64_t)s->atio_q_in * IOCB_SIZE;
+    if (s->ops->dma_write(s->opaque, addr, entry, IOCB_SIZE) != MEMTX_OK) {
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "qla2532: ATIO ring at 0x%" PRIx64 " not writable\n",
+                      addr);
+        return false;
+    }
+    s->atio_q_in = next;
+    isp_post_event(s, ISP_EV_ATIOQ, INTR_ATIO_QUE_UPDATE, NULL, 0);
+    return true;
+}
+
 /* Return a request entry to the host with an entry_status error bit. */
-static void isp_rsp_entry_error(IspState *s, const uint8_t *iocb,
+void isp_rsp_entry_error(IspState *s, const uint8_t *iocb,
                                 uint8_t entry_status)
 {
     uint8_t rsp[IOCB_SIZE];
@@ -272,6 +300,15 @@ static void isp_process_request_queue(IspState *s)
             case ET_MBX_IOCB_TYPE:
                 isp_iocb_mbx(s, iocb);
                 break;
+            case ET_LOGINOUT:
+                isp_iocb_loginout(s, iocb);
+                break;
+            case ET_ELS:
+                isp_iocb_els(s, iocb);
+                break;
+            case ET_NOTIFY_ACK:
+                isp_iocb_notify_ack(s, iocb);
+                break;
             default:
                 isp_rsp_entry_error(s, iocb, RF_INV_E_TYPE);
                 break;
@@ -288,11 +325,10 @@ static void isp_process_request_queue(IspState *s)
 /*
  * The port's link changed (fc-link.c).  The firmware reports it with the
  * asynchronous events the driver handles in qla_isr.c qla2x00_async_event:
- * LIP OCCURRED when loop initialisation starts (mb1 = LIP type), LOOP DOWN
- * when light is lost, and when the port has its address LOOP UP (mb1 =
- * speed) followed by a global PORT UPDATE (mb1 = 0xffff, mb3 = 0xff: all
- * VPs), because on FC-AL the driver clears loop_down_timer only on PORT
- * UPDATE or RSCN.
+ * LIP OCCURRED when loop initialisation starts (mb1 = LIP type), LIP RESET
+ * for a LIP addressed to us, LOOP DOWN when light is lost, and LOOP UP
+ * (mb1 = speed) when the port has its address.  What follows LOOP UP (the
+ * global PORT UPDATE, RIDA point to point, logins) is in isp-els.c.
  */
 static void isp_port_link_event(FcPort *port, FcLinkEvent ev, uint16_t lip)
 {
@@ -302,14 +338,17 @@ static void isp_port_link_event(FcPort *port, FcLinkEvent ev, uint16_t lip)
     switch (ev) {
     case FC_EV_LIP:
         s->link = ISP_LINK_INIT;
+        isp_els_link_event(s, ev);
         isp_post_aen(s, MBA_LIP_OCCURRED, lip, 0, 0);
         break;
     case FC_EV_LIP_RESET:
         s->link = ISP_LINK_INIT;
+        isp_els_link_event(s, ev);
         isp_post_aen(s, MBA_LIP_RESET, lip, 0, 0);
         break;
     case FC_EV_LINK_DOWN:
         s->link = ISP_LINK_DOWN;
+        isp_els_link_event(s, ev);
         if (old != ISP_LINK_DOWN) {
             isp_post_aen(s, MBA_LOOP_DOWN, 0, 0, 0);
         }
@@ -327,14 +366,15 @@ static void isp_port_link_event(FcPort *port, FcLinkEvent ev, uint16_t lip)
         trace_qla2532_link_up(s->port_no, s->topology, s->loop_id,
                               s->port_id, s->link_speed);
         isp_post_aen(s, MBA_LOOP_UP, s->link_speed, 0, 0);
-        isp_post_aen(s, MBA_PORT_UPDATE, 0xffff, 0, 0x00ff);
+        isp_els_link_event(s, ev);
         break;
     }
 }
 
-/* A frame for this port (the ISP's receive path; ELS/FCP come later). */
+/* A frame for this port: extended link services (isp-els.c). */
 static void isp_port_receive(FcPort *port, const FcFrame *f)
 {
+    isp_els_receive(port->opaque, f);
 }
 
 static const FcPortOps isp_port_ops = {
@@ -394,7 +434,7 @@ static int mbc_load_risc_ram(IspState *s, uint16_t *mb)
 {
     uint32_t risc = (uint32_t)mb[8] << 16 | mb[1];
     uint32_t dwords = (uint32_t)mb[4] << 16 | mb[5];
-    uint64_t dma = mb_dma_addr(mb);
+    uint64_t dma = isp_mb_dma_addr(mb);
     g_autofree uint8_t *buf = NULL;
     IspFwSegment *seg;
     int i;
@@ -437,7 +477,7 @@ static int mbc_dump_risc_ram(IspState *s, uint16_t *mb)
 {
     uint32_t risc = (uint32_t)mb[8] << 16 | mb[1];
     uint32_t dwords = (uint32_t)mb[4] << 16 | mb[5];
-    uint64_t dma = mb_dma_addr(mb);
+    uint64_t dma = isp_mb_dma_addr(mb);
     g_autofree uint8_t *zero = NULL;
     const uint8_t *src;
     uint32_t flash_dw = ISP_FLASH_SIZE / 4;
@@ -533,7 +573,7 @@ static int mbc_read_sfp(IspState *s, uint16_t *mb, int *nout)
         *nout = 2;
         return MBS_COMMAND_COMPLETE;
     }
-    if (s->ops->dma_write(s->opaque, mb_dma_addr(mb), page + off, len)
+    if (s->ops->dma_write(s->opaque, isp_mb_dma_addr(mb), page + off, len)
         != MEMTX_OK) {
         return MBS_COMMAND_ERROR;
     }
@@ -574,7 +614,7 @@ static int mbc_init_firmware(IspState *s, uint16_t *mb)
     uint8_t icb[128];
     IspIcb *c = &s->icb;
 
-    if (s->ops->dma_read(s->opaque, mb_dma_addr(mb), icb, sizeof(icb))
+    if (s->ops->dma_read(s->opaque, isp_mb_dma_addr(mb), icb, sizeof(icb))
         != MEMTX_OK) {
         return MBS_COMMAND_ERROR;
     }
@@ -653,9 +693,8 @@ static int mbc_get_position_map(IspState *s, uint16_t *mb)
     if (s->link != ISP_LINK_UP || s->topology != ISP_TOPO_NL) {
         return MBS_COMMAND_ERROR;
     }
-    map[0] = 1;
-    map[1] = s->port_id & 0xff;
-    if (s->ops->dma_write(s->opaque, mb_dma_addr(mb), map, sizeof(map))
+    memcpy(map, s->port.link->lilp, sizeof(map));
+    if (s->ops->dma_write(s->opaque, isp_mb_dma_addr(mb), map, sizeof(map))
         != MEMTX_OK) {
         return MBS_COMMAND_ERROR;
     }
@@ -747,8 +786,17 @@ static int isp_mbox_execute(IspState *s, uint16_t *mb, int *nout)
     case MBC_GET_FIRMWARE_STATE:
         /* qla_mbx.c qla2x00_get_firmware_state: mb1 FSTATE_* */
         memset(&mb[1], 0, 6 * sizeof(uint16_t));
-        mb[1] = s->link == ISP_LINK_UP ? FSTATE_READY :
-                s->fw_initialized ? FSTATE_LOSS_OF_SYNC : FSTATE_CONFIG_WAIT;
+        if (!s->fw_initialized) {
+            mb[1] = FSTATE_CONFIG_WAIT;
+        } else if (s->link == ISP_LINK_DOWN) {
+            mb[1] = FSTATE_LOSS_OF_SYNC;
+        } else if (s->link == ISP_LINK_INIT) {
+            mb[1] = FSTATE_WAIT_AL_PA;
+        } else if (s->port_update_pending) {
+            mb[1] = FSTATE_WAIT_LOGIN;
+        } else {
+            mb[1] = FSTATE_READY;
+        }
         *nout = 7;
         return MBS_COMMAND_COMPLETE;
     case MBC_GET_RETRY_COUNT:
@@ -776,18 +824,15 @@ static int isp_mbox_execute(IspState *s, uint16_t *mb, int *nout)
         *nout = 5;
         return MBS_COMMAND_COMPLETE;
     case MBC_GET_ID_LIST:
-        /* qla_mbx.c qla2x00_get_id_list: no remote port is logged in */
-        if (s->link != ISP_LINK_UP) {
-            return MBS_COMMAND_ERROR;
-        }
-        mb[1] = 0;
-        *nout = 2;
-        return MBS_COMMAND_COMPLETE;
+        return isp_mbc_get_id_list(s, mb, nout);
     case MBC_GET_FC_AL_POSITION_MAP:
         return mbc_get_position_map(s, mb);
     case MBC_GET_PORT_DATABASE:
-        /* no remote port is known: the driver only checks mb0 */
-        return MBS_COMMAND_ERROR;
+        return isp_mbc_get_port_database(s, mb);
+    case MBC_GET_PORT_NAME_LIST:
+        return isp_mbc_get_port_name_list(s, mb, nout);
+    case MBC_GET_RNID_PARAMS:
+        return isp_mbc_get_login_template(s, mb);
     case MBC_LIP_FULL_LOGIN:
         /* qla_mbx.c qla2x00_full_login_lip: re-initialise the loop */
         if (!s->fw_initialized || !s->port.online) {
@@ -876,6 +921,7 @@ static void isp_risc_reset(IspState *s, IspRiscState risc)
     s->loop_id = 0;
     s->port_id = 0;
     s->topology = 0;
+    isp_els_reset(s);
     trace_qla2532_reset(s->port_no, risc);
     isp_update_irq(s);
 }
@@ -1195,11 +1241,14 @@ void isp_init(IspState *s, const IspHostOps *ops, void *opaque,
     s->port.ops = &isp_port_ops;
     s->port.opaque = s;
     isp_build_sfp(s);
+    isp_els_init(s);
     isp_reset(s);
 }
 
 void isp_finalize(IspState *s)
 {
     timer_free(s->mbox_timer);
+    timer_free(s->prli_timer);
     s->mbox_timer = NULL;
+    s->prli_timer = NULL;
 }

@@ -22,6 +22,7 @@
 #include "isp-regs.h"
 #include "isp-flash.h"
 #include "fc-link.h"
+#include "fc-els.h"
 
 /**
  * IspHostOps: what the firmware model needs from the bus glue.
@@ -112,6 +113,63 @@ typedef struct IspIcb {
     uint32_t fw_options[3];         /* firmware_options_1..3 */
 } IspIcb;
 
+/**
+ * IspRport: the firmware's view of a remote port (what GET PORT DATABASE
+ * reports, struct port_database_24xx in qla_fw.h).
+ * @handle: N_Port handle (loop ID on a loop).
+ * @state/@last_state: current / previous login state, PDS_*.
+ * @prli_wd3: the remote port's PRLI service parameter word 3.
+ * @prli_complete_ns: virtual time the firmware's PRLI state machine
+ *   completes (state PRLI pending until then), 0 if not pending.
+ */
+typedef struct IspRport {
+    bool valid;
+    uint16_t handle;
+    uint32_t port_id;
+    uint64_t wwpn;
+    uint64_t wwnn;
+    uint8_t state;
+    uint8_t last_state;
+    uint32_t prli_wd3;
+    int64_t prli_complete_ns;
+} IspRport;
+
+#define ISP_MAX_RPORTS          16
+
+/* What an open exchange is for. */
+typedef enum IspExchKind {
+    ISP_X_FREE,
+    ISP_X_AUTO,         /* the firmware's own login (loop auto-login) */
+    ISP_X_LOGINOUT,     /* a LOGINOUT IOCB (0x52) from the driver */
+    ISP_X_ELS_IOCB,     /* an ELS pass-through IOCB (0x53) */
+    ISP_X_NOTIFY,       /* a received ELS handed to the driver as an
+                         * IMMED_NOTIFY, waiting for its NOTIFY_ACK */
+} IspExchKind;
+
+/**
+ * IspExch: an ELS exchange the firmware has open.
+ * Originated ones (@kind AUTO, LOGINOUT, ELS_IOCB) wait for the reply to
+ * request @els sent with @ox_id; @iocb is the driver's request IOCB to
+ * complete.  Received ones (NOTIFY) hold the request (@ox_id is the
+ * peer's) until the driver acknowledges @exch_addr; @deferred ones wait
+ * for an earlier notify from the same port (a PRLI is presented only
+ * after the PLOGI's NOTIFY_ACK, qla_target.c qlt_24xx_handle_els).
+ */
+typedef struct IspExch {
+    uint8_t kind;
+    uint8_t els;
+    bool deferred;
+    uint16_t ox_id;
+    uint16_t rx_id;
+    uint32_t peer_id;
+    uint32_t exch_addr;
+    uint8_t iocb[IOCB_SIZE];
+    uint32_t len;
+    uint8_t payload[FC_PLOGI_LEN];
+} IspExch;
+
+#define ISP_MAX_EXCH            32
+
 /* Link states of the port as the firmware reports them. */
 typedef enum IspLinkState {
     ISP_LINK_DOWN,      /* no light / not yet initialised */
@@ -127,6 +185,9 @@ typedef enum IspLinkState {
  * @link_speed: PORT_SPEED_* code the link comes up at.
  * @mbox_latency_ns: virtual time between the mailbox doorbell and the
  *   completion event.
+ * @prli_latency_ns: virtual time from the PRLI LS_ACC to the moment the
+ *   firmware considers the port logged in (PDS_PRLI_COMPLETE); until then
+ *   GET PORT DATABASE reports PRLI pending.
  * @flash: ISP_FLASH_SIZE bytes, owned by the glue.
  * @sfp_a0/@sfp_a2: SFP EEPROM pages (SFF-8472 A0h/A2h), 256 bytes each.
  */
@@ -182,6 +243,15 @@ typedef struct IspState {
     uint8_t topology;               /* ISP_TOPO_* */
     uint16_t loop_id;               /* own loop ID / N_Port handle */
     uint32_t port_id;               /* own 24-bit FC address */
+    bool port_update_pending;       /* global PORT UPDATE after logins */
+
+    /* logins (isp-els.c) */
+    int64_t prli_latency_ns;        /* PRLI LS_ACC -> PRLI complete */
+    IspRport rports[ISP_MAX_RPORTS];
+    IspExch exch[ISP_MAX_EXCH];
+    uint16_t next_ox_id;
+    uint32_t next_exch_addr;
+    QEMUTimer *prli_timer;
 } IspState;
 
 /**

@@ -125,6 +125,7 @@
 #define MBC_GET_PORT_NAME               0x6a
 #define MBC_GET_LINK_PRIV_STATS         0x6d
 #define MBC_LIP_FULL_LOGIN              0x72
+#define MBC_GET_PORT_NAME_LIST          0x75
 #define MBC_GET_ID_LIST                 0x7c
 
 /* Firmware states reported by MBC 0x69 mb1, qla_def.h FSTATE_* */

@@ -84,6 +84,8 @@ struct QLA2532State {
     uint32_t mbox_latency_ns;
     uint32_t link_init_us;
     uint32_t frame_latency_ns;
+    uint32_t prli_latency_us;
+    uint32_t partner_login_delay_us;
     uint16_t hard_loop_id;
     uint8_t conn_option;
     char *serial;
@@ -410,6 +412,7 @@ static void qla2532_realize(PCIDevice *pdev, Error **errp)
     s->isp.port_no = port;
     s->isp.link_speed = qla2532_speed_code(s->link_speed_gbps);
     s->isp.mbox_latency_ns = s->mbox_latency_ns;
+    s->isp.prli_latency_ns = (int64_t)s->prli_latency_us * 1000;
     s->isp.flash = s->flash;
     isp_init(&s->isp, &qla2532_host_ops, s, s->wwpn, s->wwnn);
 
@@ -422,6 +425,7 @@ static void qla2532_realize(PCIDevice *pdev, Error **errp)
         s->partner.port.wwnn = s->partner_wwnn;
         s->partner.port.conn = s->partner_conn_option;
         s->partner.port.hard_loop_id = s->partner_hard_loop_id;
+        s->partner.login_delay_ns = (int64_t)s->partner_login_delay_us * 1000;
         s->partner.fcp_role = s->partner_role &&
                               !strcmp(s->partner_role, "target") ?
                               FC_SIM_ROLE_TARGET : FC_SIM_ROLE_INITIATOR;
@@ -435,6 +439,7 @@ static void qla2532_exit(PCIDevice *pdev)
     QLA2532State *s = QLA2532(pdev);
 
     isp_finalize(&s->isp);
+    fc_sim_port_finalize(&s->partner);
     fc_link_finalize(&s->link);
     pcie_aer_exit(pdev);
     msix_uninit(pdev, &s->mmio_bar, &s->mmio_bar);
@@ -461,6 +466,10 @@ static Property qla2532_properties[] = {
     DEFINE_PROP_UINT32("link-init-us", QLA2532State, link_init_us, 2000),
     DEFINE_PROP_UINT32("frame-latency-ns", QLA2532State, frame_latency_ns,
                        1000),
+    DEFINE_PROP_UINT32("prli-complete-latency", QLA2532State,
+                       prli_latency_us, 0),
+    DEFINE_PROP_UINT32("partner-login-delay", QLA2532State,
+                       partner_login_delay_us, 1000),
     DEFINE_PROP_UINT16("hard-loop-id", QLA2532State, hard_loop_id, 0),
     DEFINE_PROP_UINT8("conn-option", QLA2532State, conn_option,
                       ISP_CONN_LOOP_P2P),

@@ -1,0 +1,92 @@
+/*
+ * QLogic ISP2532 firmware model: definitions shared by its source files
+ * (isp-fw.c: registers, mailbox engine, events, rings; isp-els.c: logins,
+ * extended link services and the IOCBs that drive them).
+ *
+ * Copyright (c) 2026 qla2532-emu authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_QLA2532_ISP_INT_H
+#define HW_QLA2532_ISP_INT_H
+
+#include "isp-fw.h"
+
+/* IOCB entry types, qla_fw.h / qla_target.h */
+#define ET_IMMED_NOTIFY         0x0d
+#define ET_NOTIFY_ACK           0x0e
+#define ET_VP_RPT_ID            0x32
+#define ET_LOGINOUT             0x52
+#define ET_ELS                  0x53
+
+/* Login states of struct port_database_24xx, qla_fw.h PDS_* */
+#define PDS_PLOGI_PENDING       0x03
+#define PDS_PLOGI_COMPLETE      0x04
+#define PDS_PRLI_PENDING        0x05
+#define PDS_PRLI_COMPLETE       0x06
+#define PDS_PORT_UNAVAILABLE    0x07
+
+/* IOCB completion status, qla_def.h CS_* */
+#define CS_COMPLETE             0x00
+#define CS_PORT_UNAVAILABLE     0x28
+#define CS_PORT_LOGGED_OUT      0x29
+#define CS_LOGIO_ERROR          0x31
+
+/* LOGINOUT control flags and sub-codes, qla_fw.h LCF_* / LSC_SCODE_* */
+#define LCF_COMMAND_MASK        0x0f
+#define LCF_COMMAND_PLOGI       0x00
+#define LCF_COMMAND_PRLI        0x01
+#define LCF_COMMAND_ADISC       0x03
+#define LCF_COMMAND_LOGO        0x08
+#define LCF_COMMAND_PRLO        0x09
+#define LCF_COND_PLOGI          (1u << 4)
+#define LCF_SKIP_PRLI           (1u << 5)
+#define LCF_FREE_NPORT          (1u << 7)
+#define LSC_SCODE_NOLINK        0x01
+#define LSC_SCODE_ELS_REJECT    0x18
+#define LSC_SCODE_CMD_PARAM_ERR 0x19
+#define LSC_SCODE_NOT_LOGGED_IN 0x09
+
+/* IMMED_NOTIFY status, qla_target.h IMM_NTFY_* */
+#define IMM_NTFY_ELS            0x0046
+/* NOTIFY_ACK flags and completion status, qla_target.h */
+#define NOTIFY_ACK_TERMINATE    (1u << 3)
+#define NOTIFY_ACK_SUCCESS      0x0001
+
+/* ICB firmware options, qla_fw.h struct init_cb_24xx comment */
+#define ISP_FO1_HARD_ADDRESS    (1u << 0)
+#define ISP_FO1_TARGET_MODE     (1u << 4)
+#define ISP_FO1_NO_INITIATOR    (1u << 5)
+#define ISP_FO2_PRLI_CONTROL    (1u << 14)
+#define ISP_FO3_NO_AUTO_PLOGI   (1u << 7)
+
+#define ISP_LAST_LOCAL_LOOP_ID  0x7d    /* qla_def.h LAST_LOCAL_LOOP_ID */
+#define ISP_MAX_NPORT_HANDLE    0x7ef   /* qla_def.h NPH_LAST_HANDLE */
+
+/* events and rings (isp-fw.c) */
+void isp_post_event(IspState *s, IspEventKind kind, uint8_t code,
+                    const uint16_t *mb, unsigned nmb);
+void isp_post_aen(IspState *s, uint16_t code, uint16_t mb1, uint16_t mb2,
+                  uint16_t mb3);
+bool isp_rsp_post(IspState *s, const uint8_t *entry);
+bool isp_atio_post(IspState *s, const uint8_t *entry);
+void isp_rsp_entry_error(IspState *s, const uint8_t *iocb,
+                         uint8_t entry_status);
+uint64_t isp_mb_dma_addr(const uint16_t *mb);
+
+/* logins and ELS (isp-els.c) */
+void isp_els_init(IspState *s);
+void isp_els_reset(IspState *s);
+void isp_els_link_event(IspState *s, FcLinkEvent ev);
+void isp_els_receive(IspState *s, const FcFrame *f);
+void isp_iocb_loginout(IspState *s, const uint8_t *iocb);
+void isp_iocb_els(IspState *s, const uint8_t *iocb);
+void isp_iocb_notify_ack(IspState *s, const uint8_t *iocb);
+int isp_mbc_get_port_database(IspState *s, uint16_t *mb);
+int isp_mbc_get_id_list(IspState *s, uint16_t *mb, int *nout);
+int isp_mbc_get_port_name_list(IspState *s, uint16_t *mb, int *nout);
+int isp_mbc_get_login_template(IspState *s, uint16_t *mb);
+bool isp_els_logins_pending(IspState *s);
+
+#endif /* HW_QLA2532_ISP_INT_H */
