@@ -1,0 +1,758 @@
+"""The test guest: Debian's kernel + a busybox initramfs, booted under QEMU.
+
+Image layout (all under ``BUILD_DIR/guest``):
+
+    root/                      the kernel .deb unpacked once (keyed by version)
+    initramfs-base.cpio.gz     busybox, module closure, firmware, /init
+    initramfs-base.key         hash of the inputs of the above
+    runs/<name>/               per-run files when the caller gives no log_path
+
+Per run a second, uncompressed newc archive holding ``/scenario.sh`` (and
+caller-supplied files) is appended to the base archive; Linux unpacks
+concatenated initramfs archives in order.
+
+Data channel.  Scenario scripts report results in sections::
+
+    qlaemu_section NAME COMMAND [ARGS...]   # stdout of COMMAND
+    qlaemu_section_file NAME FILE           # contents of FILE
+    qlaemu_begin NAME; ...; qlaemu_end NAME # hand-written blocks
+
+which write ``@@QLAEMU-BEGIN name@@`` / ``@@QLAEMU-END name@@`` blocks to
+``/dev/ttyS1`` -- a second 16550 UART that QEMU writes to ``data.log``.  The
+kernel console is only on ttyS0, so printk lines (e.g. qla2xxx messages fired
+by an interrupt while a section is being written) can never interleave with
+section data, whatever the loglevel; no ``dmesg -n`` juggling is needed and
+the console stays complete for the log.  The 8250 driver is built into the
+Debian kernel, so the channel exists before any module is loaded (a
+virtio-serial port would first need virtio modules).  ttyS1 is put in raw
+mode so no CR/LF translation happens.  Closing a tty waits for its output
+to drain, so a section is in ``data.log`` before the next command runs.
+"""
+import dataclasses
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from . import firmware, paths
+
+
+# Locations are read from qlaemu.paths at call time (tests may patch them).
+def _guest_dir() -> Path:
+    return paths.BUILD_DIR / "guest"
+
+
+def _root_dir() -> Path:
+    return _guest_dir() / "root"
+
+
+def _deb_dir() -> Path:
+    return paths.CACHE_DIR / "debs"
+
+#: Modules wanted in the guest; their modules.dep closure (and softdeps) is
+#: copied.  target_core_mod contains the rd_mcp ramdisk backstore.
+MODULES = ("qla2xxx", "tcm_qla2xxx", "target_core_mod", "target_core_file",
+           "target_core_iblock", "configfs", "scsi_transport_fc", "sd_mod",
+           "sg", "crc64_rocksoft_generic")
+
+BEGIN_RE = re.compile(r"^@@QLAEMU-BEGIN (\S+)@@$")
+POWEROFF_MARKER = "@@QLAEMU-POWEROFF@@"
+DONE_RE = re.compile(r"@@QLAEMU-DONE rc=(\d+)@@")
+PANIC_RE = re.compile(r"Kernel panic - not syncing")
+
+#: Anonymous run directories (BUILD_DIR/guest/runs/*) kept; older ones go.
+KEEP_RUNS = 20
+
+#: Bumped whenever the generated guest files change in a way the hash of
+#: this module's inputs would not catch.
+IMAGE_FORMAT = 1
+
+INIT_SCRIPT = r"""#!/bin/busybox sh
+/bin/busybox mkdir -p /proc /sys /dev /tmp /run /sbin /usr/bin /usr/sbin
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+exec </dev/console >/dev/console 2>&1
+mount -t debugfs debugfs /sys/kernel/debug
+modprobe configfs && mount -t configfs configfs /sys/kernel/config
+hostname qlaemu
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/root
+mkdir -p /root
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+echo "@@QLAEMU-BOOTED@@"
+if grep -q qlaemu.interactive=1 /proc/cmdline; then
+    cat /etc/qlaemu-banner
+    setsid cttyhack sh -l
+    rc=$?
+else
+    sh -c '. /lib/qlaemu/functions.sh; . /scenario.sh'
+    rc=$?
+fi
+echo "@@QLAEMU-DONE rc=$rc@@" >/dev/ttyS1
+echo "@@QLAEMU-DONE rc=$rc@@"
+sync
+echo "@@QLAEMU-POWEROFF@@"
+poweroff -f
+"""
+
+FUNCTIONS_SH = r"""# Helpers for scenario scripts (sourced before /scenario.sh)
+QLAEMU_DATA=${QLAEMU_DATA:-/dev/ttyS1}
+
+# qlaemu_begin NAME / qlaemu_end NAME: bracket a hand-written section;
+# write its content to "$QLAEMU_DATA" in between.
+qlaemu_begin() { echo "@@QLAEMU-BEGIN $1@@" >"$QLAEMU_DATA"; }
+qlaemu_end() { printf '\n@@QLAEMU-END %s@@\n' "$1" >"$QLAEMU_DATA"; }
+
+# qlaemu_section NAME CMD [ARGS...]: stdout+stderr of CMD as section NAME.
+qlaemu_section() {
+    _n=$1; shift
+    { echo "@@QLAEMU-BEGIN $_n@@"; "$@" 2>&1
+      printf '\n@@QLAEMU-END %s@@\n' "$_n"; } >"$QLAEMU_DATA"
+}
+
+# qlaemu_section_file NAME FILE: contents of FILE as section NAME.
+qlaemu_section_file() { qlaemu_section "$1" cat "$2"; }
+
+# qlaemu_kv NAME DIR ATTR...: "attr=value" lines for the readable ATTRs.
+qlaemu_kv() {
+    _n=$1; _d=$2; shift 2
+    { echo "@@QLAEMU-BEGIN $_n@@"
+      for _a in "$@"; do
+          [ -r "$_d/$_a" ] && echo "$_a=$(cat "$_d/$_a" 2>/dev/null)"
+      done
+      printf '\n@@QLAEMU-END %s@@\n' "$_n"; } >"$QLAEMU_DATA"
+}
+"""
+
+BANNER = """
+================================================================
+ qla2532-emu interactive guest (busybox).  qla2xxx is NOT loaded.
+   lspci-like view:   grep -l 0x2532 /sys/bus/pci/devices/*/device
+   initiator mode:    modprobe qla2xxx
+   target mode:       modprobe qla2xxx qlini_mode=disabled
+                      modprobe tcm_qla2xxx
+   look around:       cat /sys/class/fc_host/host*/port_state; dmesg
+   leave:             poweroff -f     (or Ctrl-a x)
+================================================================
+"""
+
+
+class GuestError(RuntimeError):
+    """The guest image cannot be prepared (apt, dpkg-deb, depmod, cpio)."""
+
+
+@dataclasses.dataclass
+class GuestResult:
+    """Outcome of one guest boot.
+
+    Attributes:
+        console: kernel console (ttyS0) text, CR stripped.
+        exit: 'poweroff' (init reached poweroff), 'timeout' (killed by the
+            harness), 'panic' (kernel panic or unexpected reset) or
+            'qemu-error' (QEMU failed / exited non-zero).
+        stderr: QEMU's stderr.
+        duration_s: wall time from QEMU start to exit, seconds.
+        sections: {name: text} parsed from the data channel (ttyS1).
+        script_rc: exit status of the scenario (or shell), None if unknown.
+        data: raw data-channel text.
+        console_log: path of the console log file.
+        data_log: path of the data-channel log file.
+        run_dir: directory holding this run's files.
+    """
+    console: str
+    exit: str
+    stderr: str
+    duration_s: float
+    sections: dict
+    script_rc: int | None = None
+    data: str = ""
+    console_log: Path | None = None
+    data_log: Path | None = None
+    run_dir: Path | None = None
+
+
+def parse_sections(text: str) -> dict:
+    """Extract marker blocks from ``text``.
+
+    A block is a line ``@@QLAEMU-BEGIN name@@``, the content, then
+    ``\\n@@QLAEMU-END name@@`` on a line of its own.  The helpers always
+    write one newline before the end marker; it is not part of the content,
+    so content round-trips exactly (with or without a final newline).
+    Incomplete blocks (no END, e.g. the guest died) are dropped.  A later
+    block with the same name replaces an earlier one.
+
+    Args:
+        text: data-channel or console text; CR characters are ignored.
+
+    Returns:
+        dict name -> content (str).
+    """
+    text = text.replace("\r", "")
+    out = {}
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        m = BEGIN_RE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        name = m.group(1)
+        end = "@@QLAEMU-END %s@@" % name
+        for j in range(i + 1, len(lines)):
+            if lines[j] == end:
+                out[name] = "\n".join(lines[i + 1:j])
+                i = j + 1
+                break
+        else:
+            i += 1
+    return out
+
+
+# --------------------------------------------------------------------------
+# QEMU location
+# --------------------------------------------------------------------------
+
+def qemu_binary() -> Path:
+    """Path of qemu-system-x86_64 with our device (builds it if needed).
+
+    ``$QLAEMU_QEMU`` overrides it (for experiments with another QEMU).
+
+    Raises:
+        build.SetupError: if QEMU cannot be built.
+    """
+    env = os.environ.get("QLAEMU_QEMU")
+    if env:
+        return Path(env)
+    from . import build
+    return build.ensure_qemu()
+
+
+def qemu_data_dirs() -> list:
+    """Firmware/ROM directories to pass with ``-L`` (list of str)."""
+    try:
+        from . import build
+        return list(build.qemu_data_dirs())
+    except ImportError:
+        return [d for d in ("/usr/share/qemu", "/usr/share/seabios")
+                if os.path.isdir(d)]
+
+
+# --------------------------------------------------------------------------
+# Kernel package
+# --------------------------------------------------------------------------
+
+def _sh(cmd, **kw) -> subprocess.CompletedProcess:
+    """Run ``cmd`` (list), raise GuestError with its output on failure."""
+    p = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if p.returncode != 0:
+        raise GuestError("%s failed (%d): %s%s" % (
+            " ".join(map(str, cmd)), p.returncode, p.stdout[-2000:],
+            p.stderr[-2000:]))
+    return p
+
+
+def _apt_lists_stamp() -> str:
+    """Changes whenever ``apt-get update`` rewrites the package lists."""
+    try:
+        return str(os.stat("/var/lib/apt/lists").st_mtime_ns)
+    except OSError:
+        return "none"
+
+
+def kernel_package() -> tuple:
+    """Resolve the Debian kernel image package behind linux-image-amd64.
+
+    apt-cache is asked once per state of /var/lib/apt/lists (about 1 s);
+    the answer is remembered in BUILD_DIR/guest/kernel-package.
+
+    Returns:
+        (package name, version), e.g.
+        ('linux-image-6.1.0-56-amd64', '6.1.192-2').
+
+    Raises:
+        GuestError: if apt-cache does not know the packages and no .deb is
+            cached.
+    """
+    memo = _guest_dir() / "kernel-package"
+    stamp = _apt_lists_stamp()
+    try:
+        key, pkg, ver = memo.read_text().split()
+        if key == stamp:
+            return pkg, ver
+    except (OSError, ValueError):
+        pass
+    pkg, ver = _kernel_package_apt()
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    memo.write_text("%s %s %s\n" % (stamp, pkg, ver))
+    return pkg, ver
+
+
+def _kernel_package_apt() -> tuple:
+    """kernel_package() without the memo."""
+    try:
+        dep = _sh(["apt-cache", "depends", "linux-image-amd64"]).stdout
+        m = re.search(r"Depends:\s*(linux-image-[0-9][^\s]*-amd64)", dep)
+        if not m:
+            raise GuestError("no kernel in: %s" % dep)
+        pkg = m.group(1)
+        show = _sh(["apt-cache", "show", "--no-all-versions", pkg]).stdout
+        ver = re.search(r"^Version:\s*(\S+)", show, re.M).group(1)
+        return pkg, ver
+    except (GuestError, AttributeError, FileNotFoundError):
+        debs = sorted(_cached_debs("linux-image-[0-9]*-amd64_*_amd64.deb"))
+        if not debs:
+            raise
+        name, ver, _ = debs[-1].name.split("_")
+        return name, ver
+
+
+def _cached_debs(pattern: str) -> list:
+    """Cached .deb files matching ``pattern`` in CACHE_DIR/{debs,src}."""
+    out = []
+    for d in (_deb_dir(), paths.CACHE_DIR / "src"):
+        if d.is_dir():
+            out.extend(d.glob(pattern))
+    return out
+
+
+def kernel_deb() -> Path:
+    """Path of the kernel .deb, downloaded into CACHE_DIR/debs if absent.
+
+    Raises:
+        GuestError: if apt-get download fails.
+    """
+    pkg, ver = kernel_package()
+    fname = "%s_%s_amd64.deb" % (pkg, ver.replace(":", "%3a"))
+    have = _cached_debs(fname)
+    if have:
+        return have[0]
+    _deb_dir().mkdir(parents=True, exist_ok=True)
+    _sh(["apt-get", "download", "%s=%s" % (pkg, ver)], cwd=_deb_dir())
+    got = list(_deb_dir().glob("%s_*_amd64.deb" % pkg))
+    if not got:
+        raise GuestError("apt-get download %s left no .deb" % pkg)
+    return got[0]
+
+
+def ensure_kernel_root() -> tuple:
+    """Unpack the kernel .deb into BUILD_DIR/guest/root once per version.
+
+    Returns:
+        (root dir Path, kernel release str e.g. '6.1.0-56-amd64').
+
+    Raises:
+        GuestError: on download / unpack / depmod failure.
+    """
+    deb = kernel_deb()
+    stamp = _root_dir() / ".qlaemu-deb"
+    if not (stamp.is_file() and stamp.read_text() == deb.name):
+        _guest_dir().mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="root.", dir=_guest_dir()))
+        _sh(["dpkg-deb", "-x", str(deb), str(tmp)])
+        (tmp / ".qlaemu-deb").write_text(deb.name)
+        if _root_dir().exists():
+            shutil.rmtree(_root_dir())
+        tmp.rename(_root_dir())
+    root = _root_dir()
+    kvers = sorted(p.name for p in (root / "lib" / "modules").iterdir())
+    if len(kvers) != 1:
+        raise GuestError("expected one kernel in %s: %r" % (root, kvers))
+    kver = kvers[0]
+    if not (root / "lib" / "modules" / kver / "modules.dep").is_file():
+        # The .deb does not ship modules.dep (its postinst runs depmod).
+        _sh(["depmod", "-b", str(root), kver])
+    return root, kver
+
+
+def kernel_image() -> Path:
+    """Path of the guest bzImage (vmlinuz)."""
+    root, kver = ensure_kernel_root()
+    return root / "boot" / ("vmlinuz-%s" % kver)
+
+
+# --------------------------------------------------------------------------
+# Module closure
+# --------------------------------------------------------------------------
+
+def _norm(name: str) -> str:
+    return name.replace("-", "_")
+
+
+def module_closure(moddir: Path, wanted=MODULES) -> list:
+    """Modules (paths relative to ``moddir``) needed to load ``wanted``.
+
+    Follows modules.dep and the ``softdep`` lines of modules.softdep (names
+    resolved through modules.alias, e.g. crc_t10dif -> crct10dif_generic).
+
+    Args:
+        moddir: lib/modules/<kver> holding modules.dep.
+        wanted: module names ('-' and '_' equivalent).
+
+    Returns:
+        sorted list of relative .ko paths.
+
+    Raises:
+        GuestError: if a wanted module is not in modules.dep.
+    """
+    deps = {}
+    byname = {}
+    for line in (moddir / "modules.dep").read_text().splitlines():
+        if ":" not in line:
+            continue
+        mod, rest = line.split(":", 1)
+        deps[mod] = rest.split()
+        base = os.path.basename(mod)
+        byname[_norm(base.split(".ko")[0])] = mod
+    aliases = {}
+    alias_file = moddir / "modules.alias"
+    if alias_file.is_file():
+        for line in alias_file.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "alias":
+                aliases.setdefault(parts[1], []).append(_norm(parts[2]))
+    softdeps = {}
+    sd_file = moddir / "modules.softdep"
+    if sd_file.is_file():
+        for line in sd_file.read_text().splitlines():
+            parts = line.split()
+            if len(parts) > 2 and parts[0] == "softdep":
+                names = [p for p in parts[2:] if not p.endswith(":")]
+                softdeps[_norm(parts[1])] = names
+
+    def resolve(name):
+        if _norm(name) in byname:
+            return [byname[_norm(name)]]
+        return [byname[n] for n in aliases.get(name, []) if n in byname]
+
+    todo = []
+    for w in wanted:
+        found = resolve(w)
+        if not found:
+            raise GuestError("module %s not in %s/modules.dep" % (w, moddir))
+        todo.extend(found)
+    seen = set()
+    while todo:
+        mod = todo.pop()
+        if mod in seen:
+            continue
+        seen.add(mod)
+        todo.extend(deps.get(mod, []))
+        name = _norm(os.path.basename(mod).split(".ko")[0])
+        for sd in softdeps.get(name, []):
+            todo.extend(resolve(sd))
+    return sorted(seen)
+
+
+# --------------------------------------------------------------------------
+# initramfs
+# --------------------------------------------------------------------------
+
+def _busybox() -> Path:
+    """The static busybox binary (from busybox-static)."""
+    for p in ("/bin/busybox", "/usr/bin/busybox"):
+        if os.path.isfile(p):
+            with open(p, "rb") as f:
+                head = f.read(4096)
+            if b"ld-linux" not in head:   # no PT_INTERP: static
+                return Path(p)
+    raise GuestError("static busybox not found: "
+                     "apt-get install busybox-static")
+
+
+def _cpio(srcdir: Path, out: Path, gzip: bool) -> None:
+    """Pack ``srcdir`` into a newc archive ``out`` with the cpio tool."""
+    names = subprocess.run(["find", ".", "-mindepth", "1"], cwd=srcdir,
+                           capture_output=True, text=True, check=True).stdout
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    with open(tmp, "wb") as f:
+        if gzip:
+            cp = subprocess.Popen(["cpio", "--quiet", "-o", "-H", "newc",
+                                   "-R", "0:0"], cwd=srcdir,
+                                  stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+            gz = subprocess.Popen(["gzip", "-6", "-n"], stdin=cp.stdout,
+                                  stdout=f)
+            cp.stdout.close()
+            _, err = cp.communicate(names.encode())
+            gz.wait()
+            if cp.returncode or gz.returncode:
+                raise GuestError("cpio|gzip failed: %s" % err.decode())
+        else:
+            p = subprocess.run(["cpio", "--quiet", "-o", "-H", "newc",
+                                "-R", "0:0"], cwd=srcdir, input=names.encode(),
+                               stdout=f, stderr=subprocess.PIPE)
+            if p.returncode:
+                raise GuestError("cpio failed: %s" % p.stderr.decode())
+    tmp.rename(out)
+
+
+def _base_inputs(root: Path, kver: str, mods: list) -> str:
+    """Hash of everything that goes into the base initramfs."""
+    h = hashlib.sha256()
+    h.update(("%d %s\n" % (IMAGE_FORMAT, kver)).encode())
+    h.update((root / ".qlaemu-deb").read_bytes())
+    h.update("\n".join(mods).encode())
+    h.update(_busybox().read_bytes())
+    h.update(firmware.make_ql2500_fw())
+    h.update((INIT_SCRIPT + FUNCTIONS_SH + BANNER).encode())
+    return h.hexdigest()
+
+
+def ensure_base_initramfs() -> Path:
+    """Build BUILD_DIR/guest/initramfs-base.cpio.gz if its inputs changed.
+
+    Returns:
+        path of initramfs-base.cpio.gz.
+
+    Raises:
+        GuestError: on any failure of the tools involved.
+    """
+    root, kver = ensure_kernel_root()
+    moddir = root / "lib" / "modules" / kver
+    mods = module_closure(moddir)
+    key = _base_inputs(root, kver, mods)
+    base = _guest_dir() / "initramfs-base.cpio.gz"
+    key_file = _guest_dir() / "initramfs-base.key"
+    if base.is_file() and key_file.is_file() and key_file.read_text() == key:
+        return base
+    stage = Path(tempfile.mkdtemp(prefix="stage.", dir=_guest_dir()))
+    try:
+        for d in ("bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev",
+                  "tmp", "run", "root", "etc", "lib/firmware", "lib/qlaemu"):
+            (stage / d).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(_busybox(), stage / "bin" / "busybox")
+        os.symlink("busybox", stage / "bin" / "sh")
+        smod = stage / "lib" / "modules" / kver
+        for rel in mods:
+            dst = smod / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if rel.endswith(".xz"):
+                with open(dst.with_suffix(""), "wb") as f:
+                    subprocess.run(["xz", "-dc", str(moddir / rel)], stdout=f,
+                                   check=True)
+            elif rel.endswith(".zst"):
+                with open(dst.with_suffix(""), "wb") as f:
+                    subprocess.run(["zstd", "-dc", str(moddir / rel)],
+                                   stdout=f, check=True)
+            else:
+                shutil.copy2(moddir / rel, dst)
+        for f in ("modules.builtin", "modules.builtin.modinfo",
+                  "modules.order"):
+            if (moddir / f).is_file():
+                shutil.copy2(moddir / f, smod / f)
+        # modules.dep etc. for exactly the modules we ship (uncompressed).
+        _sh(["depmod", "-b", str(stage), kver])
+        (stage / "lib" / "firmware" / "ql2500_fw.bin").write_bytes(
+            firmware.make_ql2500_fw())
+        (stage / "init").write_text(INIT_SCRIPT)
+        (stage / "init").chmod(0o755)
+        (stage / "lib" / "qlaemu" / "functions.sh").write_text(FUNCTIONS_SH)
+        (stage / "etc" / "qlaemu-banner").write_text(BANNER)
+        (stage / "etc" / "profile").write_text(
+            "export PATH=/sbin:/bin:/usr/sbin:/usr/bin\n"
+            ". /lib/qlaemu/functions.sh\nPS1='qlaemu# '\n")
+        if os.geteuid() == 0:
+            os.mknod(stage / "dev" / "console", 0o600 | 0o020000,
+                     os.makedev(5, 1))
+        _cpio(stage, base, gzip=True)
+        key_file.write_text(key)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return base
+
+
+def _run_initrd(run_dir: Path, stem: str, script: str,
+                extra_files: dict | None) -> Path:
+    """Base archive + a per-run newc archive with /scenario.sh and extras.
+
+    Returns:
+        run_dir/<stem>.initrd (the concatenation); <stem>.overlay.cpio is
+        kept next to it.
+    """
+    base = ensure_base_initramfs()
+    stage = run_dir / (stem + ".overlay")
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir()
+    (stage / "scenario.sh").write_text(script)
+    (stage / "scenario.sh").chmod(0o755)
+    for name, data in (extra_files or {}).items():
+        dst = stage / name.lstrip("/")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(data if isinstance(data, bytes) else data.encode())
+    overlay = run_dir / (stem + ".overlay.cpio")
+    _cpio(stage, overlay, gzip=False)
+    initrd = run_dir / (stem + ".initrd")
+    with open(initrd, "wb") as out:
+        b = base.read_bytes()
+        out.write(b + b"\0" * (-len(b) % 4))
+        out.write(overlay.read_bytes())
+    shutil.rmtree(stage)
+    return initrd
+
+
+def prepare() -> None:
+    """Make the kernel root and base initramfs (idempotent)."""
+    ensure_base_initramfs()
+
+
+# --------------------------------------------------------------------------
+# Boot
+# --------------------------------------------------------------------------
+
+def _new_run_dir(log_path: Path | None) -> Path:
+    if log_path is not None:
+        d = Path(log_path).parent
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+    runs = _guest_dir() / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    old = sorted(runs.iterdir())
+    for d in old[:max(0, len(old) - KEEP_RUNS + 1)]:
+        shutil.rmtree(d, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"),
+                                 dir=runs))
+
+
+def _kill(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
+    """SIGTERM then SIGKILL ``proc`` (started in its own session)."""
+    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
+        if proc.poll() is not None:
+            return
+        try:
+            os.kill(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run(script: str, device_args=(), timeout_s: float = 120,
+        accel: str = "tcg", extra_files: dict | None = None, append: str = "",
+        interactive: bool = False, log_path: Path | None = None,
+        qmp_path: Path | None = None) -> GuestResult:
+    """Boot the guest, run ``script`` as /scenario.sh, power off.
+
+    Args:
+        script: busybox sh text; runs after proc/sys/dev/configfs/debugfs
+            are mounted, with the qlaemu_* section helpers defined.
+        device_args: extra QEMU arguments, e.g.
+            ['-device', 'qla2532,bus=rp0,wwpn=0x21000024ff000001'].
+        timeout_s: hard limit on the QEMU process, seconds; on expiry QEMU
+            gets SIGTERM, then SIGKILL, and exit is 'timeout'.  Ignored
+            (no limit) when interactive.
+        accel: 'tcg' or 'kvm'.
+        extra_files: {guest path: bytes or str} added to the per-run archive.
+        append: extra kernel command line.
+        interactive: console on stdio with a shell instead of the script.
+        log_path: console log file; other run files go next to it (with the
+            same stem).  Default: a fresh BUILD_DIR/guest/runs/<stamp>/.
+        qmp_path: create a QMP unix socket server there (no wait).
+
+    Returns:
+        GuestResult.
+
+    Raises:
+        GuestError / build.SetupError: when the image or QEMU cannot be made.
+    """
+    qemu = qemu_binary()
+    kernel = kernel_image()
+    run_dir = _new_run_dir(log_path)
+    stem = Path(log_path).stem if log_path else "console"
+    console_log = Path(log_path) if log_path else run_dir / "console.log"
+    data_log = run_dir / (stem + ".data.log")
+    stderr_log = run_dir / (stem + ".qemu-stderr.log")
+    for f in (console_log, data_log):
+        f.unlink(missing_ok=True)
+    initrd = _run_initrd(run_dir, stem, script, extra_files)
+    cmdline = "console=ttyS0,115200 panic=-1 loglevel=7 log_buf_len=1M " \
+        "rdinit=/init"
+    if interactive:
+        cmdline += " qlaemu.interactive=1"
+    if append:
+        cmdline += " " + append
+    argv = [str(qemu)]
+    for d in qemu_data_dirs():
+        argv += ["-L", str(d)]
+    argv += ["-machine", "q35", "-accel", accel, "-m", "1024", "-smp", "1",
+             "-nodefaults", "-display", "none", "-no-reboot",
+             "-kernel", str(kernel), "-initrd", str(initrd),
+             "-append", cmdline,
+             "-device", "pcie-root-port,id=rp0,chassis=1,slot=1"]
+    if interactive:
+        argv += ["-chardev", "stdio,id=con,mux=on,signal=off,logfile=%s"
+                 % console_log]
+    else:
+        argv += ["-chardev", "file,id=con,path=%s" % console_log]
+    argv += ["-serial", "chardev:con",
+             "-chardev", "file,id=data,path=%s" % data_log,
+             "-serial", "chardev:data"]
+    if qmp_path:
+        Path(qmp_path).unlink(missing_ok=True)
+        argv += ["-qmp", "unix:%s,server=on,wait=off" % qmp_path]
+    argv += list(device_args)
+    (run_dir / (stem + ".qemu-argv")).write_text(
+        " ".join("'%s'" % a for a in argv) + "\n")
+
+    timed_out = False
+    t0 = time.monotonic()
+    with open(stderr_log, "wb") as err:
+        try:
+            proc = subprocess.Popen(
+                argv, stdin=None if interactive else subprocess.DEVNULL,
+                stdout=None if interactive else subprocess.DEVNULL,
+                stderr=err, start_new_session=not interactive)
+        except OSError as e:
+            err.write(("cannot start %s: %s\n" % (qemu, e)).encode())
+            proc = None
+        try:
+            if proc is None:
+                pass
+            elif interactive:
+                proc.wait()
+            else:
+                proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill(proc)
+        except BaseException:
+            if proc is not None:
+                _kill(proc)
+            raise
+    duration = time.monotonic() - t0
+    initrd.unlink(missing_ok=True)   # 2.5 MB; base + <stem>.overlay.cpio
+
+    def read(p):
+        try:
+            return p.read_bytes().decode("utf-8", "replace").replace("\r", "")
+        except FileNotFoundError:
+            return ""
+    console, data, stderr = read(console_log), read(data_log), read(stderr_log)
+    m = DONE_RE.search(data) or DONE_RE.search(console)
+    if timed_out:
+        status = "timeout"
+    elif proc is None or proc.returncode != 0:
+        status = "qemu-error"
+    elif PANIC_RE.search(console):
+        status = "panic"
+    elif POWEROFF_MARKER in console or "reboot: Power down" in console:
+        status = "poweroff"   # init's poweroff, or the user's in a shell
+    elif not console.strip():
+        status = "qemu-error"
+    else:
+        status = "panic"   # the guest reset without reaching poweroff
+    return GuestResult(console=console, exit=status, stderr=stderr,
+                       duration_s=duration, sections=parse_sections(data),
+                       script_rc=int(m.group(1)) if m else None, data=data,
+                       console_log=console_log, data_log=data_log,
+                       run_dir=run_dir)

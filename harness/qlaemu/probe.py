@@ -1,0 +1,255 @@
+"""Probe: boot the guest with one emulated ISP2532 and report what Linux sees.
+
+``probe()`` loads qla2xxx as initiator, or qla2xxx (qlini_mode=disabled) +
+tcm_qla2xxx with a LIO ramdisk LUN as target, waits (bounded) for the FC
+port to come Online and returns PCI identity and config space, driver
+binding, fc_host / scsi_host attributes, qla2xxx warnings and the full
+kernel log.  Console log, data channel and dmesg are kept under
+``ARTIFACTS_DIR/<run name>/``.
+"""
+import re
+import time
+from pathlib import Path
+
+from . import guest
+from . import paths
+
+DEFAULT_WWPN = 0x21000024ff000001
+DEFAULT_WWNN = 0x20000024ff000001
+#: How long the guest waits for fc_host port_state == Online, seconds.
+PORT_WAIT_S = 20
+#: Ramdisk backstore size in 4 KiB pages (32 MiB).
+RD_PAGES = 8192
+MODES = ("initiator", "target")
+
+FC_HOST_ATTRS = ("port_name", "node_name", "port_state", "speed",
+                 "port_type", "port_id", "supported_speeds", "fabric_name",
+                 "supported_classes", "symbolic_name")
+SCSI_HOST_ATTRS = ("proc_name", "model_name", "model_desc", "fw_version",
+                   "serial_num", "driver_version", "isp_name", "isp_id",
+                   "pci_info", "link_state", "optrom_fw_version")
+PCI_ATTRS = ("vendor", "device", "subsystem_vendor", "subsystem_device",
+             "revision", "class")
+
+
+def format_wwn(wwn: int) -> str:
+    """64-bit WWN -> '21:00:00:24:ff:00:00:01' (tcm_qla2xxx / LIO form).
+
+    Raises:
+        ValueError: if ``wwn`` does not fit in 64 bits.
+    """
+    if not 0 <= wwn < 1 << 64:
+        raise ValueError("WWN out of range: %r" % wwn)
+    return ":".join("%02x" % b for b in wwn.to_bytes(8, "big"))
+
+
+def _script(mode: str, wwpn: int) -> str:
+    """The scenario run in the guest (busybox sh)."""
+    if mode not in MODES:
+        raise ValueError("mode must be one of %s, not %r" % (MODES, mode))
+    lio = ""
+    if mode == "target":
+        lio = r"""
+T=/sys/kernel/config/target
+W=$T/qla2xxx/%(wwn)s
+{
+set -x
+modprobe qla2xxx qlini_mode=disabled
+modprobe tcm_qla2xxx
+mkdir -p $T/core/rd_mcp_0/rd0
+echo rd_pages=%(pages)d > $T/core/rd_mcp_0/rd0/control
+echo 1 > $T/core/rd_mcp_0/rd0/enable
+mkdir -p $W/tpgt_1/lun/lun_0
+ln -s $T/core/rd_mcp_0/rd0 $W/tpgt_1/lun/lun_0/rd0
+echo 1 > $W/tpgt_1/attrib/generate_node_acls
+echo 0 > $W/tpgt_1/attrib/demo_mode_write_protect
+echo 1 > $W/tpgt_1/attrib/cache_dynamic_acls
+echo 1 > $W/tpgt_1/enable
+set +x
+} > /tmp/setup.log 2>&1
+echo "lun_0 -> $(readlink $W/tpgt_1/lun/lun_0/rd0)" >> /tmp/setup.log
+echo "tpgt_1/enable=$(cat $W/tpgt_1/enable 2>&1)" >> /tmp/setup.log
+""" % {"wwn": format_wwn(wwpn), "pages": RD_PAGES}
+    else:
+        lio = "modprobe qla2xxx > /tmp/setup.log 2>&1\n"
+    return r"""
+BDF=
+for d in /sys/bus/pci/devices/*; do
+    if [ "$(cat $d/vendor)" = 0x1077 ] && [ "$(cat $d/device)" = 0x2532 ]; then
+        BDF=${d##*/}; break
+    fi
+done
+qlaemu_section bdf echo "$BDF"
+if [ -n "$BDF" ]; then
+    P=/sys/bus/pci/devices/$BDF
+    qlaemu_kv pci_ids $P vendor device subsystem_vendor subsystem_device \
+        revision class
+    qlaemu_section pci_config sh -c "od -An -tx1 -v $P/config | tr -d ' \n'"
+fi
+%(setup)s
+qlaemu_section_file setup /tmp/setup.log
+if [ -n "$BDF" ]; then
+    qlaemu_section driver readlink /sys/bus/pci/devices/$BDF/driver
+fi
+i=0; states=
+while :; do
+    st=$(cat /sys/class/fc_host/host*/port_state 2>/dev/null | head -n 1)
+    states="$states $i:${st:-none}"
+    [ "$st" = Online ] && break
+    [ $i -ge %(wait)d ] && break
+    # no fc_host at all a few seconds after modprobe: the probe failed
+    [ -z "$st" ] && [ $i -ge 3 ] && break
+    i=$((i + 1)); sleep 1
+done
+qlaemu_section port_wait echo "$states"
+H=$(ls -d /sys/class/fc_host/host* 2>/dev/null | head -n 1)
+if [ -n "$H" ]; then
+    qlaemu_kv fc_host $H %(fc)s
+    qlaemu_kv scsi_host /sys/class/scsi_host/${H##*/} %(scsi)s
+fi
+qlaemu_section dmesg_raw dmesg -r
+qlaemu_section dmesg dmesg
+""" % {"setup": lio, "wait": PORT_WAIT_S, "fc": " ".join(FC_HOST_ATTRS),
+       "scsi": " ".join(SCSI_HOST_ATTRS)}
+
+
+def _kv(text: str) -> dict:
+    """'key=value' lines -> dict (values keep inner spaces, not the EOL)."""
+    out = {}
+    for line in text.splitlines():
+        if "=" in line:
+            k, v = line.split("=", 1)
+            out[k] = v
+    return out
+
+
+def qla_warnings(dmesg_raw: str, max_level: int = 4) -> list:
+    """Kernel messages at level <= ``max_level`` mentioning qla2xxx.
+
+    Note: qla2xxx's ql_log() prints ql_log_info with pr_warn (level 4),
+    ql_log_warn with pr_err (3) and ql_log_fatal with pr_crit (2)
+    (qla_dbg.c), so level 4 includes the driver's informational lines such
+    as its version banner; ``max_level=3`` gives its real warnings.
+
+    Args:
+        dmesg_raw: output of ``dmesg -r`` (lines ``<N>[  t] text``, N may
+            include facility bits; level = N & 7).
+        max_level: 0..7, syslog level threshold (4 = KERN_WARNING).
+
+    Returns:
+        list of the matching lines without the ``<N>`` prefix.
+    """
+    out = []
+    for line in dmesg_raw.splitlines():
+        m = re.match(r"^<(\d+)>(.*)$", line)
+        if m and int(m.group(1)) & 7 <= max_level \
+                and "qla2xxx" in m.group(2):
+            out.append(m.group(2))
+    return out
+
+
+def device_args(wwpn: int = DEFAULT_WWPN, wwnn: int = DEFAULT_WWNN,
+                bus: str = "rp0") -> list:
+    """QEMU arguments adding one ISP2532 behind root port ``bus``."""
+    return ["-device", "qla2532,bus=%s,wwpn=0x%016x,wwnn=0x%016x"
+            % (bus, wwpn, wwnn)]
+
+
+def probe(mode: str = "initiator", wwpn: int = DEFAULT_WWPN,
+          wwnn: int = DEFAULT_WWNN, timeout_s: float = 180,
+          accel: str = "tcg", run_name: str | None = None) -> dict:
+    """Boot the guest with the device and report what Linux sees.
+
+    Args:
+        mode: 'initiator' or 'target'.
+        wwpn, wwnn: 64-bit port / node names given to the device.
+        timeout_s: hard limit for the whole guest run, seconds.
+        accel: 'tcg' or 'kvm'.
+        run_name: artifact directory name; default probe-<mode>-<stamp>.
+
+    Returns:
+        dict with keys mode, exit, ok, duration_s, console_log, artifacts,
+        bdf, pci {vendor, device, subsystem_vendor, subsystem_device,
+        revision, class, config (hex str; 4096 bytes for PCIe), bdf},
+        driver_bound (bool), driver, fc_host {attr: sysfs text},
+        scsi_host {attr: text}, port_wait (str), setup (str), warnings
+        (list of str, level <= 4), errors (list of str, level <= 3: what
+        qla2xxx itself calls warn/fatal), dmesg (str), script_rc.  ``ok``
+        is True when the guest powered off normally, qla2xxx is bound and
+        the port is Online.
+
+    Raises:
+        ValueError: bad mode or WWN.
+        guest.GuestError / build.SetupError: image or QEMU cannot be made.
+    """
+    script = _script(mode, wwpn)
+    name = run_name or "probe-%s-%s" % (mode, time.strftime("%Y%m%d-%H%M%S"))
+    adir = paths.ARTIFACTS_DIR / name
+    adir.mkdir(parents=True, exist_ok=True)
+    res = guest.run(script, device_args=device_args(wwpn, wwnn),
+                    timeout_s=timeout_s, accel=accel,
+                    log_path=adir / "console.log")
+    s = res.sections
+    bdf = s.get("bdf", "").strip()
+    pci = _kv(s.get("pci_ids", ""))
+    pci["config"] = s.get("pci_config", "").strip()
+    pci["bdf"] = bdf
+    driver = s.get("driver", "").strip()
+    dmesg = s.get("dmesg", "")
+    (adir / "dmesg.txt").write_text(dmesg)
+    (adir / "dmesg-raw.txt").write_text(s.get("dmesg_raw", ""))
+    fc_host = _kv(s.get("fc_host", ""))
+    result = {
+        "mode": mode,
+        "exit": res.exit,
+        "duration_s": round(res.duration_s, 2),
+        "script_rc": res.script_rc,
+        "console_log": str(res.console_log),
+        "artifacts": str(adir),
+        "bdf": bdf,
+        "pci": pci,
+        "driver": driver,
+        "driver_bound": driver.rstrip("/").split("/")[-1] == "qla2xxx",
+        "fc_host": fc_host,
+        "scsi_host": _kv(s.get("scsi_host", "")),
+        "port_wait": s.get("port_wait", "").strip(),
+        "setup": s.get("setup", ""),
+        "warnings": qla_warnings(s.get("dmesg_raw", "")),
+        "errors": qla_warnings(s.get("dmesg_raw", ""), max_level=3),
+        "dmesg": dmesg,
+        "qemu_stderr": res.stderr,
+    }
+    result["ok"] = (res.exit == "poweroff" and result["driver_bound"]
+                    and fc_host.get("port_state") == "Online")
+    return result
+
+
+def summary(r: dict) -> str:
+    """Short human-readable summary of a probe() result (multi-line str)."""
+    fc = r.get("fc_host", {})
+    sh = r.get("scsi_host", {})
+    pci = r.get("pci", {})
+    lines = [
+        "probe (%s): %s, exit=%s, %.1f s" % (
+            r["mode"], "OK" if r["ok"] else "FAILED", r["exit"],
+            r["duration_s"]),
+        "  pci %s  %s:%s sub %s:%s rev %s class %s" % (
+            pci.get("bdf") or "-", pci.get("vendor"), pci.get("device"),
+            pci.get("subsystem_vendor"), pci.get("subsystem_device"),
+            pci.get("revision"), pci.get("class")),
+        "  driver bound: %s" % r["driver_bound"],
+        "  fc_host: port_name=%s node_name=%s state=%s speed=%s type=%s "
+        "id=%s" % (fc.get("port_name"), fc.get("node_name"),
+                   fc.get("port_state"), fc.get("speed"),
+                   fc.get("port_type"), fc.get("port_id")),
+        "  scsi_host: model=%s fw=%s serial=%s" % (
+            sh.get("model_name"), sh.get("fw_version"), sh.get("serial_num")),
+        "  port_state over time: %s" % (r.get("port_wait") or "-"),
+        "  qla2xxx messages at level <= 4: %d, of which errors (<= 3): %d"
+        % (len(r["warnings"]), len(r["errors"])),
+    ]
+    lines += ["    " + w for w in r["errors"][:10]]
+    lines.append("  artifacts: %s" % r["artifacts"])
+    if r["exit"] == "qemu-error" and r.get("qemu_stderr"):
+        lines.append("  qemu: " + r["qemu_stderr"].strip()[-500:])
+    return "\n".join(lines)

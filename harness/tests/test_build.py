@@ -1,0 +1,210 @@
+"""Tests of qlaemu.build: apt sources, overlay idempotence, built binary.
+
+Tests marked ``build`` need the real QEMU source tree or build (minutes on a
+cold machine: ``ensure_qemu()`` runs in the fixture); deselect them with
+``-m "not build"``.  The others use scratch directories only.
+"""
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from qlaemu import build, paths
+
+DEB822 = """\
+Types: deb
+# http://snapshot.debian.org/archive/debian/20250520T000000Z
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+# http://snapshot.debian.org/archive/debian-security/20250520T000000Z
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+"""
+
+HOOK_FILES = {name: rel for rel, name, _ in build.HOOKS}
+
+
+@pytest.fixture
+def fake_apt(tmp_path, monkeypatch):
+    """Point build.APT_ETC/APT_LISTS at scratch dirs; record apt-get calls."""
+    etc = tmp_path / "etc-apt"
+    (etc / "sources.list.d").mkdir(parents=True)
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    for kind in ("Packages", "Sources"):
+        (lists / f"deb.debian.org_debian_dists_bookworm_main_x_{kind}").touch()
+    monkeypatch.setattr(build, "APT_ETC", etc)
+    monkeypatch.setattr(build, "APT_LISTS", lists)
+    monkeypatch.setattr(paths, "BUILD_DIR", tmp_path / "build")
+    calls = []
+    monkeypatch.setattr(build, "_apt_update", lambda: calls.append("update"))
+    return etc, calls
+
+
+def test_deb822_deb_src_is_sed_copy(fake_apt):
+    etc, calls = fake_apt
+    (etc / "sources.list.d" / "debian.sources").write_text(DEB822)
+    build.ensure_apt_sources()
+    out = etc / "sources.list.d" / "qlaemu-src.sources"
+    assert out.read_text() == DEB822.replace("Types: deb\n",
+                                             "Types: deb-src\n")
+    assert calls == ["update"]
+    build.ensure_apt_sources()          # second run: nothing to do
+    assert calls == ["update"]
+
+
+def test_deb822_existing_deb_src_is_noop(fake_apt):
+    etc, calls = fake_apt
+    d = etc / "sources.list.d"
+    (d / "debian.sources").write_text(DEB822)
+    (d / "other-src.sources").write_text(
+        DEB822.replace("Types: deb\n", "Types: deb-src\n"))
+    build.ensure_apt_sources()
+    assert not (d / "qlaemu-src.sources").exists()
+    assert calls == []
+
+
+def test_one_line_format(fake_apt):
+    etc, calls = fake_apt
+    (etc / "sources.list").write_text(
+        "# comment\n"
+        "deb [signed-by=/k.gpg] http://deb.debian.org/debian bookworm main\n"
+        "deb http://deb.debian.org/debian-security bookworm-security main\n"
+        "deb-src http://deb.debian.org/debian-security "
+        "bookworm-security main\n")
+    build.ensure_apt_sources()
+    out = etc / "sources.list.d" / "qlaemu-src.list"
+    assert out.read_text() == ("deb-src [signed-by=/k.gpg] "
+                               "http://deb.debian.org/debian bookworm main\n")
+    assert calls == ["update"]
+
+
+def test_hooks_apply_once_on_scratch_tree(tmp_path, monkeypatch):
+    """apply_overlay twice on copies of the hooked files: each hook once."""
+    src = paths.BUILD_DIR / "qemu-src"
+    if not (src / "meson.build").is_file():
+        pytest.skip("no QEMU tree yet (created by ensure_qemu_source)")
+    tree = tmp_path / "qemu"
+    for rel in HOOK_FILES.values():
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        text = (src / rel).read_text()
+        (tree / rel).write_text(_strip_hooks(text))
+    monkeypatch.setattr(paths, "HW_DIR", tmp_path / "repo" / "hw" / "qla2532")
+    build.apply_overlay(tree)
+    build.apply_overlay(tree)
+    _assert_hooks_once(tree)
+    monkeypatch.setattr(paths, "HW_DIR", tmp_path / "moved" / "qla2532")
+    build.apply_overlay(tree)
+    assert os.readlink(tree / "hw" / "qla2532") == str(paths.HW_DIR)
+
+
+def _strip_hooks(text):
+    """Remove our hooks again (marker line up to the hook's last line)."""
+    out, skip = [], 0
+    lines = text.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if skip:
+            skip -= 1
+            continue
+        if line.startswith(build.MARKER):
+            nxt = lines[i + 1] if i + 1 < len(lines) else ""
+            skip = 3 if nxt.startswith("if ") else 1
+            continue
+        out.append(line)
+    return "".join(out)
+
+
+def _assert_hooks_once(tree):
+    for name, rel in HOOK_FILES.items():
+        text = (tree / rel).read_text()
+        assert text.count(f"{build.MARKER} {name}\n") == 1, rel
+    assert (tree / "hw" / "meson.build").read_text().count(
+        "subdir('qla2532')") == 1
+    assert (tree / "hw" / "Kconfig").read_text().count(
+        "source qla2532/Kconfig") == 1
+    assert (tree / "meson.build").read_text().count("'hw/qla2532'") == 1
+    assert (tree / "tests" / "qtest" / "meson.build").read_text().count(
+        "'qla2532-test'") == 1
+
+
+@pytest.mark.build
+def test_ensure_qemu_source_idempotent():
+    src = build.ensure_qemu_source()
+    src2 = build.ensure_qemu_source()
+    assert src == src2 == paths.BUILD_DIR / "qemu-src"
+    _assert_hooks_once(src)
+
+
+@pytest.mark.build
+def test_symlinks_point_into_repo():
+    src = build.ensure_qemu_source()
+    hw = src / "hw" / "qla2532"
+    qt = src / "tests" / "qtest" / "qla2532-test.c"
+    assert hw.is_symlink() and qt.is_symlink()
+    assert Path(os.readlink(hw)) == paths.HW_DIR
+    assert Path(os.readlink(qt)) == paths.QTEST_DIR / "qla2532-test.c"
+    assert hw.resolve() == paths.HW_DIR.resolve()
+    assert str(paths.HW_DIR).startswith(str(paths.REPO))
+
+
+def test_qemu_data_dirs_have_firmware():
+    dirs = build.qemu_data_dirs()
+    assert dirs[:2] == ["/usr/share/seabios", "/usr/share/qemu"]
+    for name in ("bios-256k.bin", "kvmvapic.bin", "linuxboot_dma.bin",
+                 "efi-e1000.rom"):
+        assert any((Path(d) / name).is_file() for d in dirs), name
+
+
+@pytest.fixture(scope="module")
+def qemu_binary():
+    """The built qemu-system-x86_64 (builds it if needed)."""
+    return build.ensure_qemu()
+
+
+@pytest.mark.build
+def test_device_help_lists_qla2532(qemu_binary):
+    cmd = [str(qemu_binary)]
+    for d in build.qemu_data_dirs():
+        cmd += ["-L", d]
+    out = subprocess.run(cmd + ["-device", "help"], capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    assert '"qla2532"' in out
+
+
+@pytest.mark.build
+def test_warm_ensure_packages_does_not_call_apt(qemu_binary, monkeypatch):
+    def no_apt(cmd, *a, **kw):
+        raise AssertionError(f"apt called on a warm machine: {cmd}")
+    monkeypatch.setattr(build, "_run", no_apt)
+    monkeypatch.setattr(build, "_apt_update", lambda: no_apt(["update"]))
+    build.ensure_packages()
+
+
+@pytest.mark.build
+def test_qtest_registered(qemu_binary):
+    """The qtest hook registered qtest-x86_64/qla2532-test with meson."""
+    out = subprocess.run(["meson", "test", "-C", str(qemu_binary.parent),
+                          "--list", "--no-rebuild"], capture_output=True,
+                         text=True, timeout=120, check=True).stdout
+    assert build.QTEST_MESON_NAME in out
+
+
+@pytest.mark.build
+def test_binary_starts_pc_machine_with_debian_firmware(qemu_binary):
+    """-L dirs are enough to realise the pc machine and the device."""
+    cmd = [str(qemu_binary)]
+    for d in build.qemu_data_dirs():
+        cmd += ["-L", d]
+    cmd += ["-machine", "pc", "-accel", "tcg", "-display", "none",
+            "-nodefaults", "-device", "qla2532", "-S", "-qmp", "stdio"]
+    res = subprocess.run(cmd, input='{"execute":"qmp_capabilities"}\n'
+                         '{"execute":"quit"}\n', capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
