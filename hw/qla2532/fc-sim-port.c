@@ -9,6 +9,7 @@
 #include "qemu/osdep.h"
 #include "fc-sim-port.h"
 #include "fc-els.h"
+#include "qapi/qmp/qdict.h"
 #include "trace.h"
 
 /* A login step that got no answer or a reject is retried this often. */
@@ -19,9 +20,53 @@ static bool sim_is_initiator(FcSimPort *sp)
     return sp->fcp_role & FC_SIM_ROLE_INITIATOR;
 }
 
+static const char *els_name(uint8_t els)
+{
+    switch (els) {
+    case ELS_LS_ACC:
+        return "LS_ACC";
+    case ELS_LS_RJT:
+        return "LS_RJT";
+    case ELS_PLOGI:
+        return "PLOGI";
+    case ELS_LOGO:
+        return "LOGO";
+    case ELS_PRLI:
+        return "PRLI";
+    case ELS_PRLO:
+        return "PRLO";
+    case ELS_ADISC:
+        return "ADISC";
+    default:
+        return "ELS";
+    }
+}
+
+/* Record an ELS frame sent or received by the initiator. */
+static void sim_log_els(FcSimPort *sp, const char *dir, const FcFrame *f)
+{
+    QDict *e;
+
+    if (!sp->log) {
+        return;
+    }
+    fc_log_count(sp->log, dir[0] == 's' ? "initiator_els_sent"
+                                         : "initiator_els_received",
+                 els_name(f->payload[0]), 1);
+    e = fc_log_event(sp->log, "initiator", dir);
+    if (e) {
+        qdict_put_str(e, "els", els_name(f->payload[0]));
+        qdict_put_bool(e, "reply", fc_r_ctl(f) == FC_RCTL_ELS_REP);
+        qdict_put_int(e, "s_id", fc_s_id(f));
+        qdict_put_int(e, "d_id", fc_d_id(f));
+        qdict_put_int(e, "ox_id", fc_ox_id(f));
+    }
+}
+
 static void sim_send(FcSimPort *sp, FcFrame *f)
 {
     sp->els_tx++;
+    sim_log_els(sp, "sent", f);
     fc_link_send(&sp->port, f);
 }
 
@@ -85,6 +130,9 @@ static void sim_port_link_event(FcPort *port, FcLinkEvent ev, uint16_t lip)
 
     timer_del(sp->login_timer);
     sp->retries = 0;
+    if (sp->scsi) {
+        fc_sim_scsi_logged_out(sp->scsi, "link");
+    }
     if (ev != FC_EV_LINK_UP) {
         if (port->link->topology != FC_TOPO_LOOP) {
             sp->login = FC_SIM_IDLE;     /* FLOGI logs everybody out */
@@ -141,6 +189,9 @@ static void sim_port_els_request(FcSimPort *sp, const FcFrame *f)
         sim_reply(sp, f, pl, len);
         /* logged out by the peer: an initiator logs in again */
         sp->login = FC_SIM_IDLE;
+        if (sp->scsi) {
+            fc_sim_scsi_logged_out(sp->scsi, "logo");
+        }
         if (sim_is_initiator(sp)) {
             sim_schedule_login(sp);
         }
@@ -179,6 +230,9 @@ static void sim_port_els_reply(FcSimPort *sp, const FcFrame *f)
         }
     } else {
         sp->login = FC_SIM_LOGGED_IN;
+        if (sp->scsi) {
+            fc_sim_scsi_logged_in(sp->scsi);
+        }
     }
 }
 
@@ -186,9 +240,14 @@ static void sim_port_receive(FcPort *port, const FcFrame *f)
 {
     FcSimPort *sp = port->opaque;
 
-    if (f->len < 4) {
+    if (sp->scsi && fc_type(f) != FC_TYPE_ELS &&
+        fc_sim_scsi_receive(sp->scsi, f)) {
         return;
     }
+    if (f->len < 4 || fc_type(f) != FC_TYPE_ELS) {
+        return;
+    }
+    sim_log_els(sp, "received", f);
     if (fc_r_ctl(f) == FC_RCTL_ELS_REQ) {
         sp->els_rx++;
         sim_port_els_request(sp, f);
@@ -217,6 +276,10 @@ void fc_sim_port_init(FcSimPort *sp, FcLink *link)
 
 void fc_sim_port_finalize(FcSimPort *sp)
 {
+    if (sp->scsi) {
+        fc_sim_scsi_free(sp->scsi);
+        sp->scsi = NULL;
+    }
     if (sp->login_timer) {
         timer_free(sp->login_timer);
         sp->login_timer = NULL;

@@ -18,6 +18,8 @@
 #define HW_QLA2532_FC_SIM_PORT_H
 
 #include "fc-link.h"
+#include "fc-log.h"
+#include "fc-sim-scsi.h"
 
 /* FCP roles (PRLI service parameter word 3 bits, FCP-4 §6.3). */
 #define FC_SIM_ROLE_INITIATOR   0x20
@@ -39,11 +41,15 @@ typedef enum FcSimLogin {
  *   step, virtual time.
  * @login: state of our login with the peer; @peer_id its N_Port ID.
  * @els_rx/@els_tx/@rjt_rx: ELS frames received / sent / rejects received.
+ * @log: where events go (may be NULL); @scsi: the scenario engine of an
+ *   initiator (may be NULL).
  */
-typedef struct FcSimPort {
+struct FcSimPort {
     FcPort port;
     uint8_t fcp_role;
     int64_t login_delay_ns;
+    FcLog *log;
+    FcSimScsi *scsi;
 
     FcSimLogin login;
     uint32_t peer_id;
@@ -55,7 +61,7 @@ typedef struct FcSimPort {
     uint32_t els_rx;
     uint32_t els_tx;
     uint32_t rjt_rx;
-} FcSimPort;
+};
 
 /* Prepare @sp (names and options already set) and attach it to @link. */
 void fc_sim_port_init(FcSimPort *sp, FcLink *link);

@@ -17,6 +17,7 @@
 #include "qemu/bswap.h"
 #include "qemu/log.h"
 #include "isp-int.h"
+#include "qapi/qmp/qdict.h"
 #include "trace.h"
 
 #define NO_RPORT    (-1)
@@ -44,11 +45,25 @@ static uint32_t isp_own_wd3(IspState *s)
 /* Remote ports                                                           */
 /* ---------------------------------------------------------------------- */
 
+QDict *isp_log(IspState *s, const char *event)
+{
+    return s->log ? fc_log_event(s->log, "isp", event) : NULL;
+}
+
 static void rport_set_state(IspState *s, IspRport *rp, uint8_t state)
 {
+    QDict *e;
+
     if (rp->state != state) {
         trace_qla2532_login_state(s->port_no, rp->handle, rp->port_id,
                                   rp->state, state);
+        e = isp_log(s, "login-state");
+        if (e) {
+            qdict_put_int(e, "handle", rp->handle);
+            qdict_put_int(e, "port_id", rp->port_id);
+            qdict_put_int(e, "from", rp->state);
+            qdict_put_int(e, "to", state);
+        }
         rp->last_state = rp->state;
         rp->state = state;
     }
@@ -172,7 +187,32 @@ static void exch_free(IspExch *x)
 
 static void isp_send(IspState *s, FcFrame *f)
 {
+    QDict *e;
+
+    if (s->log && fc_type(f) == FC_TYPE_ELS) {
+        fc_log_count_code(s->log, fc_r_ctl(f) == FC_RCTL_ELS_REQ ?
+                          "isp_els_sent" : "isp_els_replies_sent",
+                          f->payload[0]);
+        e = isp_log(s, "els-sent");
+        if (e) {
+            qdict_put_int(e, "els", f->payload[0]);
+            qdict_put_bool(e, "reply", fc_r_ctl(f) == FC_RCTL_ELS_REP);
+            qdict_put_int(e, "d_id", fc_d_id(f));
+            qdict_put_int(e, "ox_id", fc_ox_id(f));
+        }
+    }
     fc_link_send(&s->port, f);
+}
+
+/* An unsolicited LOGO (FC-LS-3 §4.2.21) to a port that is not logged in
+ * but sends us FCP frames. */
+void isp_els_send_logo(IspState *s, uint32_t peer)
+{
+    uint8_t pl[FC_LOGO_LEN];
+
+    isp_send(s, fc_els_frame(false, peer, s->port_id, s->next_ox_id++,
+                             0xffff, pl,
+                             fc_els_logo(pl, s->port_id, s->icb.port_name)));
 }
 
 /* Send ELS request @els (@len payload bytes in @pl) on exchange @x. */
@@ -763,8 +803,22 @@ static void isp_els_reply_rx(IspState *s, const FcFrame *f)
 
 void isp_els_receive(IspState *s, const FcFrame *f)
 {
+    QDict *e;
+
     if (!s->fw_initialized || f->len < 4 || fc_type(f) != FC_TYPE_ELS) {
         return;
+    }
+    if (s->log) {
+        fc_log_count_code(s->log, fc_r_ctl(f) == FC_RCTL_ELS_REQ ?
+                          "isp_els_received" : "isp_els_replies_received",
+                          f->payload[0]);
+        e = isp_log(s, "els-received");
+        if (e) {
+            qdict_put_int(e, "els", f->payload[0]);
+            qdict_put_bool(e, "reply", fc_r_ctl(f) == FC_RCTL_ELS_REP);
+            qdict_put_int(e, "s_id", fc_s_id(f));
+            qdict_put_int(e, "ox_id", fc_ox_id(f));
+        }
     }
     if (fc_r_ctl(f) == FC_RCTL_ELS_REQ) {
         isp_els_request(s, f);

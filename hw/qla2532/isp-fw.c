@@ -243,6 +243,24 @@ static void isp_iocb_mbx(IspState *s, const uint8_t *iocb)
     isp_after_command(s);
 }
 
+bool isp_req_read(IspState *s, uint32_t idx, uint8_t *entry)
+{
+    uint64_t addr;
+
+    if (!s->icb.req_q_len) {
+        return false;
+    }
+    addr = s->icb.req_q_addr +
+           (uint64_t)(idx % s->icb.req_q_len) * IOCB_SIZE;
+    if (s->ops->dma_read(s->opaque, addr, entry, IOCB_SIZE) != MEMTX_OK) {
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "qla2532: request ring at 0x%" PRIx64
+                      " not readable\n", addr);
+        return false;
+    }
+    return true;
+}
+
 /*
  * Request-queue doorbell: consume entries from req_q_out up to req_q_in.
  * A head entry owns entry_count slots (continuations follow it,
@@ -254,7 +272,6 @@ static void isp_process_request_queue(IspState *s)
     uint8_t iocb[IOCB_SIZE];
     uint32_t len = s->icb.req_q_len;
     uint32_t avail, count;
-    uint64_t addr;
 
     if (!s->fw_initialized || len == 0) {
         return;
@@ -266,11 +283,7 @@ static void isp_process_request_queue(IspState *s)
         return;
     }
     while (s->req_q_out != s->req_q_in) {
-        addr = s->icb.req_q_addr + (uint64_t)s->req_q_out * IOCB_SIZE;
-        if (s->ops->dma_read(s->opaque, addr, iocb, IOCB_SIZE) != MEMTX_OK) {
-            qemu_log_mask(LOG_GUEST_ERROR,
-                          "qla2532: request ring at 0x%" PRIx64
-                          " not readable\n", addr);
+        if (!isp_req_read(s, s->req_q_out, iocb)) {
             return;
         }
         avail = (s->req_q_in + len - s->req_q_out) % len;
@@ -309,6 +322,16 @@ static void isp_process_request_queue(IspState *s)
             case ET_NOTIFY_ACK:
                 isp_iocb_notify_ack(s, iocb);
                 break;
+            case ET_CTIO_TYPE7:
+                isp_iocb_ctio(s, iocb, s->req_q_out, count);
+                break;
+            case ET_ABTS_RESP:
+                isp_iocb_abts_resp(s, iocb);
+                break;
+            case ET_CONTINUE_A64_TYPE:
+                /* a continuation without its head entry */
+                isp_rsp_entry_error(s, iocb, RF_INV_E_ORDER);
+                break;
             default:
                 isp_rsp_entry_error(s, iocb, RF_INV_E_TYPE);
                 break;
@@ -338,16 +361,19 @@ static void isp_port_link_event(FcPort *port, FcLinkEvent ev, uint16_t lip)
     switch (ev) {
     case FC_EV_LIP:
         s->link = ISP_LINK_INIT;
+        isp_tgt_link_event(s);
         isp_els_link_event(s, ev);
         isp_post_aen(s, MBA_LIP_OCCURRED, lip, 0, 0);
         break;
     case FC_EV_LIP_RESET:
         s->link = ISP_LINK_INIT;
+        isp_tgt_link_event(s);
         isp_els_link_event(s, ev);
         isp_post_aen(s, MBA_LIP_RESET, lip, 0, 0);
         break;
     case FC_EV_LINK_DOWN:
         s->link = ISP_LINK_DOWN;
+        isp_tgt_link_event(s);
         isp_els_link_event(s, ev);
         if (old != ISP_LINK_DOWN) {
             isp_post_aen(s, MBA_LOOP_DOWN, 0, 0, 0);
@@ -371,10 +397,18 @@ static void isp_port_link_event(FcPort *port, FcLinkEvent ev, uint16_t lip)
     }
 }
 
-/* A frame for this port: extended link services (isp-els.c). */
+/* A frame for this port: extended link services (isp-els.c), FCP and
+ * basic link services (isp-tgt.c, target mode). */
 static void isp_port_receive(FcPort *port, const FcFrame *f)
 {
-    isp_els_receive(port->opaque, f);
+    IspState *s = port->opaque;
+
+    if (fc_type(f) == FC_TYPE_ELS) {
+        isp_els_receive(s, f);
+    } else if (s->fw_initialized && s->icb.atio_q_addr &&
+               (s->icb.fw_options[0] & ISP_FO1_TARGET_MODE)) {
+        isp_tgt_receive(s, f);
+    }
 }
 
 static const FcPortOps isp_port_ops = {
@@ -922,6 +956,7 @@ static void isp_risc_reset(IspState *s, IspRiscState risc)
     s->port_id = 0;
     s->topology = 0;
     isp_els_reset(s);
+    isp_tgt_reset(s);
     trace_qla2532_reset(s->port_no, risc);
     isp_update_irq(s);
 }

@@ -23,6 +23,7 @@
 #include "isp-flash.h"
 #include "fc-link.h"
 #include "fc-els.h"
+#include "fc-log.h"
 
 /**
  * IspHostOps: what the firmware model needs from the bus glue.
@@ -170,6 +171,52 @@ typedef struct IspExch {
 
 #define ISP_MAX_EXCH            32
 
+/* A data segment descriptor (struct dsd64, qla_dsd.h): host address, bytes. */
+typedef struct IspDsd {
+    uint64_t addr;
+    uint32_t len;
+} IspDsd;
+
+/**
+ * IspTgtExch: a target exchange, from the FCP_CMND (ATIO) to the CTIO that
+ * sends status or terminates it.
+ * @exch_addr: exchange address given to the driver in the ATIO.
+ * @s_id/@ox_id: the initiator and its exchange; our RX_ID is the index.
+ * @aborted: an ABTS named it; @lip_reset: a LIP killed it.
+ * @wr_*: a data-out CTIO waiting for the initiator's FCP_DATA.
+ */
+typedef struct IspTgtExch {
+    bool valid;
+    bool aborted;
+    bool lip_reset;
+    bool wr_pending;
+    uint32_t exch_addr;
+    uint32_t s_id;
+    uint16_t ox_id;
+    uint32_t fcp_dl;
+    uint64_t data_sent;
+    uint32_t wr_len;
+    uint32_t wr_got;
+    uint32_t wr_ro;
+    uint8_t *wr_buf;
+    IspDsd *wr_dsd;
+    unsigned wr_ndsd;
+    uint8_t wr_ctio[IOCB_SIZE];
+} IspTgtExch;
+
+#define ISP_MAX_TGT_EXCH        512
+
+/* An ABTS handed to the driver, waiting for its ABTS response. */
+typedef struct IspAbts {
+    bool valid;
+    uint32_t exch_addr;
+    uint32_t s_id;
+    uint16_t ox_id;
+    uint16_t rx_id;
+} IspAbts;
+
+#define ISP_MAX_ABTS            16
+
 /* Link states of the port as the firmware reports them. */
 typedef enum IspLinkState {
     ISP_LINK_DOWN,      /* no light / not yet initialised */
@@ -201,6 +248,7 @@ typedef struct IspState {
     uint8_t sfp_a2[256];
     const IspHostOps *ops;
     void *opaque;
+    FcLog *log;                     /* may be NULL */
 
     /* registers */
     uint32_t flash_addr;
@@ -252,6 +300,11 @@ typedef struct IspState {
     uint16_t next_ox_id;
     uint32_t next_exch_addr;
     QEMUTimer *prli_timer;
+
+    /* target data path (isp-tgt.c) */
+    IspTgtExch tgt[ISP_MAX_TGT_EXCH];
+    IspAbts abts[ISP_MAX_ABTS];
+    uint32_t next_tgt_exch;
 } IspState;
 
 /**

@@ -75,7 +75,11 @@ void isp_rsp_entry_error(IspState *s, const uint8_t *iocb,
                          uint8_t entry_status);
 uint64_t isp_mb_dma_addr(const uint16_t *mb);
 
+/* Read request-ring entry @idx (taken modulo the ring length). */
+bool isp_req_read(IspState *s, uint32_t idx, uint8_t *entry);
+
 /* logins and ELS (isp-els.c) */
+void isp_els_send_logo(IspState *s, uint32_t peer);
 void isp_els_init(IspState *s);
 void isp_els_reset(IspState *s);
 void isp_els_link_event(IspState *s, FcLinkEvent ev);
@@ -88,5 +92,15 @@ int isp_mbc_get_id_list(IspState *s, uint16_t *mb, int *nout);
 int isp_mbc_get_port_name_list(IspState *s, uint16_t *mb, int *nout);
 int isp_mbc_get_login_template(IspState *s, uint16_t *mb);
 bool isp_els_logins_pending(IspState *s);
+QDict *isp_log(IspState *s, const char *event);
+
+/* target data path (isp-tgt.c) */
+void isp_iocb_ctio(IspState *s, const uint8_t *ctio, uint32_t idx,
+                   unsigned count);
+void isp_iocb_abts_resp(IspState *s, const uint8_t *iocb);
+void isp_tgt_receive(IspState *s, const FcFrame *f);
+void isp_tgt_link_event(IspState *s);
+void isp_tgt_reset(IspState *s);
+void isp_tgt_write_complete(IspState *s, IspTgtExch *x);
 
 #endif /* HW_QLA2532_ISP_INT_H */

@@ -160,6 +160,8 @@
 #define ET_STATUS_TYPE          0x03
 #define ET_MARKER_TYPE          0x04
 #define ET_CONTINUE_A64_TYPE    0x0a
+#define ET_CTIO_TYPE7           0x12
+#define ET_ABTS_RESP            0x55
 #define ET_MBX_IOCB_TYPE        0x39
 
 /* IOCB entry_status bits, qla_def.h RF_* */

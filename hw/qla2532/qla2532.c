@@ -21,6 +21,9 @@
 #include "qemu/log.h"
 #include "qemu/module.h"
 #include "qemu/range.h"
+#include "qemu/error-report.h"
+#include "qapi/qmp/qdict.h"
+#include "qapi/qmp/qlist.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
 #include "hw/pci/pci.h"
@@ -31,6 +34,8 @@
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "sysemu/dma.h"
+#include "sysemu/sysemu.h"
+#include "qemu/notify.h"
 #include "isp-fw.h"
 #include "fc-sim-port.h"
 #include "trace.h"
@@ -76,6 +81,8 @@ struct QLA2532State {
     FcLink link;
     FcSimPort partner;
     char *last_link_event;
+    FcLog log;
+    Notifier exit_notifier;
 
     /* properties */
     uint64_t wwpn;
@@ -95,6 +102,8 @@ struct QLA2532State {
     uint8_t partner_conn_option;
     int32_t partner_hard_loop_id;
     char *partner_role;
+    char *scenario;
+    char *report_file;
 };
 
 static uint64_t qla2532_reg_read(void *opaque, hwaddr addr, unsigned size)
@@ -298,6 +307,69 @@ static uint8_t qla2532_speed_code(uint32_t gbps)
     }
 }
 
+/*
+ * The device's report: counters and the event log of the link (ISP and
+ * simulated initiator), the partner's outcome and the firmware's view of
+ * the remote ports.  JSON (docs/scenario.md, "report").
+ */
+static GString *qla2532_report_json(QLA2532State *s)
+{
+    QDict *extra = qdict_new();
+    QList *rports = qlist_new();
+    GString *json;
+    int i;
+
+    for (i = 0; i < ISP_MAX_RPORTS; i++) {
+        IspRport *rp = &s->isp.rports[i];
+        QDict *d;
+
+        if (!rp->valid) {
+            continue;
+        }
+        d = qdict_new();
+        qdict_put_int(d, "handle", rp->handle);
+        qdict_put_int(d, "port_id", rp->port_id);
+        qdict_put_int(d, "wwpn", rp->wwpn);
+        qdict_put_int(d, "login_state", rp->state);
+        qlist_append(rports, d);
+    }
+    qdict_put(extra, "remote_ports", rports);
+    qdict_put_int(extra, "virtual_time_ns",
+                  qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
+    qdict_put_str(extra, "topology", fc_topology_name(s->link.topology));
+    if (s->partner.scsi) {
+        fc_sim_scsi_report(s->partner.scsi, extra);
+    }
+    json = fc_log_to_json(&s->log, extra);
+    qobject_unref(extra);
+    return json;
+}
+
+static void qla2532_write_report_at_exit(Notifier *n, void *data)
+{
+    QLA2532State *s = container_of(n, QLA2532State, exit_notifier);
+    g_autoptr(GString) json = qla2532_report_json(s);
+    g_autoptr(GError) err = NULL;
+
+    if (!g_file_set_contents(s->report_file, json->str, json->len, &err)) {
+        error_report("qla2532: cannot write report %s: %s", s->report_file,
+                     err->message);
+    }
+}
+
+static char *qla2532_get_report(Object *obj, Error **errp)
+{
+    QLA2532State *s = QLA2532(obj);
+    GString *json;
+
+    if (!s->log.events) {
+        error_setg(errp, "qla2532: report needs a realized device");
+        return NULL;
+    }
+    json = qla2532_report_json(s);
+    return g_string_free(json, false);
+}
+
 static void qla2532_realize(PCIDevice *pdev, Error **errp)
 {
     ERRP_GUARD();
@@ -416,6 +488,9 @@ static void qla2532_realize(PCIDevice *pdev, Error **errp)
     s->isp.flash = s->flash;
     isp_init(&s->isp, &qla2532_host_ops, s, s->wwpn, s->wwnn);
 
+    fc_log_init(&s->log, 100000);
+    s->isp.log = &s->log;
+
     /* a direct-attach link with the simulated partner at its other end */
     fc_link_init(&s->link, (int64_t)s->link_init_us * 1000,
                  s->frame_latency_ns);
@@ -429,8 +504,23 @@ static void qla2532_realize(PCIDevice *pdev, Error **errp)
         s->partner.fcp_role = s->partner_role &&
                               !strcmp(s->partner_role, "target") ?
                               FC_SIM_ROLE_TARGET : FC_SIM_ROLE_INITIATOR;
+        s->partner.log = &s->log;
         fc_sim_port_init(&s->partner, &s->link);
+        if (s->scenario) {
+            s->partner.scsi = fc_sim_scsi_new(&s->partner, s->scenario,
+                                              &s->log, errp);
+            if (!s->partner.scsi) {
+                return;
+            }
+        }
         fc_link_set_online(&s->partner.port, true);
+    } else if (s->scenario) {
+        error_setg(errp, "qla2532: a scenario needs the partner port");
+        return;
+    }
+    if (s->report_file) {
+        s->exit_notifier.notify = qla2532_write_report_at_exit;
+        qemu_add_exit_notifier(&s->exit_notifier);
     }
 }
 
@@ -438,9 +528,13 @@ static void qla2532_exit(PCIDevice *pdev)
 {
     QLA2532State *s = QLA2532(pdev);
 
+    if (s->report_file) {
+        qemu_remove_exit_notifier(&s->exit_notifier);
+    }
     isp_finalize(&s->isp);
     fc_sim_port_finalize(&s->partner);
     fc_link_finalize(&s->link);
+    fc_log_destroy(&s->log);
     pcie_aer_exit(pdev);
     msix_uninit(pdev, &s->mmio_bar, &s->mmio_bar);
     msi_uninit(pdev);
@@ -484,6 +578,8 @@ static Property qla2532_properties[] = {
     DEFINE_PROP_INT32("partner-hard-loop-id", QLA2532State,
                       partner_hard_loop_id, -1),
     DEFINE_PROP_STRING("partner-role", QLA2532State, partner_role),
+    DEFINE_PROP_STRING("scenario", QLA2532State, scenario),
+    DEFINE_PROP_STRING("report-file", QLA2532State, report_file),
     DEFINE_PROP_END_OF_LIST(),
 };
 
@@ -540,6 +636,7 @@ static void qla2532_instance_init(Object *obj)
 {
     object_property_add_str(obj, "link-event", qla2532_get_link_event,
                             qla2532_set_link_event);
+    object_property_add_str(obj, "report", qla2532_get_report, NULL);
 }
 
 static void qla2532_instance_finalize(Object *obj)
