@@ -131,12 +131,23 @@ static void port_event(FcPort *p, FcLinkEvent ev, uint16_t lip)
  * which is ordered by AL_PA value; 0x00 belongs to an FL_Port).  LIRP/LILP
  * then give the positional map starting at the loop master.
  */
-static void loop_assign(FcLink *l, FcPort **p, unsigned n)
+static void loop_assign(FcLink *l, FcPort **ports, unsigned n)
 {
     bool used[256] = { false };
+    FcPort *p[FC_LINK_MAX_PORTS];
     unsigned i, j, master = 0;
     int lid;
 
+    /* LISM: the lowest Port_Name is loop master; the address frames start
+     * and end at it, so ports acquire in loop order from the master. */
+    for (i = 1; i < n; i++) {
+        if (ports[i]->wwpn < ports[master]->wwpn) {
+            master = i;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        p[i] = ports[(master + i) % n];
+    }
     used[0x00] = true;
     for (i = 0; i < n; i++) {
         p[i]->al_pa = 0;
@@ -163,15 +174,10 @@ static void loop_assign(FcLink *l, FcPort **p, unsigned n)
             }
         }
     }
-    for (i = 1; i < n; i++) {
-        if (p[i]->wwpn < p[master]->wwpn) {
-            master = i;
-        }
-    }
     memset(l->lilp, 0, sizeof(l->lilp));
     l->lilp[0] = n;
     for (i = 0; i < n; i++) {
-        FcPort *q = p[(master + i) % n];
+        FcPort *q = p[i];
 
         l->lilp[1 + i] = q->al_pa;
         lid = loop_id_of_al_pa(q->al_pa);

@@ -326,7 +326,11 @@ static void rport_prli_complete(IspState *s, IspRport *rp)
 {
     rp->prli_complete_ns = 0;
     rport_set_state(s, rp, PDS_PRLI_COMPLETE);
-    isp_post_aen(s, MBA_PORT_UPDATE, rp->handle, PDS_PRLI_COMPLETE, 0);
+    /* during the link-up logins the global PORT UPDATE that follows them
+     * says it all: one resync of the driver, not two */
+    if (!s->port_update_pending) {
+        isp_post_aen(s, MBA_PORT_UPDATE, rp->handle, PDS_PRLI_COMPLETE, 0);
+    }
 }
 
 static void isp_prli_timer_cb(void *opaque)
@@ -952,6 +956,41 @@ void isp_iocb_els(IspState *s, const uint8_t *iocb)
     exch_send_request(s, x, pl[0], pl, tx_len);
 }
 
+/*
+ * ABORT IOCB (struct abort_entry_24xx, qla_fw.h; sent by qla_init.c
+ * qla24xx_async_abort_cmd when an ELS, LOGINOUT or NOTIFY_ACK times out):
+ * the open exchange of handle_to_abort completes with CS_ABORTED, then the
+ * abort completes with status 0; an unknown handle (already completed)
+ * gives CS_IOCB_ERROR 0x31 (chosen).
+ */
+void isp_iocb_abort(IspState *s, const uint8_t *iocb)
+{
+    uint32_t victim = ldl_le_p(iocb + 12);
+    uint16_t status = CS_LOGIO_ERROR;
+    uint8_t rsp[IOCB_SIZE];
+    int i;
+
+    for (i = 0; i < ISP_MAX_EXCH; i++) {
+        IspExch *x = &s->exch[i];
+
+        if ((x->kind == ISP_X_LOGINOUT || x->kind == ISP_X_ELS_IOCB) &&
+            ldl_le_p(x->iocb + 4) == victim) {
+            if (x->kind == ISP_X_LOGINOUT) {
+                loginout_done(s, x->iocb, CS_ABORTED, 0, 0);
+            } else {
+                els_iocb_done(s, x->iocb, CS_ABORTED, 0, 0);
+            }
+            exch_free(x);
+            status = CS_COMPLETE;
+        }
+    }
+    memcpy(rsp, iocb, IOCB_SIZE);
+    rsp[1] = 1;
+    rsp[3] = 0;
+    stw_le_p(rsp + 8, status);
+    isp_rsp_post(s, rsp);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Link up: what the firmware does by itself                              */
 /* ---------------------------------------------------------------------- */
@@ -1039,6 +1078,9 @@ static void isp_els_link_up(IspState *s)
                 continue;
             }
             rp = rport_get(s, peer, -1);
+            if (rp && rp->state == PDS_PRLI_COMPLETE) {
+                continue;           /* logins survive a LIP (FC-AL-2) */
+            }
             x = rp ? exch_new(s, ISP_X_AUTO) : NULL;
             if (!x) {
                 continue;

@@ -328,6 +328,9 @@ static void isp_process_request_queue(IspState *s)
             case ET_ABTS_RESP:
                 isp_iocb_abts_resp(s, iocb);
                 break;
+            case ET_ABORT:
+                isp_iocb_abort(s, iocb);
+                break;
             case ET_CONTINUE_A64_TYPE:
                 /* a continuation without its head entry */
                 isp_rsp_entry_error(s, iocb, RF_INV_E_ORDER);
@@ -473,14 +476,37 @@ static int mbc_load_risc_ram(IspState *s, uint16_t *mb)
     IspFwSegment *seg;
     int i;
 
+    uint32_t flash_dw = ISP_FLASH_SIZE / 4;
+    bool to_flash = risc >= FARX_ACCESS_FLASH_DATA &&
+                    risc - FARX_ACCESS_FLASH_DATA < flash_dw &&
+                    dwords <= flash_dw - (risc - FARX_ACCESS_FLASH_DATA);
+
     if (dwords == 0 || (uint64_t)dwords * 4 > ISP_MAX_MBOX_DMA ||
-        risc < ISP_RISC_RAM_START || risc >= ISP_RISC_RAM_END ||
-        dwords > ISP_RISC_RAM_END - risc) {
+        (!to_flash && (risc < ISP_RISC_RAM_START ||
+                       risc >= ISP_RISC_RAM_END ||
+                       dwords > ISP_RISC_RAM_END - risc))) {
         return MBS_COMMAND_ERROR;
     }
     buf = g_malloc(dwords * 4);
     if (s->ops->dma_read(s->opaque, dma, buf, dwords * 4) != MEMTX_OK) {
         return MBS_COMMAND_ERROR;
+    }
+    if (to_flash) {
+        /*
+         * The driver's fast flash write (qla_sup.c qla24xx_write_flash_data
+         * via qla2x00_load_ram) targets the flash window: NOR programming,
+         * bits only go from 1 to 0 until the sector is erased.
+         */
+        uint8_t *dst = s->flash + (risc - FARX_ACCESS_FLASH_DATA) * 4;
+        uint32_t i;
+
+        if (!(s->ctrl_status & CSRX_FLASH_ENABLE)) {
+            return MBS_COMMAND_ERROR;
+        }
+        for (i = 0; i < dwords * 4; i++) {
+            dst[i] &= buf[i];
+        }
+        return MBS_COMMAND_COMPLETE;
     }
     if (dwords >= 8 && ldl_le_p(buf + 8) == risc) {
         seg = isp_find_segment(s, risc);

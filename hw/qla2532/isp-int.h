@@ -18,6 +18,7 @@
 #define ET_NOTIFY_ACK           0x0e
 #define ET_VP_RPT_ID            0x32
 #define ET_LOGINOUT             0x52
+#define ET_ABORT                0x33
 #define ET_ELS                  0x53
 
 /* Login states of struct port_database_24xx, qla_fw.h PDS_* */
@@ -29,6 +30,7 @@
 
 /* IOCB completion status, qla_def.h CS_* */
 #define CS_COMPLETE             0x00
+#define CS_ABORTED              0x05
 #define CS_PORT_UNAVAILABLE     0x28
 #define CS_PORT_LOGGED_OUT      0x29
 #define CS_LOGIO_ERROR          0x31
@@ -87,6 +89,7 @@ void isp_els_receive(IspState *s, const FcFrame *f);
 void isp_iocb_loginout(IspState *s, const uint8_t *iocb);
 void isp_iocb_els(IspState *s, const uint8_t *iocb);
 void isp_iocb_notify_ack(IspState *s, const uint8_t *iocb);
+void isp_iocb_abort(IspState *s, const uint8_t *iocb);
 int isp_mbc_get_port_database(IspState *s, uint16_t *mb);
 int isp_mbc_get_id_list(IspState *s, uint16_t *mb, int *nout);
 int isp_mbc_get_port_name_list(IspState *s, uint16_t *mb, int *nout);
