@@ -859,7 +859,13 @@ void isp_iocb_loginout(IspState *s, const uint8_t *iocb)
         loginout_done(s, iocb, CS_LOGIO_ERROR, LSC_SCODE_NOLINK, 0);
         return;
     }
-    if (handle > ISP_MAX_NPORT_HANDLE || peer == 0 || peer == s->port_id) {
+    /*
+     * A PLOGI names the port by its ID; every other command by the handle
+     * of a logged-in port, and the driver may leave the ID 0 (qla_iocb.c
+     * qla24xx_adisc_iocb after a PORT UPDATE in N2N).
+     */
+    if (handle > ISP_MAX_NPORT_HANDLE ||
+        (cmd == LCF_COMMAND_PLOGI && (peer == 0 || peer == s->port_id))) {
         loginout_done(s, iocb, CS_LOGIO_ERROR, LSC_SCODE_CMD_PARAM_ERR, 0);
         return;
     }

@@ -422,6 +422,8 @@ static const FcPortOps isp_port_ops = {
 /* Leave the link (reset, stop firmware): the partner sees loss of light. */
 static void isp_port_offline(IspState *s)
 {
+    /* a firmware that stopped reports nothing more (no LOOP DOWN) */
+    s->fw_initialized = false;
     s->go_online = false;
     if (s->port.link) {
         fc_link_set_online(&s->port, false);
