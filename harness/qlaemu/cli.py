@@ -42,6 +42,24 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    % probe_mod.format_wwn(probe_mod.DEFAULT_WWPN))
     p.add_argument("--wwnn", type=_wwn, default=probe_mod.DEFAULT_WWNN,
                    help="device node name")
+    p.add_argument("--opt", metavar="KEY=VALUE", action="append",
+                   type=_opt, default=[],
+                   help="extra qla2532 device property, repeatable, e.g. "
+                   "--opt conn-option=1 --opt partner-conn-option=3")
+
+
+def _opt(text: str) -> str:
+    """argparse type: one 'key=value' device property."""
+    key, eq, _ = text.partition("=")
+    if not eq or not key or "," in text:
+        raise argparse.ArgumentTypeError(
+            "expected KEY=VALUE without commas, got %r" % text)
+    return text
+
+
+def _device_opts(args) -> str:
+    """The --opt values joined as 'k=v,k2=v2'."""
+    return ",".join(getattr(args, "opt", None) or [])
 
 
 def cmd_test(args) -> int:
@@ -59,7 +77,7 @@ def cmd_test(args) -> int:
 def _run_probe(args, mode: str) -> int:
     _setup()
     r = probe_mod.probe(mode=mode, wwpn=args.wwpn, wwnn=args.wwnn,
-                        accel=args.accel)
+                        accel=args.accel, device_opts=_device_opts(args))
     print(probe_mod.summary(r))
     if getattr(args, "json", None):
         Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
@@ -88,8 +106,9 @@ def cmd_shell(args) -> int:
         banner += ("LIO target for this port (after the two modprobes):\n"
                    "  mkdir -p /sys/kernel/config/target/qla2xxx/%s/"
                    "tpgt_1/lun\n" % wwn)
-    res = guest.run("", device_args=probe_mod.device_args(args.wwpn,
-                                                          args.wwnn),
+    res = guest.run("", device_args=probe_mod.device_args(
+                        args.wwpn, args.wwnn,
+                        device_opts=_device_opts(args)),
                     accel=args.accel, interactive=True,
                     extra_files={"etc/qlaemu-banner": banner})
     print("\nguest exited (%s) after %.1f s; console log: %s"
@@ -160,6 +179,9 @@ def main(argv=None) -> int:
         return args.func(args)
     except (build.SetupError, guest.GuestError) as e:
         print("qlaemu: set-up failed: %s" % e, file=sys.stderr)
+        return 2
+    except ValueError as e:         # e.g. a malformed --opt
+        print("qlaemu: %s" % e, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -16,6 +16,7 @@ Data channel.  Scenario scripts report results in sections::
     qlaemu_section NAME COMMAND [ARGS...]   # stdout of COMMAND
     qlaemu_section_file NAME FILE           # contents of FILE
     qlaemu_begin NAME; ...; qlaemu_end NAME # hand-written blocks
+    qlaemu_mark NAME                        # one-line marker, at once
 
 which write ``@@QLAEMU-BEGIN name@@`` / ``@@QLAEMU-END name@@`` blocks to
 ``/dev/ttyS1`` -- a second 16550 UART that QEMU writes to ``data.log``.  The
@@ -28,15 +29,21 @@ virtio-serial port would first need virtio modules).  ttyS1 is put in raw
 mode so no CR/LF translation happens.  Closing a tty waits for its output
 to drain, so a section is in ``data.log`` before the next command runs.
 """
+import asyncio
 import dataclasses
 import hashlib
+import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
+import traceback
 from pathlib import Path
 
 from . import firmware, paths
@@ -61,6 +68,7 @@ MODULES = ("qla2xxx", "tcm_qla2xxx", "target_core_mod", "target_core_file",
            "sg", "crc64_rocksoft_generic")
 
 BEGIN_RE = re.compile(r"^@@QLAEMU-BEGIN (\S+)@@$")
+MARK_RE = re.compile(r"^@@QLAEMU-MARK (\S+)@@$", re.M)
 POWEROFF_MARKER = "@@QLAEMU-POWEROFF@@"
 DONE_RE = re.compile(r"@@QLAEMU-DONE rc=(\d+)@@")
 PANIC_RE = re.compile(r"Kernel panic - not syncing")
@@ -119,6 +127,14 @@ qlaemu_section() {
 # qlaemu_section_file NAME FILE: contents of FILE as section NAME.
 qlaemu_section_file() { qlaemu_section "$1" cat "$2"; }
 
+# qlaemu_mark NAME: one line "@@QLAEMU-MARK NAME@@" on the data channel at
+# once (a host-side controller can wait for it), and the same text in the
+# kernel log (level 6) so that dmesg shows where the mark was set.
+qlaemu_mark() {
+    echo "@@QLAEMU-MARK $1@@" >"$QLAEMU_DATA"
+    echo "<6>qlaemu: mark $1" >/dev/kmsg 2>/dev/null
+}
+
 # qlaemu_kv NAME DIR ATTR...: "attr=value" lines for the readable ATTRs.
 qlaemu_kv() {
     _n=$1; _d=$2; shift 2
@@ -154,8 +170,9 @@ class GuestResult:
     Attributes:
         console: kernel console (ttyS0) text, CR stripped.
         exit: 'poweroff' (init reached poweroff), 'timeout' (killed by the
-            harness), 'panic' (kernel panic or unexpected reset) or
-            'qemu-error' (QEMU failed / exited non-zero).
+            harness), 'panic' (kernel panic or unexpected reset),
+            'qemu-error' (QEMU failed / exited non-zero) or
+            'controller-error' (the controller raised; QEMU was stopped).
         stderr: QEMU's stderr.
         duration_s: wall time from QEMU start to exit, seconds.
         sections: {name: text} parsed from the data channel (ttyS1).
@@ -164,6 +181,14 @@ class GuestResult:
         console_log: path of the console log file.
         data_log: path of the data-channel log file.
         run_dir: directory holding this run's files.
+        marks: names written with ``qlaemu_mark``, in order (list of str).
+        controller_result: return value of the ``controller`` callable
+            (None without one or when it raised).
+        controller_error: None, or the traceback text of an exception the
+            controller raised (QEMU was then stopped: exit is
+            'controller-error'), or a note that it did not finish.
+        controller_log: path of the controller's log (QMP traffic and
+            data-channel matches, host times), or None.
     """
     console: str
     exit: str
@@ -175,6 +200,10 @@ class GuestResult:
     console_log: Path | None = None
     data_log: Path | None = None
     run_dir: Path | None = None
+    marks: list = dataclasses.field(default_factory=list)
+    controller_result: object = None
+    controller_error: str | None = None
+    controller_log: Path | None = None
 
 
 def parse_sections(text: str) -> dict:
@@ -604,6 +633,335 @@ def prepare() -> None:
 
 
 # --------------------------------------------------------------------------
+# Run-time control of a running guest (controller thread)
+# --------------------------------------------------------------------------
+
+class GuestExited(RuntimeError):
+    """QEMU exited while a controller was waiting for it."""
+
+
+class QMPError(RuntimeError):
+    """A QMP command failed, or QMP could not be reached.
+
+    Attributes:
+        response: the QMP response dict (``{"error": {...}}``) when the
+            command itself failed, else None.
+    """
+
+    def __init__(self, msg: str, response: dict | None = None):
+        super().__init__(msg)
+        self.response = response
+
+
+def _qemu_python_dir() -> Path | None:
+    """``python/`` of QEMU's source tree (holds the ``qemu.qmp`` package).
+
+    Uses BUILD_DIR/qemu-src if it exists, else asks build.ensure_qemu_source()
+    for it.  Returns None (callers fall back to the stdlib client) when the
+    tree cannot be had, e.g. with ``$QLAEMU_QEMU`` and no source tree.
+    """
+    d = paths.BUILD_DIR / "qemu-src" / "python"
+    if not (d / "qemu" / "qmp").is_dir():
+        try:
+            from . import build
+            d = build.ensure_qemu_source() / "python"
+        except Exception:       # noqa: BLE001 - any failure: use fallback
+            return None
+    return d if (d / "qemu" / "qmp").is_dir() else None
+
+
+def load_qemu_qmp():
+    """Import ``qemu.qmp.legacy.QEMUMonitorProtocol`` from QEMU's tree.
+
+    QEMU 7.2's ``python/qemu/qmp`` needs only the standard library
+    (asyncio) for the legacy synchronous class.  Its directory is put on
+    ``sys.path`` (once).
+
+    Returns:
+        the class, or None when QEMU's source tree is not available or the
+        import fails (the caller then uses :class:`_SocketQMP`).
+    """
+    d = _qemu_python_dir()
+    if d is None:
+        return None
+    if str(d) not in sys.path:
+        sys.path.append(str(d))
+    try:
+        from qemu.qmp.legacy import QEMUMonitorProtocol
+    except ImportError:
+        return None
+    return QEMUMonitorProtocol
+
+
+class _SocketQMP:
+    """Minimal stdlib QMP client (fallback when ``qemu.qmp`` is missing).
+
+    Only what the controller needs: greeting, ``qmp_capabilities``, one
+    command at a time, events skipped.  Every socket operation is bounded by
+    ``timeout_s``.
+    """
+
+    def __init__(self, path: Path, timeout_s: float):
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.settimeout(timeout_s)
+        self._sock.connect(str(path))
+        self._buf = b""
+        self._id = 0
+        greeting = self._recv()
+        if "QMP" not in greeting:
+            raise QMPError("no QMP greeting: %r" % greeting)
+        self.cmd("qmp_capabilities")
+
+    def _recv(self) -> dict:
+        while b"\n" not in self._buf:
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                raise QMPError("QMP connection closed")
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def cmd(self, name: str, args: dict | None = None) -> dict:
+        """Send one command; return its response dict (return or error)."""
+        self._id += 1
+        msg = {"execute": name, "id": self._id}
+        if args:
+            msg["arguments"] = args
+        self._sock.sendall(json.dumps(msg).encode() + b"\n")
+        while True:
+            resp = self._recv()
+            if resp.get("id") == self._id:
+                return resp
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class GuestControl:
+    """Handle given to a ``controller`` callable of :func:`run`.
+
+    It runs in the controller's thread while QEMU runs.  Every wait is
+    bounded: by its own ``timeout_s`` and by the end of the QEMU process
+    (the guest's hard timeout still applies).
+
+    Attributes:
+        data_log: path of the data-channel log being tailed.
+        qmp_path: path of the QMP unix socket.
+        log: list of ``(seconds since QEMU start, text)`` entries (QMP
+            commands/responses, data-channel matches); also written to the
+            controller log file.
+        qmp_impl: 'qemu.qmp' or 'socket' once QMP has been used.
+    """
+
+    #: Seconds to wait for the QMP socket to accept a connection.
+    QMP_CONNECT_S = 15.0
+    #: Seconds allowed per QMP command.
+    QMP_COMMAND_S = 10.0
+    #: Tail poll interval, seconds.
+    POLL_S = 0.05
+
+    def __init__(self, proc: subprocess.Popen, data_log: Path,
+                 qmp_path: Path, log_file: Path, t0: float):
+        self.proc = proc
+        self.data_log = Path(data_log)
+        self.qmp_path = Path(qmp_path)
+        self.log = []
+        self.qmp_impl = None
+        self._log_file = log_file
+        self._t0 = t0
+        self._text = ""
+        self._raw = b""
+        self._pos = 0          # bytes of data_log read so far
+        self._cursor = 0       # wait_data searches from here (str index)
+        self._qmp = None
+        self._loop = None
+
+    # ------------------------------------------------------------ logging
+    def note(self, text: str) -> None:
+        """Append ``text`` to the controller log with the time since start."""
+        t = time.monotonic() - self._t0
+        self.log.append((round(t, 3), text))
+        with open(self._log_file, "a") as f:
+            f.write("%8.3f %s\n" % (t, text))
+
+    def elapsed_s(self) -> float:
+        """Seconds since QEMU was started (host monotonic clock)."""
+        return time.monotonic() - self._t0
+
+    # ---------------------------------------------------- data channel
+    def _read_more(self) -> None:
+        try:
+            with open(self.data_log, "rb") as f:
+                f.seek(self._pos)
+                chunk = f.read()
+        except FileNotFoundError:
+            return
+        if chunk:
+            self._pos += len(chunk)
+            self._raw += chunk
+            # decode only complete UTF-8 text (a chunk may split a char)
+            text = self._raw.decode("utf-8", "ignore")
+            self._text = text.replace("\r", "")
+
+    def data(self) -> str:
+        """The data-channel text written so far (CR removed)."""
+        self._read_more()
+        return self._text
+
+    def wait_data(self, regex: str, timeout_s: float,
+                  from_start: bool = False) -> re.Match:
+        """Wait until ``regex`` matches the data channel.
+
+        The search starts at the end of the previous successful match (so
+        successive calls consume the channel in order), or at the beginning
+        when ``from_start``.  ``re.M`` is set.  Marker lines written by
+        ``qlaemu_mark NAME`` are matched by ``r"@@QLAEMU-MARK NAME@@"``.
+
+        Args:
+            regex: pattern (str).
+            timeout_s: maximum wait, seconds.
+            from_start: search the whole channel text.
+
+        Returns:
+            the re.Match (on the text returned by :meth:`data`).
+
+        Raises:
+            TimeoutError: no match within ``timeout_s`` (the message shows
+                the channel's tail).
+            GuestExited: QEMU exited before a match.
+        """
+        pat = re.compile(regex, re.M)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self._read_more()
+            m = pat.search(self._text, 0 if from_start else self._cursor)
+            if m:
+                self._cursor = m.end()
+                self.note("data match %r: %r" % (regex, m.group(0)[:200]))
+                return m
+            if self.proc.poll() is not None:
+                self._read_more()
+                m = pat.search(self._text, 0 if from_start else self._cursor)
+                if m:
+                    self._cursor = m.end()
+                    return m
+                raise GuestExited("QEMU exited (rc %s) while waiting for %r"
+                                  % (self.proc.returncode, regex))
+            if time.monotonic() >= deadline:
+                raise TimeoutError("no %r on the data channel within %.1f s;"
+                                   " tail: %r" % (regex, timeout_s,
+                                                  self._text[-500:]))
+            time.sleep(self.POLL_S)
+
+    def wait_mark(self, name: str, timeout_s: float) -> re.Match:
+        """:meth:`wait_data` for the line of ``qlaemu_mark NAME``."""
+        return self.wait_data(r"^@@QLAEMU-MARK %s@@$" % re.escape(name),
+                              timeout_s)
+
+    # ------------------------------------------------------------- QMP
+    def _connect(self) -> None:
+        cls = load_qemu_qmp()
+        deadline = time.monotonic() + self.QMP_CONNECT_S
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise GuestExited("QEMU exited before QMP was connected")
+            if self.qmp_path.exists():
+                try:
+                    if cls is not None:
+                        # qemu.qmp is asyncio based: this thread needs its
+                        # own event loop.
+                        self._loop = asyncio.new_event_loop()
+                        asyncio.set_event_loop(self._loop)
+                        q = cls(str(self.qmp_path))
+                        q.connect()
+                        q.settimeout(self.QMP_COMMAND_S)
+                        self.qmp_impl = "qemu.qmp"
+                    else:
+                        q = _SocketQMP(self.qmp_path, self.QMP_COMMAND_S)
+                        self.qmp_impl = "socket"
+                    self._qmp = q
+                    self.note("QMP connected (%s)" % self.qmp_impl)
+                    return
+                except Exception as e:      # noqa: BLE001 - retried
+                    last = e
+                    self._close_loop()
+            time.sleep(0.1)
+        raise QMPError("cannot connect to QMP at %s within %.0f s: %s"
+                       % (self.qmp_path, self.QMP_CONNECT_S, last))
+
+    def qmp(self, command: str, **args) -> dict:
+        """Execute one QMP command on the running QEMU.
+
+        Hyphenated argument names are passed as ``**{"a-b": v}``.  Example:
+        ``ctl.qmp("qom-set", path="/machine/peripheral/hba0",
+        property="link-event", value="lip")``.
+
+        Args:
+            command: QMP command name.
+            **args: its arguments.
+
+        Returns:
+            the response dict, ``{"return": ...}``.
+
+        Raises:
+            QMPError: the command returned an error (``.response`` holds
+                it), or QMP is unreachable / timed out
+                (:data:`QMP_COMMAND_S`).
+            GuestExited: QEMU is gone.
+        """
+        if self.proc.poll() is not None:
+            raise GuestExited("QEMU exited before QMP %s" % command)
+        if self._qmp is None:
+            self._connect()
+        self.note("QMP -> %s %s" % (command, json.dumps(args)))
+        try:
+            resp = self._qmp.cmd(command, args or None)
+        except Exception as e:      # noqa: BLE001 - timeouts, EOF, ...
+            self.note("QMP failed: %r" % e)
+            if self.proc.poll() is not None:
+                raise GuestExited("QEMU exited during QMP %s" % command)
+            raise QMPError("QMP %s failed: %r" % (command, e)) from e
+        resp = dict(resp)
+        self.note("QMP <- %s" % json.dumps(resp)[:500])
+        if "error" in resp:
+            raise QMPError("QMP %s: %s" % (command, resp["error"]), resp)
+        return resp
+
+    def _close_loop(self) -> None:
+        if self._loop is not None:
+            try:
+                self._loop.close()
+            except Exception:       # noqa: BLE001
+                pass
+            asyncio.set_event_loop(None)
+            self._loop = None
+
+    def close(self) -> None:
+        """Close QMP (called by :func:`run` in the controller's thread)."""
+        q, self._qmp = self._qmp, None
+        if q is not None:
+            try:
+                q.close()
+            except Exception:       # noqa: BLE001 - QEMU may be gone
+                pass
+        self._close_loop()
+
+
+def _controller_thread(controller, handle: GuestControl, out: dict,
+                       failed: threading.Event) -> None:
+    """Body of the controller thread: run it, record result or traceback."""
+    try:
+        out["result"] = controller(handle)
+    except BaseException:           # noqa: BLE001 - reported to the caller
+        out["error"] = traceback.format_exc()
+        handle.note("controller raised:\n" + out["error"])
+        failed.set()
+    finally:
+        handle.close()
+
+
+# --------------------------------------------------------------------------
 # Boot
 # --------------------------------------------------------------------------
 
@@ -640,7 +998,8 @@ def _kill(proc: subprocess.Popen, grace_s: float = 5.0) -> None:
 def run(script: str, device_args=(), timeout_s: float = 120,
         accel: str = "tcg", extra_files: dict | None = None, append: str = "",
         interactive: bool = False, log_path: Path | None = None,
-        qmp_path: Path | None = None) -> GuestResult:
+        qmp_path: Path | None = None, controller=None,
+        controller_grace_s: float = 15.0) -> GuestResult:
     """Boot the guest, run ``script`` as /scenario.sh, power off.
 
     Args:
@@ -657,14 +1016,32 @@ def run(script: str, device_args=(), timeout_s: float = 120,
         interactive: console on stdio with a shell instead of the script.
         log_path: console log file; other run files go next to it (with the
             same stem).  Default: a fresh BUILD_DIR/guest/runs/<stamp>/.
-        qmp_path: create a QMP unix socket server there (no wait).
+        qmp_path: create a QMP unix socket server there (no wait).  With a
+            ``controller`` and no ``qmp_path``, one is made in the run
+            directory (or under /tmp if that path is too long for a socket).
+        controller: optional callable ``controller(handle) -> any``, run in
+            a thread while QEMU runs; ``handle`` is a :class:`GuestControl`
+            (``wait_data(regex, timeout_s)``, ``wait_mark(name,
+            timeout_s)``, ``qmp(command, **args)``).  Its return value goes
+            to ``GuestResult.controller_result``.  If it raises, QEMU is
+            stopped and exit is 'controller-error' (traceback in
+            ``controller_error``).  It cannot hang the harness: its waits
+            are bounded and end when QEMU exits; ``timeout_s`` still
+            applies to QEMU.  Not allowed with ``interactive``.
+        controller_grace_s: after QEMU exited, how long to wait for the
+            controller thread to return, seconds; a thread still running
+            then is abandoned (daemon) and reported in
+            ``controller_error``.
 
     Returns:
         GuestResult.
 
     Raises:
         GuestError / build.SetupError: when the image or QEMU cannot be made.
+        ValueError: ``controller`` together with ``interactive``.
     """
+    if controller is not None and interactive:
+        raise ValueError("a controller cannot drive an interactive guest")
     qemu = qemu_binary()
     kernel = kernel_image()
     run_dir = _new_run_dir(log_path)
@@ -697,6 +1074,16 @@ def run(script: str, device_args=(), timeout_s: float = 120,
     argv += ["-serial", "chardev:con",
              "-chardev", "file,id=data,path=%s" % data_log,
              "-serial", "chardev:data"]
+    ctl_log = None
+    tmp_sock_dir = None
+    if controller is not None:
+        ctl_log = run_dir / (stem + ".controller.log")
+        ctl_log.unlink(missing_ok=True)
+        if qmp_path is None:
+            qmp_path = run_dir / (stem + ".qmp.sock")
+            if len(str(qmp_path)) > 100:     # sun_path is 108 bytes
+                tmp_sock_dir = Path(tempfile.mkdtemp(prefix="qlaemu-qmp-"))
+                qmp_path = tmp_sock_dir / "qmp.sock"
     if qmp_path:
         Path(qmp_path).unlink(missing_ok=True)
         argv += ["-qmp", "unix:%s,server=on,wait=off" % qmp_path]
@@ -705,6 +1092,9 @@ def run(script: str, device_args=(), timeout_s: float = 120,
         " ".join("'%s'" % a for a in argv) + "\n")
 
     timed_out = False
+    ctl_failed = False
+    ctl_out = {}
+    ctl_thread = None
     t0 = time.monotonic()
     with open(stderr_log, "wb") as err:
         try:
@@ -720,8 +1110,28 @@ def run(script: str, device_args=(), timeout_s: float = 120,
                 pass
             elif interactive:
                 proc.wait()
-            else:
+            elif controller is None:
                 proc.wait(timeout=timeout_s)
+            else:
+                handle = GuestControl(proc, data_log, Path(qmp_path),
+                                      ctl_log, t0)
+                failed = threading.Event()
+                ctl_thread = threading.Thread(
+                    target=_controller_thread, name="qlaemu-controller",
+                    args=(controller, handle, ctl_out, failed), daemon=True)
+                ctl_thread.start()
+                deadline = t0 + timeout_s
+                while proc.poll() is None:
+                    if time.monotonic() >= deadline:
+                        raise subprocess.TimeoutExpired(argv, timeout_s)
+                    if failed.is_set():
+                        ctl_failed = True
+                        _kill(proc)
+                        break
+                    try:
+                        proc.wait(timeout=0.2)
+                    except subprocess.TimeoutExpired:
+                        pass
         except subprocess.TimeoutExpired:
             timed_out = True
             _kill(proc)
@@ -730,6 +1140,18 @@ def run(script: str, device_args=(), timeout_s: float = 120,
                 _kill(proc)
             raise
     duration = time.monotonic() - t0
+    ctl_error = None
+    if ctl_thread is not None:
+        ctl_thread.join(timeout=controller_grace_s)
+        if ctl_thread.is_alive():
+            ctl_error = ("controller still running %.0f s after QEMU exited;"
+                         " abandoned" % controller_grace_s)
+        else:
+            ctl_error = ctl_out.get("error")
+    if tmp_sock_dir is not None:
+        shutil.rmtree(tmp_sock_dir, ignore_errors=True)
+    elif controller is not None and qmp_path:
+        Path(qmp_path).unlink(missing_ok=True)
     initrd.unlink(missing_ok=True)   # 2.5 MB; base + <stem>.overlay.cpio
 
     def read(p):
@@ -741,6 +1163,8 @@ def run(script: str, device_args=(), timeout_s: float = 120,
     m = DONE_RE.search(data) or DONE_RE.search(console)
     if timed_out:
         status = "timeout"
+    elif ctl_failed:
+        status = "controller-error"
     elif proc is None or proc.returncode != 0:
         status = "qemu-error"
     elif PANIC_RE.search(console):
@@ -755,4 +1179,6 @@ def run(script: str, device_args=(), timeout_s: float = 120,
                        duration_s=duration, sections=parse_sections(data),
                        script_rc=int(m.group(1)) if m else None, data=data,
                        console_log=console_log, data_log=data_log,
-                       run_dir=run_dir)
+                       run_dir=run_dir, marks=MARK_RE.findall(data),
+                       controller_result=ctl_out.get("result"),
+                       controller_error=ctl_error, controller_log=ctl_log)

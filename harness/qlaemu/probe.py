@@ -3,7 +3,8 @@
 ``probe()`` loads qla2xxx as initiator, or qla2xxx (qlini_mode=disabled) +
 tcm_qla2xxx with a LIO ramdisk LUN as target, waits (bounded) for the FC
 port to come Online and returns PCI identity and config space, driver
-binding, fc_host / scsi_host attributes, qla2xxx warnings and the full
+binding, fc_host / scsi_host attributes, the remote ports the FC transport
+registered, in target mode the LIO sessions, qla2xxx warnings and the full
 kernel log.  Console log, data channel and dmesg are kept under
 ``ARTIFACTS_DIR/<run name>/``.
 """
@@ -18,6 +19,9 @@ DEFAULT_WWPN = 0x21000024ff000001
 DEFAULT_WWNN = 0x20000024ff000001
 #: How long the guest waits for fc_host port_state == Online, seconds.
 PORT_WAIT_S = 20
+#: Once Online: how long the guest waits for a remote port in state Online
+#: (initiator) or a LIO session (target), seconds.
+PEER_WAIT_S = 6
 #: Ramdisk backstore size in 4 KiB pages (32 MiB).
 RD_PAGES = 8192
 MODES = ("initiator", "target")
@@ -30,6 +34,7 @@ SCSI_HOST_ATTRS = ("proc_name", "model_name", "model_desc", "fw_version",
                    "pci_info", "link_state", "optrom_fw_version")
 PCI_ATTRS = ("vendor", "device", "subsystem_vendor", "subsystem_device",
              "revision", "class")
+RPORT_ATTRS = ("port_name", "port_id", "roles", "port_state")
 
 
 def format_wwn(wwn: int) -> str:
@@ -43,8 +48,19 @@ def format_wwn(wwn: int) -> str:
     return ":".join("%02x" % b for b in wwn.to_bytes(8, "big"))
 
 
-def _script(mode: str, wwpn: int) -> str:
-    """The scenario run in the guest (busybox sh)."""
+def _script(mode: str, wwpn: int, port_wait_s: int = PORT_WAIT_S,
+            peer_wait_s: int = PEER_WAIT_S) -> str:
+    """The scenario run in the guest (busybox sh).
+
+    Args:
+        mode: 'initiator' or 'target'.
+        wwpn: the HBA's port name (names the LIO target in target mode).
+        port_wait_s: seconds to poll fc_host port_state for Online.
+        peer_wait_s: once Online, seconds to poll for an Online remote port
+            (initiator) / a LIO dynamic session (target).
+    Raises:
+        ValueError: unknown mode.
+    """
     if mode not in MODES:
         raise ValueError("mode must be one of %s, not %r" % (MODES, mode))
     lio = ""
@@ -102,15 +118,43 @@ while :; do
     i=$((i + 1)); sleep 1
 done
 qlaemu_section port_wait echo "$states"
+SESS=%(sess)s
+# Online: give the partner's login (rport / LIO session) a bounded time
+j=0
+while [ "$st" = Online ] && [ $j -lt %(peer)d ]; do
+    if [ -n "$SESS" ]; then
+        [ -s "$SESS" ] && break
+    else
+        grep -qx Online /sys/class/fc_remote_ports/*/port_state \
+            2>/dev/null && break
+    fi
+    j=$((j + 1)); sleep 1
+done
+qlaemu_section peer_wait echo "$j"
 H=$(ls -d /sys/class/fc_host/host* 2>/dev/null | head -n 1)
 if [ -n "$H" ]; then
     qlaemu_kv fc_host $H %(fc)s
     qlaemu_kv scsi_host /sys/class/scsi_host/${H##*/} %(scsi)s
 fi
+qlaemu_begin rports
+for r in /sys/class/fc_remote_ports/rport-*; do
+    [ -d "$r" ] || continue
+    line=${r##*/}
+    for a in %(rport)s; do line="$line|$a=$(cat $r/$a 2>/dev/null)"; done
+    echo "$line"
+done >"$QLAEMU_DATA"
+qlaemu_end rports
+if [ -n "$SESS" ]; then
+    qlaemu_section_file lio_sessions "$SESS"
+fi
 qlaemu_section dmesg_raw dmesg -r
 qlaemu_section dmesg dmesg
-""" % {"setup": lio, "wait": PORT_WAIT_S, "fc": " ".join(FC_HOST_ATTRS),
-       "scsi": " ".join(SCSI_HOST_ATTRS)}
+""" % {"setup": lio, "wait": port_wait_s, "fc": " ".join(FC_HOST_ATTRS),
+       "scsi": " ".join(SCSI_HOST_ATTRS), "peer": peer_wait_s,
+       "rport": " ".join(RPORT_ATTRS),
+       "sess": ("/sys/kernel/config/target/qla2xxx/%s/tpgt_1/"
+                "dynamic_sessions" % format_wwn(wwpn))
+       if mode == "target" else "''"}
 
 
 def _kv(text: str) -> dict:
@@ -120,6 +164,27 @@ def _kv(text: str) -> dict:
         if "=" in line:
             k, v = line.split("=", 1)
             out[k] = v
+    return out
+
+
+def parse_rports(text: str) -> list:
+    """Lines ``rport-H:B-N|attr=value|...`` -> list of dicts.
+
+    Each dict has ``name`` (the sysfs directory name) and the attributes of
+    :data:`RPORT_ATTRS` that were present (str values as sysfs prints them,
+    e.g. roles ``"FCP Initiator"``).
+    """
+    out = []
+    for line in text.splitlines():
+        if not line.startswith("rport-"):
+            continue
+        parts = line.split("|")
+        d = {"name": parts[0]}
+        for p in parts[1:]:
+            if "=" in p:
+                k, v = p.split("=", 1)
+                d[k] = v
+        out.append(d)
     return out
 
 
@@ -148,16 +213,49 @@ def qla_warnings(dmesg_raw: str, max_level: int = 4) -> list:
     return out
 
 
+def normalize_opts(device_opts: str) -> str:
+    """Extra device properties -> ``",k=v,k2=v2"`` (or ``""``).
+
+    Accepts ``"k=v,k2=v2"`` with or without a leading comma.
+
+    Raises:
+        ValueError: an item is not ``key=value``, or sets bus/wwpn/wwnn
+            (given by their own arguments).
+    """
+    items = [i for i in device_opts.split(",") if i.strip()]
+    for i in items:
+        key, eq, _ = i.partition("=")
+        if not eq or not key.strip():
+            raise ValueError("device option %r is not key=value" % i)
+        if key.strip() in ("bus", "wwpn", "wwnn"):
+            raise ValueError("device option %r: use the %s argument"
+                             % (i, key.strip()))
+    return "".join("," + i.strip() for i in items)
+
+
 def device_args(wwpn: int = DEFAULT_WWPN, wwnn: int = DEFAULT_WWNN,
-                bus: str = "rp0") -> list:
-    """QEMU arguments adding one ISP2532 behind root port ``bus``."""
-    return ["-device", "qla2532,bus=%s,wwpn=0x%016x,wwnn=0x%016x"
-            % (bus, wwpn, wwnn)]
+                bus: str = "rp0", device_opts: str = "") -> list:
+    """QEMU arguments adding one ISP2532 behind root port ``bus``.
+
+    Args:
+        wwpn, wwnn: 64-bit names.
+        bus: PCIe root port id.
+        device_opts: extra ``key=value`` properties, comma separated, e.g.
+            ``"conn-option=1,partner-conn-option=3"`` (see normalize_opts).
+    Returns:
+        ``["-device", "qla2532,bus=...,wwpn=0x...,wwnn=0x..."]``.
+    Raises:
+        ValueError: malformed device_opts.
+    """
+    return ["-device", "qla2532,bus=%s,wwpn=0x%016x,wwnn=0x%016x%s"
+            % (bus, wwpn, wwnn, normalize_opts(device_opts))]
 
 
 def probe(mode: str = "initiator", wwpn: int = DEFAULT_WWPN,
           wwnn: int = DEFAULT_WWNN, timeout_s: float = 180,
-          accel: str = "tcg", run_name: str | None = None) -> dict:
+          accel: str = "tcg", run_name: str | None = None,
+          device_opts: str = "", port_wait_s: int = PORT_WAIT_S,
+          peer_wait_s: int = PEER_WAIT_S) -> dict:
     """Boot the guest with the device and report what Linux sees.
 
     Args:
@@ -166,27 +264,38 @@ def probe(mode: str = "initiator", wwpn: int = DEFAULT_WWPN,
         timeout_s: hard limit for the whole guest run, seconds.
         accel: 'tcg' or 'kvm'.
         run_name: artifact directory name; default probe-<mode>-<stamp>.
+        device_opts: extra ``key=value,...`` qla2532 device properties
+            (e.g. ``"conn-option=0,partner-role=target"``).
+        port_wait_s: how long the guest polls port_state for Online, s.
+        peer_wait_s: once Online, how long it waits for an Online remote
+            port (initiator) or a LIO session (target), s.
 
     Returns:
         dict with keys mode, exit, ok, duration_s, console_log, artifacts,
         bdf, pci {vendor, device, subsystem_vendor, subsystem_device,
         revision, class, config (hex str; 4096 bytes for PCIe), bdf},
-        driver_bound (bool), driver, fc_host {attr: sysfs text},
-        scsi_host {attr: text}, port_wait (str), setup (str), warnings
-        (list of str, level <= 4), errors (list of str, level <= 3: what
-        qla2xxx itself calls warn/fatal), dmesg (str), script_rc.  ``ok``
-        is True when the guest powered off normally, qla2xxx is bound and
-        the port is Online.
+        driver_bound (bool), driver, fc_host {attr: sysfs text, including
+        port_id e.g. "0x000001"}, scsi_host {attr: text}, remote_ports
+        (list of dicts name, port_name, port_id, roles, port_state from
+        /sys/class/fc_remote_ports/*), lio_sessions (target mode: list of
+        the initiator names in tpgt_1/dynamic_sessions; [] in initiator
+        mode), port_wait (str "i:state ..."), setup (str), warnings (list
+        of str, qla2xxx lines at level <= 4), errors (list of str, level
+        <= 3: what qla2xxx itself calls warn/fatal), dmesg (str),
+        dmesg_raw (str, ``dmesg -r``), device_opts (str), script_rc.
+        ``ok`` is True when the guest powered off normally, qla2xxx is bound
+        and the port is Online.
 
     Raises:
-        ValueError: bad mode or WWN.
+        ValueError: bad mode, WWN or device_opts.
         guest.GuestError / build.SetupError: image or QEMU cannot be made.
     """
-    script = _script(mode, wwpn)
+    dargs = device_args(wwpn, wwnn, device_opts=device_opts)
+    script = _script(mode, wwpn, port_wait_s, peer_wait_s)
     name = run_name or "probe-%s-%s" % (mode, time.strftime("%Y%m%d-%H%M%S"))
     adir = paths.ARTIFACTS_DIR / name
     adir.mkdir(parents=True, exist_ok=True)
-    res = guest.run(script, device_args=device_args(wwpn, wwnn),
+    res = guest.run(script, device_args=dargs,
                     timeout_s=timeout_s, accel=accel,
                     log_path=adir / "console.log")
     s = res.sections
@@ -212,11 +321,18 @@ def probe(mode: str = "initiator", wwpn: int = DEFAULT_WWPN,
         "driver_bound": driver.rstrip("/").split("/")[-1] == "qla2xxx",
         "fc_host": fc_host,
         "scsi_host": _kv(s.get("scsi_host", "")),
+        "remote_ports": parse_rports(s.get("rports", "")),
+        # configfs dynamic_sessions ends with a NUL byte
+        "lio_sessions": [x.strip() for x in s.get(
+            "lio_sessions", "").replace("\0", "\n").splitlines()
+            if x.strip()],
+        "device_opts": normalize_opts(device_opts).lstrip(","),
         "port_wait": s.get("port_wait", "").strip(),
         "setup": s.get("setup", ""),
         "warnings": qla_warnings(s.get("dmesg_raw", "")),
         "errors": qla_warnings(s.get("dmesg_raw", ""), max_level=3),
         "dmesg": dmesg,
+        "dmesg_raw": s.get("dmesg_raw", ""),
         "qemu_stderr": res.stderr,
     }
     result["ok"] = (res.exit == "poweroff" and result["driver_bound"]
@@ -245,9 +361,19 @@ def summary(r: dict) -> str:
         "  scsi_host: model=%s fw=%s serial=%s" % (
             sh.get("model_name"), sh.get("fw_version"), sh.get("serial_num")),
         "  port_state over time: %s" % (r.get("port_wait") or "-"),
+        "  remote ports: %s" % (", ".join(
+            "%s %s id=%s roles=%s state=%s" % (
+                p.get("name"), p.get("port_name"), p.get("port_id"),
+                p.get("roles"), p.get("port_state"))
+            for p in r.get("remote_ports", [])) or "none"),
         "  qla2xxx messages at level <= 4: %d, of which errors (<= 3): %d"
         % (len(r["warnings"]), len(r["errors"])),
     ]
+    if r.get("mode") == "target":
+        lines.append("  LIO sessions: %s"
+                     % (", ".join(r.get("lio_sessions", [])) or "none"))
+    if r.get("device_opts"):
+        lines.insert(1, "  device options: %s" % r["device_opts"])
     lines += ["    " + w for w in r["errors"][:10]]
     lines.append("  artifacts: %s" % r["artifacts"])
     if r["exit"] == "qemu-error" and r.get("qemu_stderr"):

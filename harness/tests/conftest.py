@@ -4,6 +4,8 @@ Markers:
     guest   boots the guest (needs QEMU and the guest image; ~10 s each)
     device  needs the qla2532 device model in QEMU (fails until it exists)
     build   builds QEMU (used by test_build.py; registered here)
+    slow    a long guest matrix (test_link.py topology rows, ~3 min);
+            deselect with ``-m "not slow"``
 """
 import sys
 from pathlib import Path
@@ -22,6 +24,8 @@ def pytest_configure(config):
                             "device: needs the qla2532 QEMU device model")
     config.addinivalue_line("markers",
                             "build: builds QEMU (test_build.py)")
+    config.addinivalue_line("markers",
+                            "slow: long guest matrix (minutes)")
 
 
 @pytest.fixture(scope="session")
