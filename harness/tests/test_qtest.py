@@ -15,7 +15,9 @@ from qlaemu import build, paths
 #: The qtest paths that must each report ``ok`` (TAP, QEMU 7.2 g_test).
 QTESTS = ("/x86_64/qla2532/pci-identity", "/x86_64/qla2532/soft-reset",
           "/x86_64/qla2532/mbox-reg-test", "/x86_64/qla2532/invalid-command",
-          "/x86_64/qla2532/malformed-mbox")
+          "/x86_64/qla2532/malformed-mbox", "/x86_64/qla2532/mbox-commands",
+          "/x86_64/qla2532/mbox-invalid-params",
+          "/x86_64/qla2532/iocb-malformed")
 
 #: A TAP result line: "ok 3 /x86_64/qla2532/mbox-reg-test" optionally
 #: followed by "# SKIP ..." / "# TODO ...".

@@ -434,8 +434,18 @@ static void isp_port_offline(IspState *s)
 /* After a command's completion is posted: join the link if it asked. */
 static void isp_after_command(IspState *s)
 {
+    if (s->lip_pending) {
+        s->lip_pending = false;
+        if (s->port.online) {
+            fc_link_lip(s->port.link, 0xf7f7);
+        }
+    }
     if (s->go_online && s->port.link) {
         s->go_online = false;
+        if (s->port.online) {
+            /* initialised again without a reset: leave and rejoin */
+            fc_link_set_online(&s->port, false);
+        }
         s->port.wwpn = s->icb.port_name;
         s->port.wwnn = s->icb.node_name;
         s->port.conn = (s->icb.fw_options[1] >> 4) & 7;
@@ -710,6 +720,7 @@ static int mbc_init_firmware(IspState *s, uint16_t *mb)
         !c->rsp_q_addr || (c->atio_q_addr && c->atio_q_len < 2) ||
         c->frame_payload_size < 256 || c->frame_payload_size > 2112) {
         memset(c, 0, sizeof(*c));
+        s->fw_initialized = false;
         return MBS_COMMAND_ERROR;
     }
     s->req_q_in = s->req_q_out = 0;
@@ -896,11 +907,12 @@ static int isp_mbox_execute(IspState *s, uint16_t *mb, int *nout)
     case MBC_GET_RNID_PARAMS:
         return isp_mbc_get_login_template(s, mb);
     case MBC_LIP_FULL_LOGIN:
-        /* qla_mbx.c qla2x00_full_login_lip: re-initialise the loop */
+        /* qla_mbx.c qla2x00_full_login_lip: re-initialise the loop, after
+         * the completion (a command's events follow its completion) */
         if (!s->fw_initialized || !s->port.online) {
             return MBS_COMMAND_ERROR;
         }
-        fc_link_lip(s->port.link, 0xf7f7);
+        s->lip_pending = true;
         return MBS_COMMAND_COMPLETE;
     default:
         return MBS_INVALID_COMMAND;
@@ -970,6 +982,7 @@ static void isp_risc_reset(IspState *s, IspRiscState risc)
     s->ev_presented = false;
     s->host_status = 0;
     s->risc_paused = false;
+    s->lip_pending = false;
     s->risc = risc;
     s->nsegs = 0;
     memset(s->segs, 0, sizeof(s->segs));

@@ -288,6 +288,7 @@ typedef struct IspState {
     FcPort port;
     IspLinkState link;
     bool go_online;                 /* join the link after this command */
+    bool lip_pending;               /* LIP after this command (MBC 0x72) */
     uint8_t topology;               /* ISP_TOPO_* */
     uint16_t loop_id;               /* own loop ID / N_Port handle */
     uint32_t port_id;               /* own 24-bit FC address */

@@ -37,6 +37,31 @@
  *                FARX_DATA_FLAG handshake, flash_data) and
  *                qla_sup.c qla2xxx_get_flash_info / qla2xxx_find_flt_start
  *                (boot image starts with the 0xaa55 ROM signature).
+ * mbox-commands  the running firmware's commands as the driver issues
+ *                them: qla_mbx.c qla2x00_get_resource_cnts,
+ *                qla2x00_enable_eft_trace, qla2x00_set_fw_options /
+ *                qla2x00_get_fw_options, qla25xx_set_driver_version,
+ *                qla2x00_read_sfp (qla_init.c qla24xx_detect_sfp),
+ *                qla2x00_init_firmware (then LIP / LOOP UP / PORT UPDATE,
+ *                one event per interrupt, qla_isr.c qla2x00_async_event),
+ *                qla2x00_get_firmware_state (qla_init.c qla2x00_fw_ready),
+ *                qla2x00_get_adapter_id, qla2x00_get_retry_cnt,
+ *                qla2x00_get_data_rate, qla2x00_get_fcal_position_map,
+ *                qla2x00_get_id_list, qla2x00_get_port_database,
+ *                qla24xx_get_port_login_templ (qla_init.c
+ *                qla_get_login_template), qla2x00_full_login_lip.
+ * mbox-invalid-params  the same commands with bad parameters, in the ROM
+ *                state, before INITIALIZE FIRMWARE and without a partner:
+ *                error status (0x4001 / 0x4005, mb1 = 7 for "loop in
+ *                transition", qla_init.c qla2x00_configure_hba), no event.
+ * iocb-malformed issue #4: request entries the firmware rejects come back
+ *                as error entries (qla_def.h RF_*, qla_isr.c
+ *                qla2x00_error_entry): entry_count, type, order, CTIO 7
+ *                DSDs (qla_target.c qlt_load_cont_data_segments) before
+ *                the exchange lookup (CTIO_INVALID_RX_ID,
+ *                qlt_do_ctio_completion); a LOGINOUT with port ID 0
+ *                (qla_isr.c qla24xx_logio_entry); a req_q_in beyond the
+ *                ring is ignored; the device still answers afterwards.
  *
  * Copyright (c) 2026 qla2532-emu authors
  *
@@ -107,6 +132,97 @@
 #define MBC_READ_SFP                0x31
 #define MBC_UNKNOWN                 0x7f
 
+/* struct device_reg_24xx ring indices (qla_fw.h) */
+#define REG_REQ_Q_IN            0x1c
+#define REG_REQ_Q_OUT           0x20
+#define REG_RSP_Q_IN            0x24
+#define REG_RSP_Q_OUT           0x28
+#define REG_ATIO_Q_IN           0x3c
+#define REG_ATIO_Q_OUT          0x40
+
+/* qla_def.h host_status[7:0] event types and asynchronous event codes */
+#define INTR_ASYNC_EVENT        0x12
+#define INTR_RSP_QUE_UPDATE     0x13
+#define INTR_ATIO_QUE_UPDATE    0x1c
+#define MBA_LIP_OCCURRED        0x8010
+#define MBA_LOOP_UP             0x8011
+#define MBA_PORT_UPDATE         0x8014
+
+/* qla_def.h mailbox opcodes of the running firmware */
+#define MBC_GET_ADAPTER_LOOP_ID     0x20
+#define MBC_GET_RETRY_COUNT         0x22
+#define MBC_TRACE_CONTROL           0x27
+#define MBC_GET_FIRMWARE_OPTION     0x28
+#define MBC_SET_FIRMWARE_OPTION     0x38
+#define MBC_GET_RESOURCE_COUNTS     0x42
+#define MBC_MID_INITIALIZE_FIRMWARE 0x48
+#define MBC_SET_RNID_PARAMS         0x59
+#define MBC_GET_RNID_PARAMS         0x5a
+#define MBC_DATA_RATE               0x5d
+#define MBC_GET_FC_AL_POSITION_MAP  0x63
+#define MBC_GET_PORT_DATABASE       0x64
+#define MBC_GET_FIRMWARE_STATE      0x69
+#define MBC_LIP_FULL_LOGIN          0x72
+#define MBC_GET_ID_LIST             0x7c
+
+/* qla_fw.h / qla_def.h values the driver sends or tests */
+#define TC_EFT_ENABLE           4
+#define TC_AEN_DISABLE          0
+#define RNID_TYPE_PORT_LOGIN    0x7
+#define RNID_TYPE_SET_VERSION   0x9
+#define FSTATE_CONFIG_WAIT      0
+#define FSTATE_READY            3
+#define FSTATE_LOSS_OF_SYNC     4
+#define PORT_SPEED_8GB          0x04
+#define PDS_PRLI_COMPLETE       0x06
+#define FC_LL_VL                BIT(7)
+#define FC_LL_L                 BIT(4)
+#define LOGIN_TEMPLATE_SIZE     116     /* sizeof(struct fc_els_flogi) */
+#define FCAL_MAP_SIZE           128
+
+/* struct init_cb_24xx (qla_fw.h), 128 bytes */
+#define ICB_SIZE                128
+#define ICB_VERSION             1
+/* qla_init.c qla24xx_nvram_config defaults; target mode drops BIT_13 */
+#define ICB_FO1_INITIATOR       (BIT(14) | BIT(13) | BIT(2) | BIT(1))
+#define ICB_FO1_TARGET          (BIT(14) | BIT(4) | BIT(2) | BIT(1))
+#define ICB_FO2                 ((2 << 4) | BIT(12))   /* loop preferred */
+#define ICB_FO3                 (2 << 13)              /* auto speed */
+#define RING_REQ_LEN            8
+#define RING_RSP_LEN            16
+#define RING_ATIO_LEN           8
+
+/* IOCBs (qla_fw.h, qla_target.h) */
+#define IOCB_SIZE               64
+#define ET_MARKER               0x04
+#define ET_ATIO_TYPE7           0x06
+#define ET_CONTINUE_A64         0x0a
+#define ET_CTIO_TYPE7           0x12
+#define ET_LOGINOUT             0x52
+#define ET_UNKNOWN              0x7f
+#define RF_INV_E_ORDER          BIT(5)
+#define RF_INV_E_COUNT          BIT(4)
+#define RF_INV_E_PARAM          BIT(3)
+#define RF_INV_E_TYPE           BIT(2)
+#define CTIO7_FLAGS_DATA_IN     BIT(1)
+#define CTIO7_FLAGS_SEND_STATUS BIT(15)
+#define CTIO_SUCCESS            0x01
+#define CTIO_INVALID_RX_ID      0x08
+#define CTIO_HANDLE_MARK        BIT(29) /* CTIO_COMPLETION_HANDLE_MARK */
+#define CS_LOGIO_ERROR          0x31
+#define LSC_SCODE_CMD_PARAM_ERR 0x19
+
+/* Names: ours in the ICB, the partner's are the device defaults. */
+#define OUR_WWPN                0x21000024ff00beefULL
+#define OUR_WWNN                0x20000024ff00beefULL
+#define PARTNER_WWPN            0x2100001b32aa0001ULL
+#define PARTNER_WWNN            0x2000001b32aa0001ULL
+
+/* Short link and login delays: everything settles within ~1 ms. */
+#define QLA_FAST                ",link-init-us=100,partner-login-delay=100"
+#define EVENT_STEP_NS           10000
+#define SETTLE_NS               (2 * 1000 * 1000)
+
 /* Firmware image: one segment at the driver's usual start address. */
 #define FW_RISC_ADDR            0x00100000u
 #define FW_DWORDS               64
@@ -116,17 +232,30 @@ static const uint16_t fw_version[3] = { 5, 6, 7 };  /* != flash's 8.7.0 */
 #define MBOX_POLL_NS            1000
 #define MBOX_POLL_MAX           10000   /* 10 ms of virtual time */
 
+/* Asynchronous events kept by the firmware-state tests. */
+#define AEN_MAX                 64
+
 typedef struct QlaTest {
     QTestState *qts;
     QGuestAllocator alloc;
     QPCIBus *bus;
     QPCIDevice *dev;
     QPCIBar bar1;
+    /* after INITIALIZE FIRMWARE: events taken and the rings */
+    uint16_t aen[AEN_MAX][4];
+    int naen;
+    int nrspq;
+    int natioq;
+    uint64_t req, rsp, atio;
+    uint16_t req_len, rsp_len, atio_len;
+    uint16_t req_in, rsp_out, atio_out;
 } QlaTest;
 
-static void qla_start(QlaTest *t, bool map)
+/* @extra: more -device properties, appended to QLA_ARGS */
+static void qla_start_args(QlaTest *t, bool map, const char *extra)
 {
-    t->qts = qtest_init(QLA_ARGS);
+    memset(t, 0, sizeof(*t));
+    t->qts = qtest_initf("%s%s", QLA_ARGS, extra);
     pc_alloc_init(&t->alloc, t->qts, ALLOC_NO_FLAGS);
     t->bus = qpci_new_pc(t->qts, &t->alloc);
     t->dev = qpci_device_find(t->bus, QLA_DEVFN);
@@ -135,6 +264,11 @@ static void qla_start(QlaTest *t, bool map)
         t->bar1 = qpci_iomap(t->dev, 1, NULL);
         qpci_device_enable(t->dev);
     }
+}
+
+static void qla_start(QlaTest *t, bool map)
+{
+    qla_start_args(t, map, "");
 }
 
 static void qla_stop(QlaTest *t)
@@ -695,6 +829,952 @@ static void test_malformed_mbox(void)
     qla_stop(&t);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Running firmware: events, INITIALIZE FIRMWARE, rings                   */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Take the presented event, which is not a mailbox completion
+ * (qla_isr.c qla24xx_intr_handler: 0x12 asynchronous event with mb0..3,
+ * 0x13 response queue, 0x1c ATIO queue), and acknowledge it with
+ * CLR_RISC_INT.
+ */
+static void event_take(QlaTest *t, uint32_t hs)
+{
+    uint8_t code = hs & 0xff;
+    int i;
+
+    switch (code) {
+    case INTR_ASYNC_EVENT:
+        g_assert_cmpint(t->naen, <, AEN_MAX);
+        for (i = 0; i < 4; i++) {
+            t->aen[t->naen][i] = rd_mb(t, i);
+        }
+        /* mb[0] = MSW(host_status); qla2x00_async_event wants 0x8xxx */
+        g_assert_cmphex(t->aen[t->naen][0], ==, hs >> 16);
+        g_assert_cmphex(hs >> 16, >=, 0x8000);
+        t->naen++;
+        break;
+    case INTR_RSP_QUE_UPDATE:
+        t->nrspq++;
+        break;
+    case INTR_ATIO_QUE_UPDATE:
+        t->natioq++;
+        break;
+    default:
+        /* a mailbox completion nobody waits for, or an unknown type */
+        g_assert_cmphex(code, ==, INTR_ASYNC_EVENT);
+    }
+    wr32(t, REG_HCCR, HCCRX_CLR_RISC_INT);
+}
+
+/* Take every event presented now, without advancing the clock. */
+static void events_poll(QlaTest *t)
+{
+    uint32_t hs;
+    int i;
+
+    for (i = 0; i < 2 * AEN_MAX; i++) {     /* the queue holds 64 */
+        hs = rd32(t, REG_HOST_STATUS);
+        if (!(hs & HSRX_RISC_INT)) {
+            return;
+        }
+        event_take(t, hs);
+    }
+    g_assert_not_reached();
+}
+
+/* Run the virtual clock for @ns, taking events as they come. */
+static void events_run(QlaTest *t, int64_t ns)
+{
+    int64_t done;
+
+    for (done = 0; done < ns; done += EVENT_STEP_NS) {
+        events_poll(t);
+        qtest_clock_step(t->qts, EVENT_STEP_NS);
+    }
+    events_poll(t);
+}
+
+/* Index of the first AEN @code at or after @from, or -1. */
+static int aen_find(QlaTest *t, int from, uint16_t code)
+{
+    int i;
+
+    for (i = from; i < t->naen; i++) {
+        if (t->aen[i][0] == code) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/*
+ * A mailbox command to the running firmware while events flow: events
+ * presented before the completion are taken, as the driver's interrupt
+ * handler does while qla_mbx.c qla2x00_mailbox_command waits.  @out gets
+ * mailboxes 0..@nout-1 of the completion.  Returns the status.
+ */
+static uint16_t fw_mbox(QlaTest *t, const uint16_t *mb, int n, uint16_t *out,
+                        int nout)
+{
+    uint32_t hs = 0;
+    uint8_t code = 0;
+    int i;
+
+    mbox_submit(t, mb, n);
+    for (i = 0; i < MBOX_POLL_MAX; i++) {
+        hs = rd32(t, REG_HOST_STATUS);
+        code = hs & 0xff;
+        if ((hs & HSRX_RISC_INT) &&
+            (code == INTR_MB_SUCCESS || code == INTR_MB_FAILED)) {
+            break;
+        }
+        if (hs & HSRX_RISC_INT) {
+            event_take(t, hs);
+        } else {
+            qtest_clock_step(t->qts, MBOX_POLL_NS);
+        }
+    }
+    g_assert_cmphex(hs & HSRX_RISC_INT, ==, HSRX_RISC_INT);
+    /* firmware state: the firmware answers (qla_def.h INTR_MB_*) */
+    g_assert(code == INTR_MB_SUCCESS || code == INTR_MB_FAILED);
+    g_assert_cmpint(code == INTR_MB_SUCCESS, ==,
+                    (hs >> 16) == MBS_COMMAND_COMPLETE);
+    for (i = 0; out && i < nout; i++) {
+        out[i] = rd_mb(t, i);
+    }
+    wr32(t, REG_HCCR, HCCRX_CLR_RISC_INT);
+    return hs >> 16;
+}
+
+static uint16_t fw_op(QlaTest *t, uint16_t op, uint16_t *out, int nout)
+{
+    uint16_t mb[1] = { op };
+
+    return fw_mbox(t, mb, 1, out, nout);
+}
+
+/* A DMA command: mb2/3/6/7 = @dma, plus mb1 and mb8. */
+static uint16_t fw_dma(QlaTest *t, uint16_t op, uint16_t mb1, uint64_t dma,
+                       uint16_t mb8, uint16_t *out, int nout)
+{
+    uint16_t mb[11] = { op, mb1 };
+
+    mb_set_dma(mb, dma);
+    mb[8] = mb8;
+    return fw_mbox(t, mb, 11, out, nout);
+}
+
+/* Guest memory for the three rings (once per test). */
+static void rings_alloc(QlaTest *t)
+{
+    t->req_len = RING_REQ_LEN;
+    t->rsp_len = RING_RSP_LEN;
+    t->atio_len = RING_ATIO_LEN;
+    t->req = guest_alloc(&t->alloc, RING_REQ_LEN * IOCB_SIZE);
+    t->rsp = guest_alloc(&t->alloc, RING_RSP_LEN * IOCB_SIZE);
+    t->atio = guest_alloc(&t->alloc, RING_ATIO_LEN * IOCB_SIZE);
+    qtest_memset(t->qts, t->req, 0, RING_REQ_LEN * IOCB_SIZE);
+    qtest_memset(t->qts, t->rsp, 0, RING_RSP_LEN * IOCB_SIZE);
+    qtest_memset(t->qts, t->atio, 0, RING_ATIO_LEN * IOCB_SIZE);
+}
+
+/*
+ * struct init_cb_24xx (qla_fw.h) as qla_init.c qla24xx_config_rings and
+ * qla24xx_nvram_config fill it: version, frame size, names (big-endian),
+ * ring lengths and addresses, firmware options 1..3.
+ */
+static void icb_build(QlaTest *t, uint8_t *icb, uint32_t fo1, bool atio)
+{
+    memset(icb, 0, ICB_SIZE);
+    stw_le_p(icb + 0, ICB_VERSION);
+    stw_le_p(icb + 4, 2048);                    /* frame_payload_size */
+    stw_le_p(icb + 6, 0xffff);                  /* execution_throttle */
+    stq_be_p(icb + 12, OUR_WWPN);
+    stq_be_p(icb + 20, OUR_WWNN);
+    stw_le_p(icb + 32, 8);                      /* login_retry_count */
+    stw_le_p(icb + 36, t->rsp_len);
+    stw_le_p(icb + 38, t->req_len);
+    stq_le_p(icb + 44, t->req);
+    stq_le_p(icb + 52, t->rsp);
+    if (atio) {
+        stw_le_p(icb + 78, t->atio_len);
+        stq_le_p(icb + 80, t->atio);
+    }
+    stl_le_p(icb + 92, fo1);
+    stl_le_p(icb + 96, ICB_FO2);
+    stl_le_p(icb + 100, ICB_FO3);
+}
+
+/*
+ * MBC 0x48 (qla_mbx.c qla2x00_init_firmware with npiv_supported): the
+ * ring indices are 0 first (qla_init.c qla24xx_config_rings).
+ */
+static uint16_t fw_init(QlaTest *t, const uint8_t *icb)
+{
+    uint64_t dma = guest_alloc(&t->alloc, ICB_SIZE);
+
+    qtest_memwrite(t->qts, dma, icb, ICB_SIZE);
+    wr32(t, REG_REQ_Q_IN, 0);
+    wr32(t, REG_REQ_Q_OUT, 0);
+    wr32(t, REG_RSP_Q_IN, 0);
+    wr32(t, REG_RSP_Q_OUT, 0);
+    t->req_in = t->rsp_out = t->atio_out = 0;
+    return fw_dma(t, MBC_MID_INITIALIZE_FIRMWARE, 0, dma, 0, NULL, 0);
+}
+
+/*
+ * Put @count entries on the request ring and ring req_q_in (qla_iocb.c
+ * qla2x00_start_iocbs); the firmware takes them at the doorbell.
+ */
+static void req_post(QlaTest *t, const uint8_t *entries, int count)
+{
+    int i;
+
+    for (i = 0; i < count; i++) {
+        qtest_memwrite(t->qts, t->req + (uint64_t)t->req_in * IOCB_SIZE,
+                       entries + i * IOCB_SIZE, IOCB_SIZE);
+        t->req_in = (t->req_in + 1) % t->req_len;
+    }
+    wr32(t, REG_REQ_Q_IN, t->req_in);
+}
+
+/* Number of response entries not yet taken. */
+static int rsp_pending(QlaTest *t)
+{
+    uint32_t in = rd32(t, REG_RSP_Q_IN);
+
+    g_assert_cmpuint(in, <, t->rsp_len);
+    return (in + t->rsp_len - t->rsp_out) % t->rsp_len;
+}
+
+/*
+ * Take the next response entry (qla_isr.c
+ * qla24xx_process_response_queue) and move rsp_q_out past it.
+ */
+static void rsp_take(QlaTest *t, uint8_t *entry)
+{
+    g_assert_cmpint(rsp_pending(t), >, 0);
+    qtest_memread(t->qts, t->rsp + (uint64_t)t->rsp_out * IOCB_SIZE, entry,
+                  IOCB_SIZE);
+    t->rsp_out = (t->rsp_out + 1) % t->rsp_len;
+    wr32(t, REG_RSP_Q_OUT, t->rsp_out);
+    events_poll(t);
+}
+
+/*
+ * Post one request entry and return its only response entry: the
+ * error entry of qla_isr.c qla2x00_error_entry is the request itself with
+ * entry_count 1 and entry_status set.
+ */
+static void iocb_round_trip(QlaTest *t, const uint8_t *req, int count,
+                            uint8_t *rsp)
+{
+    uint16_t out = rd32(t, REG_REQ_Q_OUT);
+
+    g_assert_cmpint(rsp_pending(t), ==, 0);
+    req_post(t, req, count);
+    /* the firmware consumed everything up to req_q_in */
+    g_assert_cmphex(rd32(t, REG_REQ_Q_OUT), ==, t->req_in);
+    g_assert_cmphex(t->req_in, ==, (out + count) % t->req_len);
+    g_assert_cmpint(rsp_pending(t), ==, 1);
+    rsp_take(t, rsp);
+    g_assert_cmphex(rsp[1], ==, 1);             /* entry_count */
+}
+
+/* Expect an error entry: the request's type and handle, entry_status. */
+static void check_error_entry(const uint8_t *rsp, const uint8_t *req,
+                              uint8_t entry_status)
+{
+    g_assert_cmphex(rsp[0], ==, req[0]);
+    g_assert_cmphex(rsp[3], ==, entry_status);
+    g_assert_cmphex(ldl_le_p(rsp + 4), ==, ldl_le_p(req + 4));
+}
+
+/* An entry header: type, entry_count, handle. */
+static void iocb_head(uint8_t *e, uint8_t type, uint8_t count,
+                      uint32_t handle)
+{
+    memset(e, 0, IOCB_SIZE);
+    e[0] = type;
+    e[1] = count;
+    stl_le_p(e + 4, handle);
+}
+
+/*
+ * CTIO type 7 with DATA_IN (struct ctio7_to_24xx, qla_target.h; built by
+ * qla_target.c qlt_24xx_build_ctio_pkt / qlt_load_data_segments):
+ * exchange address at 20, flags at 26, transfer length at 44, dseg_count
+ * at 12, the first DSD at 52/60.
+ */
+static void ctio_data_in(uint8_t *e, uint8_t count, uint32_t handle,
+                         uint32_t exch, uint16_t dsegs, uint64_t addr,
+                         uint32_t len)
+{
+    iocb_head(e, ET_CTIO_TYPE7, count, handle);
+    stw_le_p(e + 8, 0x7d);                      /* nport_handle */
+    stw_le_p(e + 10, 0x19);                     /* timeout */
+    stw_le_p(e + 12, dsegs);
+    stl_le_p(e + 20, exch);
+    stw_le_p(e + 26, CTIO7_FLAGS_DATA_IN);
+    stl_le_p(e + 44, len);
+    stq_le_p(e + 52, addr);
+    stl_le_p(e + 60, len);
+}
+
+/* Wait (boundedly) until the global PORT UPDATE after a link-up. */
+static void wait_port_update(QlaTest *t, int from)
+{
+    int i, k = -1;
+
+    for (i = 0; i < SETTLE_NS / EVENT_STEP_NS && k < 0; i++) {
+        events_run(t, EVENT_STEP_NS);
+        for (k = aen_find(t, from, MBA_PORT_UPDATE);
+             k >= 0 && t->aen[k][1] != 0xffff;
+             k = aen_find(t, k + 1, MBA_PORT_UPDATE)) {
+            /* a port's own PORT UPDATE: keep looking */
+        }
+    }
+    g_assert_cmpint(k, >=, 0);
+}
+
+/* ---------------------------------------------------------------------- */
+
+/* The driver's bring-up and loop resync, command by command. */
+static void test_mbox_commands(void)
+{
+    QlaTest t;
+    uint16_t out[32];
+    uint16_t mb[11];
+    uint8_t icb[ICB_SIZE], buf[LOGIN_TEMPLATE_SIZE + 4], pd[64], map[128];
+    uint8_t ids[8 * 16];
+    uint64_t dma;
+    uint32_t hs, word;
+    uint16_t our_alpa, partner_alpa, handle = 0;
+    int i, n, lip;
+
+    qla_start_args(&t, true, QLA_FAST);
+    dma = guest_alloc(&t.alloc, 0x1000);
+    fw_start(&t);
+
+    /*
+     * qla_mbx.c qla2x00_get_resource_cnts: qla_init.c
+     * qla2x00_alloc_outstanding_cmds takes min(mb3, mb7) commands,
+     * max_npiv_vports = mb11 (npiv_supported).
+     */
+    g_assert_cmphex(fw_op(&t, MBC_GET_RESOURCE_COUNTS, out, 12), ==,
+                    MBS_COMMAND_COMPLETE);
+    g_assert_cmpuint(out[3], >, 0);
+    g_assert_cmpuint(out[6], >, 0);
+    g_assert_cmpuint(out[7], >, 0);
+    g_assert_cmpuint(out[10], >, 0);
+    g_assert_cmpuint(MIN(out[3], out[7]), >, 0);
+    g_assert_cmpuint(out[3], <=, out[6]);       /* current <= original */
+    g_assert_cmpuint(out[7], <=, out[10]);
+    g_assert_cmpuint(out[11], >, 0);            /* NPIV (fw attr BIT_2) */
+
+    /* qla_mbx.c qla2x00_enable_eft_trace: mb2..5 address, mb6 buffers */
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_TRACE_CONTROL;
+    mb[1] = TC_EFT_ENABLE;
+    mb[2] = dma;
+    mb[3] = dma >> 16;
+    mb[4] = dma >> 32;
+    mb[5] = dma >> 48;
+    mb[6] = 4;
+    mb[7] = TC_AEN_DISABLE;
+    g_assert_cmphex(fw_mbox(&t, mb, 8, NULL, 0), ==, MBS_COMMAND_COMPLETE);
+
+    /*
+     * qla_mbx.c qla2x00_set_fw_options (qla_init.c
+     * qla24xx_update_fw_options) then qla2x00_get_fw_options (beacon):
+     * mb1..3 come back as set.
+     */
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_SET_FIRMWARE_OPTION;
+    mb[1] = 0x0000;
+    mb[2] = 0x0018;
+    mb[3] = 0x2000;
+    g_assert_cmphex(fw_mbox(&t, mb, 11, NULL, 0), ==, MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(fw_op(&t, MBC_GET_FIRMWARE_OPTION, out, 4), ==,
+                    MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(out[1], ==, 0x0000);
+    g_assert_cmphex(out[2], ==, 0x0018);
+    g_assert_cmphex(out[3], ==, 0x2000);
+
+    /* qla_mbx.c qla25xx_set_driver_version: mb1 = type << 8 | dwords */
+    qtest_memwrite(t.qts, dma, "\x07\x00\x00\x00" "10.02.07.900-k", 20);
+    g_assert_cmphex(fw_dma(&t, MBC_SET_RNID_PARAMS,
+                           RNID_TYPE_SET_VERSION << 8 | 5, dma, 0, NULL, 0),
+                    ==, MBS_COMMAND_COMPLETE);
+
+    /*
+     * qla_mbx.c qla2x00_read_sfp from qla_init.c qla24xx_detect_sfp:
+     * A0h byte 7, bits 7 (very long) and 4 (long) clear = no long-range
+     * optics.
+     */
+    qtest_memset(t.qts, dma, 0xff, 256);
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_READ_SFP;
+    mb[1] = 0xa0;
+    mb_set_dma(mb, dma);
+    mb[8] = 64;
+    mb[9] = 0;
+    g_assert_cmphex(fw_mbox(&t, mb, 11, NULL, 0), ==, MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(qtest_readb(t.qts, dma + 7) & (FC_LL_VL | FC_LL_L), ==,
+                    0);
+
+    /* before INITIALIZE FIRMWARE: CONFIG WAIT and no event at all */
+    g_assert_cmphex(fw_op(&t, MBC_GET_FIRMWARE_STATE, out, 2), ==,
+                    MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(out[1], ==, FSTATE_CONFIG_WAIT);
+    qtest_clock_step(t.qts, SETTLE_NS);
+    g_assert_cmphex(rd32(&t, REG_HOST_STATUS), ==, 0);
+
+    /*
+     * qla_mbx.c qla2x00_init_firmware (0x48): 0x4000, and the link events
+     * come only after the completion (the driver drops AENs before it
+     * issued INITIALIZE FIRMWARE, qla_isr.c qla2x00_async_event).
+     */
+    rings_alloc(&t);
+    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_COMPLETE);
+    g_assert_cmpint(t.naen, ==, 0);
+
+    /*
+     * One event at a time (qla_isr.c qla24xx_intr_handler handles one per
+     * interrupt): LIP first; while it is not acknowledged, nothing else
+     * shows even though the link comes up and the logins run.
+     */
+    for (i = 0; i < 100 && !(rd32(&t, REG_HOST_STATUS) & HSRX_RISC_INT);
+         i++) {
+        qtest_clock_step(t.qts, MBOX_POLL_NS);
+    }
+    hs = rd32(&t, REG_HOST_STATUS);
+    g_assert_cmphex(hs, ==, (uint32_t)MBA_LIP_OCCURRED << 16 |
+                    HSRX_RISC_INT | INTR_ASYNC_EVENT);
+    g_assert_cmphex(rd_mb(&t, 0), ==, MBA_LIP_OCCURRED);
+    qtest_clock_step(t.qts, SETTLE_NS);
+    g_assert_cmphex(rd32(&t, REG_HOST_STATUS), ==, hs);
+    g_assert_cmphex(rd_mb(&t, 0), ==, MBA_LIP_OCCURRED);
+    g_assert_cmphex(rd32(&t, REG_ISTATUS) & ISRX_RISC_INT, ==, ISRX_RISC_INT);
+    event_take(&t, hs);
+    /* the next one is presented at the acknowledgement */
+    hs = rd32(&t, REG_HOST_STATUS);
+    g_assert_cmphex(hs, ==, (uint32_t)MBA_LOOP_UP << 16 | HSRX_RISC_INT |
+                    INTR_ASYNC_EVENT);
+    event_take(&t, hs);
+    events_poll(&t);
+    /* LIP, LOOP UP (mb1 = speed), then the global PORT UPDATE */
+    g_assert_cmpint(t.naen, >=, 3);
+    g_assert_cmphex(t.aen[0][0], ==, MBA_LIP_OCCURRED);
+    g_assert_cmphex(t.aen[1][0], ==, MBA_LOOP_UP);
+    g_assert_cmphex(t.aen[1][1], ==, PORT_SPEED_8GB);
+    g_assert_cmphex(t.aen[2][0], ==, MBA_PORT_UPDATE);
+    g_assert_cmphex(t.aen[2][1], ==, 0xffff);
+    /* nothing on the response ring for an initiator loop bring-up */
+    g_assert_cmpint(rsp_pending(&t), ==, 0);
+
+    /* qla_init.c qla2x00_fw_ready: qla2x00_get_firmware_state mb1 = 3 */
+    g_assert_cmphex(fw_op(&t, MBC_GET_FIRMWARE_STATE, out, 7), ==,
+                    MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(out[1], ==, FSTATE_READY);
+
+    /*
+     * qla_mbx.c qla2x00_get_adapter_id (qla_init.c qla2x00_configure_hba):
+     * loop ID, area:al_pa, domain, topology 0 = NL_Port on a private loop.
+     */
+    g_assert_cmphex(fw_op(&t, MBC_GET_ADAPTER_LOOP_ID, out, 10), ==,
+                    MBS_COMMAND_COMPLETE);
+    our_alpa = out[2] & 0xff;
+    g_assert_cmphex(out[2] >> 8, ==, 0);        /* area */
+    g_assert_cmphex(out[3], ==, 0);             /* domain */
+    g_assert_cmphex(out[6], ==, 0);             /* ISP_CFG_NL */
+    g_assert_cmphex(our_alpa, !=, 0);
+    g_assert_cmpuint(out[1], <=, 0x7d);         /* LAST_LOCAL_LOOP_ID */
+
+    /* qla_mbx.c qla2x00_get_retry_cnt: r_a_tov = mb3 / 2 (10 s) */
+    g_assert_cmphex(fw_op(&t, MBC_GET_RETRY_COUNT, out, 4), ==,
+                    MBS_COMMAND_COMPLETE);
+    g_assert_cmpuint(out[3], ==, 200);
+    g_assert_cmpuint(out[1], ==, 8);            /* the ICB's retry count */
+
+    /* qla_mbx.c qla2x00_get_data_rate: 4 = PORT_SPEED_8GB */
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_DATA_RATE;
+    g_assert_cmphex(fw_mbox(&t, mb, 2, out, 3), ==, MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(out[1], ==, PORT_SPEED_8GB);
+
+    /*
+     * qla_mbx.c qla2x00_get_fcal_position_map: byte 0 the count (> 1
+     * makes qla2x00_configure_local_loop send 0x72), then the AL_PAs.
+     */
+    qtest_memset(t.qts, dma, 0xee, FCAL_MAP_SIZE);
+    g_assert_cmphex(fw_dma(&t, MBC_GET_FC_AL_POSITION_MAP, 0, dma, 0, NULL,
+                           0), ==, MBS_COMMAND_COMPLETE);
+    qtest_memread(t.qts, dma, map, sizeof(map));
+    g_assert_cmpuint(map[0], ==, 2);
+    g_assert(map[1] == our_alpa || map[2] == our_alpa);
+    partner_alpa = map[1] == our_alpa ? map[2] : map[1];
+    g_assert_cmphex(partner_alpa, !=, our_alpa);
+    g_assert_cmphex(partner_alpa, !=, 0);
+    for (i = 3; i < FCAL_MAP_SIZE; i++) {
+        g_assert_cmphex(map[i], ==, 0);
+    }
+
+    /*
+     * qla_mbx.c qla2x00_get_id_list (qla_init.c
+     * qla2x00_configure_local_loop): the partner once its PRLI is complete
+     * (the firmware's auto-login, then the partner's own PRLI).
+     */
+    n = 0;
+    for (i = 0; i < 50 && n == 0; i++) {
+        qtest_memset(t.qts, dma, 0, sizeof(ids));
+        g_assert_cmphex(fw_dma(&t, MBC_GET_ID_LIST, 0, dma, 0, out, 2), ==,
+                        MBS_COMMAND_COMPLETE);
+        n = out[1];
+        if (n == 0) {
+            events_run(&t, 100 * 1000);
+        }
+    }
+    g_assert_cmpuint(n, ==, 1);
+    qtest_memread(t.qts, dma, ids, sizeof(ids));
+    g_assert_cmphex(ids[0], ==, partner_alpa);  /* al_pa, area, domain */
+    g_assert_cmphex(ids[1], ==, 0);
+    g_assert_cmphex(ids[2], ==, 0);
+    handle = lduw_le_p(ids + 4);
+    g_assert_cmpuint(handle, <=, 0x7d);
+    g_assert_cmphex(ids[8], ==, 0);             /* nothing after it */
+
+    /*
+     * qla_mbx.c qla2x00_get_port_database of that handle: login state
+     * PRLI complete, port ID domain/area/al_pa, names big-endian, PRLI
+     * word 3 BIT_4 clear = an initiator (FCT_INITIATOR).
+     */
+    qtest_memset(t.qts, dma, 0xee, sizeof(pd));
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_GET_PORT_DATABASE;
+    mb[1] = handle;
+    mb_set_dma(mb, dma);
+    g_assert_cmphex(fw_mbox(&t, mb, 11, NULL, 0), ==, MBS_COMMAND_COMPLETE);
+    qtest_memread(t.qts, dma, pd, sizeof(pd));
+    g_assert_cmphex(pd[2] & 0xf, ==, PDS_PRLI_COMPLETE);
+    g_assert_cmphex(pd[8], ==, 0);
+    g_assert_cmphex(pd[9], ==, 0);
+    g_assert_cmphex(pd[10], ==, partner_alpa);
+    g_assert_cmphex(lduw_le_p(pd + 14), ==, handle);
+    g_assert_cmphex(ldq_be_p(pd + 24), ==, PARTNER_WWPN);
+    g_assert_cmphex(ldq_be_p(pd + 32), ==, PARTNER_WWNN);
+    g_assert_cmphex(pd[22] & BIT(4), ==, 0);
+    g_assert_cmphex(pd[22] & BIT(5), ==, BIT(5));
+
+    /*
+     * qla_mbx.c qla24xx_get_port_login_templ (qla_init.c
+     * qla_get_login_template): 116 bytes from the common service
+     * parameters on, each wire word as a little-endian dword; after
+     * cpu_to_be32_array the port name is at 16 and the node name at 24.
+     */
+    qtest_memset(t.qts, dma, 0xee, sizeof(buf));
+    g_assert_cmphex(fw_dma(&t, MBC_GET_RNID_PARAMS,
+                           RNID_TYPE_PORT_LOGIN << 8, dma,
+                           LOGIN_TEMPLATE_SIZE / 4, NULL, 0), ==,
+                    MBS_COMMAND_COMPLETE);
+    qtest_memread(t.qts, dma, buf, sizeof(buf));
+    for (i = 0; i < LOGIN_TEMPLATE_SIZE; i += 4) {
+        stl_be_p(buf + i, ldl_le_p(buf + i));
+    }
+    g_assert_cmphex(buf[0], >=, 0x20);          /* FC-PH version */
+    g_assert_cmphex(lduw_be_p(buf + 6) & 0xfff, ==, 2048);  /* BB rx size */
+    g_assert_cmphex(ldq_be_p(buf + 16), ==, OUR_WWPN);
+    g_assert_cmphex(ldq_be_p(buf + 24), ==, OUR_WWNN);
+    word = ldl_le_p(buf + LOGIN_TEMPLATE_SIZE);
+    g_assert_cmphex(word, ==, 0xeeeeeeee);      /* not past mb8 dwords */
+
+    /*
+     * qla_mbx.c qla2x00_full_login_lip (mb1 BIT_4): 0x4000 and the loop
+     * initialises again: a new LIP, LOOP UP and PORT UPDATE.  The order
+     * of the LIP and the completion is not checked: the driver takes
+     * either, and the model presents the LIP first (docs/registers.md
+     * says the completion comes first).
+     */
+    n = t.naen;
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_LIP_FULL_LOGIN;
+    mb[1] = BIT(4);
+    g_assert_cmphex(fw_mbox(&t, mb, 4, NULL, 0), ==, MBS_COMMAND_COMPLETE);
+    wait_port_update(&t, n);
+    lip = aen_find(&t, n, MBA_LIP_OCCURRED);
+    g_assert_cmpint(lip, >=, n);
+    g_assert_cmpint(aen_find(&t, lip, MBA_LOOP_UP), >, lip);
+    /* after the partner's re-login: READY, the same port and handle */
+    events_run(&t, SETTLE_NS);
+    g_assert_cmphex(fw_op(&t, MBC_GET_FIRMWARE_STATE, out, 2), ==,
+                    MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(out[1], ==, FSTATE_READY);
+    g_assert_cmphex(fw_dma(&t, MBC_GET_ID_LIST, 0, dma, 0, out, 2), ==,
+                    MBS_COMMAND_COMPLETE);
+    g_assert_cmpuint(out[1], ==, 1);
+    g_assert_cmphex(qtest_readw(t.qts, dma + 4), ==, handle);
+
+    qla_stop(&t);
+}
+
+/* Commands with invalid parameters get an error status, nothing else. */
+static void test_mbox_invalid_params(void)
+{
+    QlaTest t;
+    uint16_t out[12];
+    uint16_t mb[11];
+    uint8_t icb[ICB_SIZE], type;
+    uint64_t dma;
+    static const uint16_t rom_refused[] = {
+        MBC_GET_RESOURCE_COUNTS, MBC_MID_INITIALIZE_FIRMWARE,
+        MBC_GET_FIRMWARE_STATE,
+    };
+    static const uint16_t bad_sfp_dev[] = { 0x00, 0x50, 0xa1, 0xa4, 0xff };
+    int i;
+
+    qla_start_args(&t, true, QLA_FAST);
+    dma = guest_alloc(&t.alloc, 0x1000);
+    rings_alloc(&t);
+
+    /*
+     * ROM state: only the commands the driver sends before EXECUTE
+     * FIRMWARE run (qla_init.c qla2x00_setup_chip); firmware commands are
+     * MBS_INVALID_COMMAND.
+     */
+    for (i = 0; i < ARRAY_SIZE(rom_refused); i++) {
+        g_assert_cmphex(mbox_op(&t, rom_refused[i], &type), ==,
+                        MBS_INVALID_COMMAND);
+        g_assert_cmphex(type, ==, INTR_ROM_MB_FAILED);
+    }
+
+    fw_start(&t);
+
+    /*
+     * qla_mbx.c qla2x00_get_adapter_id before INITIALIZE FIRMWARE:
+     * 0x4005 with mb1 = 7 is "loop in transition" for qla_init.c
+     * qla2x00_configure_hba.
+     */
+    g_assert_cmphex(fw_op(&t, MBC_GET_ADAPTER_LOOP_ID, out, 10), ==,
+                    MBS_COMMAND_ERROR);
+    g_assert_cmphex(out[1], ==, 7);
+
+    /*
+     * qla_mbx.c qla2x00_init_firmware with a bad ICB: 0x4005 (the driver's
+     * "Init Firmware **** FAILED ****") and no link event follows.
+     */
+    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
+    stw_le_p(icb + 38, 0);                      /* request_q_length */
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_ERROR);
+    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
+    stw_le_p(icb + 36, 0);                      /* response_q_length */
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_ERROR);
+    icb_build(&t, icb, ICB_FO1_INITIATOR, true);
+    stw_le_p(icb + 78, 0);                      /* atio_q_length */
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_ERROR);
+    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
+    stq_le_p(icb + 44, 0);                      /* request_q_address */
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_ERROR);
+    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
+    stw_le_p(icb + 4, 4096);                    /* frame_payload_size */
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_ERROR);
+    /* the ICB itself outside guest RAM */
+    g_assert_cmphex(fw_dma(&t, MBC_MID_INITIALIZE_FIRMWARE, 0,
+                           0xfffffffff000ULL, 0, NULL, 0), ==,
+                    MBS_COMMAND_ERROR);
+    events_run(&t, SETTLE_NS);
+    g_assert_cmpint(t.naen, ==, 0);
+    g_assert_cmpint(t.nrspq, ==, 0);
+    g_assert_cmphex(fw_op(&t, MBC_GET_FIRMWARE_STATE, out, 2), ==,
+                    MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(out[1], ==, FSTATE_CONFIG_WAIT);
+    g_assert_cmphex(fw_op(&t, MBC_GET_ADAPTER_LOOP_ID, out, 2), ==,
+                    MBS_COMMAND_ERROR);
+    g_assert_cmphex(out[1], ==, 7);
+
+    /* now a good one: the link comes up */
+    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_COMPLETE);
+    wait_port_update(&t, 0);
+    events_run(&t, SETTLE_NS);
+    g_assert_cmphex(fw_op(&t, MBC_GET_FIRMWARE_STATE, out, 2), ==,
+                    MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(out[1], ==, FSTATE_READY);
+
+    /* qla_mbx.c qla2x00_get_data_rate: only mb1 = 0 (get) on a 25xx */
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_DATA_RATE;
+    g_assert_cmphex(fw_mbox(&t, mb, 2, NULL, 0), ==, MBS_COMMAND_COMPLETE);
+    for (i = 1; i <= 2; i++) {
+        mb[1] = i;
+        g_assert_cmphex(fw_mbox(&t, mb, 2, NULL, 0), ==, MBS_COMMAND_ERROR);
+    }
+
+    /* qla_mbx.c qla2x00_get_port_database: unknown handles */
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_GET_PORT_DATABASE;
+    mb_set_dma(mb, dma);
+    mb[1] = 0x10;
+    g_assert_cmphex(fw_mbox(&t, mb, 11, NULL, 0), ==, MBS_COMMAND_ERROR);
+    mb[1] = 0x7ef;
+    g_assert_cmphex(fw_mbox(&t, mb, 11, NULL, 0), ==, MBS_COMMAND_ERROR);
+    mb[1] = 0xffff;
+    g_assert_cmphex(fw_mbox(&t, mb, 11, NULL, 0), ==, MBS_COMMAND_ERROR);
+
+    /*
+     * qla_mbx.c qla24xx_get_port_login_templ: mb1 = 0x07xx, mb8 = 1..29
+     * dwords.  The good one first, then the bad ones.
+     */
+    g_assert_cmphex(fw_dma(&t, MBC_GET_RNID_PARAMS, 0x0700, dma, 29, NULL,
+                           0), ==, MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(fw_dma(&t, MBC_GET_RNID_PARAMS, 0x0600, dma, 29, NULL,
+                           0), ==, MBS_COMMAND_ERROR);
+    g_assert_cmphex(fw_dma(&t, MBC_GET_RNID_PARAMS, 0x0000, dma, 29, NULL,
+                           0), ==, MBS_COMMAND_ERROR);
+    g_assert_cmphex(fw_dma(&t, MBC_GET_RNID_PARAMS, 0x0700, dma, 0, NULL,
+                           0), ==, MBS_COMMAND_ERROR);
+    g_assert_cmphex(fw_dma(&t, MBC_GET_RNID_PARAMS, 0x0700, dma, 30, NULL,
+                           0), ==, MBS_COMMAND_ERROR);
+    g_assert_cmphex(fw_dma(&t, MBC_GET_RNID_PARAMS, 0x0700, dma, 0xffff,
+                           NULL, 0), ==, MBS_COMMAND_ERROR);
+    g_assert_cmphex(fw_dma(&t, MBC_GET_RNID_PARAMS, 0x0700,
+                           0xfffffffff000ULL, 29, NULL, 0), ==,
+                    MBS_COMMAND_ERROR);
+
+    /* qla_mbx.c qla2x00_read_sfp: only devices 0xa0 and 0xa2 */
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_READ_SFP;
+    mb_set_dma(mb, dma);
+    mb[8] = 16;
+    mb[1] = 0xa2;
+    g_assert_cmphex(fw_mbox(&t, mb, 11, NULL, 0), ==, MBS_COMMAND_COMPLETE);
+    for (i = 0; i < ARRAY_SIZE(bad_sfp_dev); i++) {
+        mb[1] = bad_sfp_dev[i];
+        g_assert_cmphex(fw_mbox(&t, mb, 11, NULL, 0), ==, MBS_COMMAND_ERROR);
+    }
+
+    /* none of this disturbed the port */
+    g_assert_cmphex(fw_op(&t, MBC_GET_FIRMWARE_STATE, out, 2), ==,
+                    MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(out[1], ==, FSTATE_READY);
+    qla_stop(&t);
+
+    /*
+     * No partner: the link never comes up.  qla2x00_get_adapter_id gets
+     * 0x4005/7, qla2x00_get_firmware_state LOSS OF SYNC (qla_init.c
+     * qla2x00_fw_ready keeps DFLG_NO_CABLE), the link commands 0x4005.
+     */
+    qla_start_args(&t, true, QLA_FAST ",partner=off");
+    dma = guest_alloc(&t.alloc, 0x1000);
+    rings_alloc(&t);
+    fw_start(&t);
+    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_COMPLETE);
+    events_run(&t, SETTLE_NS);
+    g_assert_cmphex(fw_op(&t, MBC_GET_ADAPTER_LOOP_ID, out, 10), ==,
+                    MBS_COMMAND_ERROR);
+    g_assert_cmphex(out[1], ==, 7);
+    g_assert_cmphex(fw_op(&t, MBC_GET_FIRMWARE_STATE, out, 2), ==,
+                    MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(out[1], ==, FSTATE_LOSS_OF_SYNC);
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_DATA_RATE;
+    g_assert_cmphex(fw_mbox(&t, mb, 2, NULL, 0), ==, MBS_COMMAND_ERROR);
+    g_assert_cmphex(fw_dma(&t, MBC_GET_FC_AL_POSITION_MAP, 0, dma, 0, NULL,
+                           0), ==, MBS_COMMAND_ERROR);
+    g_assert_cmphex(fw_dma(&t, MBC_GET_ID_LIST, 0, dma, 0, NULL, 0), ==,
+                    MBS_COMMAND_ERROR);
+    g_assert_cmpint(t.naen, ==, 0);
+    qla_stop(&t);
+}
+
+/* A scenario file for the partner: one INQUIRY once it is logged in. */
+static char *scenario_file(void)
+{
+    static const char text[] =
+        "{ \"name\": \"qtest\", \"description\": \"one INQUIRY\",\n"
+        "  \"first-command-delay-us\": 10,\n"
+        "  \"commands\": [ { \"op\": \"inquiry\" } ] }\n";
+    char *path = NULL;
+    int fd;
+
+    fd = g_file_open_tmp("qla2532-scenario-XXXXXX.json", &path, NULL);
+    g_assert(fd >= 0);
+    g_assert_cmpint(write(fd, text, sizeof(text) - 1), ==, sizeof(text) - 1);
+    close(fd);
+    return path;
+}
+
+/*
+ * Issue #4: malformed request entries come back as error entries with the
+ * entry_status the firmware uses (qla_def.h RF_*, qla_isr.c
+ * qla2x00_error_entry), and the device keeps working.
+ */
+static void test_iocb_malformed(void)
+{
+    QlaTest t;
+    g_autofree char *scenario = scenario_file();
+    g_autofree char *args = g_strdup_printf(QLA_FAST ",scenario=%s",
+                                            scenario);
+    uint8_t icb[ICB_SIZE], req[2 * IOCB_SIZE], rsp[IOCB_SIZE];
+    uint8_t atio[IOCB_SIZE];
+    uint16_t out[8], mb[8];
+    uint32_t exch = 0, in;
+    uint64_t buf;
+    int i;
+
+    qla_start_args(&t, true, args);
+    buf = guest_alloc(&t.alloc, 0x1000);
+    rings_alloc(&t);
+    fw_start(&t);
+
+    /* before INITIALIZE FIRMWARE the ring is not read */
+    iocb_head(req, ET_MARKER, 1, 0x1000);
+    req_post(&t, req, 1);
+    g_assert_cmphex(rd32(&t, REG_REQ_Q_OUT), ==, 0);
+    g_assert_cmphex(rd32(&t, REG_HOST_STATUS), ==, 0);
+
+    /*
+     * Target mode (qla_target.c qlt_24xx_config_nvram_stage1: fo1 BIT_4,
+     * an ATIO ring).  The partner logs in and sends an INQUIRY, which is
+     * an ATIO type 7 with an open exchange (qla_target.c
+     * qlt_24xx_atio_pkt).
+     */
+    icb_build(&t, icb, ICB_FO1_TARGET, true);
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_COMPLETE);
+    for (i = 0; i < SETTLE_NS / EVENT_STEP_NS &&
+         rd32(&t, REG_ATIO_Q_IN) == t.atio_out; i++) {
+        events_run(&t, EVENT_STEP_NS);
+    }
+    events_poll(&t);
+    g_assert_cmpint(t.natioq, >=, 1);
+    g_assert_cmphex(rd32(&t, REG_ATIO_Q_IN), ==, 1);
+    qtest_memread(t.qts, t.atio, atio, sizeof(atio));
+    g_assert_cmphex(atio[0], ==, ET_ATIO_TYPE7);
+    g_assert_cmphex(atio[32 + 12], ==, 0x12);   /* CDB: INQUIRY */
+    exch = ldl_le_p(atio + 4);
+    t.atio_out = 1;
+    wr32(&t, REG_ATIO_Q_OUT, t.atio_out);
+    /* the marker posted before INITIALIZE FIRMWARE was dropped with it */
+    g_assert_cmpint(rsp_pending(&t), ==, 0);
+    g_assert_cmphex(rd32(&t, REG_REQ_Q_OUT), ==, 0);
+    t.req_in = 0;
+
+    /* entry_count 0: RF_INV_E_COUNT */
+    iocb_head(req, ET_MARKER, 0, 0x1001);
+    iocb_round_trip(&t, req, 1, rsp);
+    check_error_entry(rsp, req, RF_INV_E_COUNT);
+
+    /* entry_count 3 with one entry up to req_q_in: RF_INV_E_COUNT */
+    iocb_head(req, ET_MARKER, 3, 0x1002);
+    iocb_round_trip(&t, req, 1, rsp);
+    check_error_entry(rsp, req, RF_INV_E_COUNT);
+
+    /* an entry type the firmware does not know: RF_INV_E_TYPE */
+    iocb_head(req, ET_UNKNOWN, 1, 0x1003);
+    iocb_round_trip(&t, req, 1, rsp);
+    check_error_entry(rsp, req, RF_INV_E_TYPE);
+
+    /* a continuation without its head: RF_INV_E_ORDER */
+    iocb_head(req, ET_CONTINUE_A64, 1, 0x1004);
+    iocb_round_trip(&t, req, 1, rsp);
+    g_assert_cmphex(rsp[0], ==, ET_CONTINUE_A64);
+    g_assert_cmphex(rsp[3], ==, RF_INV_E_ORDER);
+
+    /*
+     * CTIO type 7 with more DSDs than its entries hold (1 in the CTIO,
+     * 5 per continuation, qla_target.c qlt_load_cont_data_segments):
+     * RF_INV_E_PARAM, whatever the exchange.
+     */
+    ctio_data_in(req, 1, CTIO_HANDLE_MARK | 1, exch, 2, buf, 36);
+    iocb_round_trip(&t, req, 1, rsp);
+    check_error_entry(rsp, req, RF_INV_E_PARAM);
+    ctio_data_in(req, 2, CTIO_HANDLE_MARK | 2, exch, 7, buf, 36);
+    iocb_head(req + IOCB_SIZE, ET_CONTINUE_A64, 1, 0);
+    iocb_round_trip(&t, req, 2, rsp);           /* both slots consumed */
+    check_error_entry(rsp, req, RF_INV_E_PARAM);
+    ctio_data_in(req, 1, CTIO_HANDLE_MARK | 3, exch + 0x1000, 0, buf, 36);
+    iocb_round_trip(&t, req, 1, rsp);
+    check_error_entry(rsp, req, RF_INV_E_PARAM);
+
+    /*
+     * Valid DSDs on an exchange the firmware does not know: a normal
+     * completion with status 0x08 INVALID_RX_ID (qla_target.h
+     * CTIO_INVALID_RX_ID) - the DSD check runs before the exchange lookup.
+     */
+    ctio_data_in(req, 1, CTIO_HANDLE_MARK | 4, exch + 0x1000, 1, buf, 36);
+    iocb_round_trip(&t, req, 1, rsp);
+    g_assert_cmphex(rsp[0], ==, ET_CTIO_TYPE7);
+    g_assert_cmphex(rsp[3], ==, 0);
+    g_assert_cmphex(ldl_le_p(rsp + 4), ==, CTIO_HANDLE_MARK | 4);
+    g_assert_cmphex(lduw_le_p(rsp + 8), ==, CTIO_INVALID_RX_ID);
+    g_assert_cmphex(ldl_le_p(rsp + 20), ==, exch + 0x1000);
+
+    /* the open exchange, one DSD outside guest RAM: RF_INV_E_PARAM */
+    ctio_data_in(req, 1, CTIO_HANDLE_MARK | 5, exch, 1, 0xfffffffff000ULL,
+                 36);
+    iocb_round_trip(&t, req, 1, rsp);
+    check_error_entry(rsp, req, RF_INV_E_PARAM);
+
+    /* that exchange is still open: a good CTIO with status completes it */
+    qtest_memset(t.qts, buf, 0, 36);
+    ctio_data_in(req, 1, CTIO_HANDLE_MARK | 6, exch, 1, buf, 36);
+    stw_le_p(req + 26, CTIO7_FLAGS_DATA_IN | CTIO7_FLAGS_SEND_STATUS);
+    iocb_round_trip(&t, req, 1, rsp);
+    g_assert_cmphex(rsp[0], ==, ET_CTIO_TYPE7);
+    g_assert_cmphex(rsp[3], ==, 0);
+    g_assert_cmphex(lduw_le_p(rsp + 8), ==, CTIO_SUCCESS);
+    g_assert_cmphex(ldl_le_p(rsp + 20), ==, exch);
+
+    /* req_q_in beyond the ring: ignored, nothing consumed or answered */
+    in = rd32(&t, REG_RSP_Q_IN);
+    wr32(&t, REG_REQ_Q_IN, t.req_len);
+    wr32(&t, REG_REQ_Q_IN, 0xffff);
+    g_assert_cmphex(rd32(&t, REG_REQ_Q_OUT), ==, t.req_in);
+    g_assert_cmphex(rd32(&t, REG_RSP_Q_IN), ==, in);
+    g_assert_cmphex(rd32(&t, REG_HOST_STATUS), ==, 0);
+
+    /* the ring still works: an asynchronous marker comes back clean */
+    iocb_head(req, ET_MARKER, 1, 0x1006);
+    iocb_round_trip(&t, req, 1, rsp);
+    g_assert_cmphex(rsp[0], ==, ET_MARKER);
+    g_assert_cmphex(rsp[3], ==, 0);
+    g_assert_cmphex(ldl_le_p(rsp + 4), ==, 0x1006);
+
+    /*
+     * LOGINOUT PLOGI to port ID 0 (qla_iocb.c qla24xx_login_iocb;
+     * qla_isr.c qla24xx_logio_entry): a completion, not an entry error,
+     * comp_status CS_LOGIO_ERROR, io_parameter[0] CMD_PARAM_ERR.
+     */
+    iocb_head(req, ET_LOGINOUT, 1, 0x1007);
+    stw_le_p(req + 10, 0x81);                   /* nport_handle */
+    stw_le_p(req + 12, 0);                      /* LCF_COMMAND_PLOGI */
+    iocb_round_trip(&t, req, 1, rsp);
+    g_assert_cmphex(rsp[0], ==, ET_LOGINOUT);
+    g_assert_cmphex(rsp[3], ==, 0);
+    g_assert_cmphex(ldl_le_p(rsp + 4), ==, 0x1007);
+    g_assert_cmphex(lduw_le_p(rsp + 8), ==, CS_LOGIO_ERROR);
+    g_assert_cmphex(ldl_le_p(rsp + 20), ==, LSC_SCODE_CMD_PARAM_ERR);
+
+    /* QEMU and the firmware still answer: mailbox register test */
+    events_poll(&t);
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_MAILBOX_REGISTER_TEST;
+    for (i = 1; i < 8; i++) {
+        mb[i] = 0x1111 * i;
+    }
+    g_assert_cmphex(fw_mbox(&t, mb, 8, out, 8), ==, MBS_COMMAND_COMPLETE);
+    for (i = 1; i < 8; i++) {
+        g_assert_cmphex(out[i], ==, mb[i]);
+    }
+    g_assert_cmpint(rsp_pending(&t), ==, 0);
+
+    qla_stop(&t);
+    unlink(scenario);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -703,5 +1783,8 @@ int main(int argc, char **argv)
     qtest_add_func("/qla2532/mbox-reg-test", test_mbox_reg_test);
     qtest_add_func("/qla2532/invalid-command", test_invalid_command);
     qtest_add_func("/qla2532/malformed-mbox", test_malformed_mbox);
+    qtest_add_func("/qla2532/mbox-commands", test_mbox_commands);
+    qtest_add_func("/qla2532/mbox-invalid-params", test_mbox_invalid_params);
+    qtest_add_func("/qla2532/iocb-malformed", test_iocb_malformed);
     return g_test_run();
 }
