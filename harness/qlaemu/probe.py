@@ -79,6 +79,10 @@ mkdir -p $W/tpgt_1/lun/lun_0
 ln -s $T/core/rd_mcp_0/rd0 $W/tpgt_1/lun/lun_0/rd0
 echo 1 > $W/tpgt_1/attrib/generate_node_acls
 echo 0 > $W/tpgt_1/attrib/demo_mode_write_protect
+# tcm_qla2xxx defaults to demo_mode_login_only=1: a dynamic ACL then maps
+# no LUN and every command reaches LIO's read-only virtual LUN 0
+# (docs/driver-target-contract.md §6.1)
+echo 0 > $W/tpgt_1/attrib/demo_mode_login_only
 echo 1 > $W/tpgt_1/attrib/cache_dynamic_acls
 echo 1 > $W/tpgt_1/enable
 set +x

@@ -168,6 +168,10 @@ static void sim_port_els_request(FcSimPort *sp, const FcFrame *f)
         /* an implicit logout of what we had, then a fresh login */
         len = fc_els_plogi(pl, ELS_LS_ACC, sp->port.wwpn, sp->port.wwnn);
         sim_reply(sp, f, pl, len);
+        if (sp->scsi) {
+            /* a PLOGI is an implicit logout (FC-LS-3 §4.2.27) */
+            fc_sim_scsi_logged_out(sp->scsi, "plogi");
+        }
         sp->peer_id = fc_s_id(f);
         sp->login = FC_SIM_PLOGI_DONE;
         if (sim_is_initiator(sp)) {

@@ -41,6 +41,8 @@
 #define SIM_DATA_FRAME          2048                /* FCP_DATA payload */
 #define SIM_US                  1000LL
 #define SIM_MS                  1000000LL
+/* 2 x R_A_TOV, R_A_TOV = 10 s (FC-FS-3 Table 48, and qla2xxx's default) */
+#define SIM_ABTS_TIMEOUT_NS     (20000 * SIM_MS)
 
 /* FCP-4 information units */
 #define FCP_CMND_LEN            32
@@ -1411,7 +1413,8 @@ static void sim_send_abts(FcSimScsi *ss, bool for_timeout)
         qdict_put_int(e, "rx_id", c->rx_id);
         qdict_put_str(e, "why", for_timeout ? "timeout" : "abort-after");
     }
-    timer_mod(ss->cmd_timer, sim_now() + ss->timeout_ns);
+    /* the answer to an ABTS may take 2 x R_A_TOV (FC-FS-3 §15.3.2) */
+    timer_mod(ss->cmd_timer, sim_now() + SIM_ABTS_TIMEOUT_NS);
     fc_link_send(&ss->sp->port,
                  sim_frame(ss, FC_RCTL_BA_ABTS, FC_TYPE_BLS,
                            FC_FCTL_END_SEQ | FC_FCTL_SEQ_INIT, c->ox_id,
@@ -2158,11 +2161,11 @@ static QDict *sim_step_report(FcSimScsi *ss, unsigned i)
     if (st->name) {
         qdict_put_str(d, "name", st->name);
     }
-    if (st->read || st->write) {
+    if (sim_op_reads(st->op) || sim_op_writes(st->op)) {
         qdict_put_int(d, "lba", st->lba);
         qdict_put_int(d, "blocks", st->blocks);
-        qdict_put_int(d, "fcp_dl", st->xfer_len);
     }
+    qdict_put_int(d, "fcp_dl", st->xfer_len);
     qdict_put_int(d, "attempts", st->attempts);
     qdict_put_int(d, "total_attempts", st->total_attempts);
     qdict_put_str(d, "result", !st->finished ? "pending" :

@@ -1318,6 +1318,7 @@ void isp_init(IspState *s, const IspHostOps *ops, void *opaque,
     s->port.opaque = s;
     isp_build_sfp(s);
     isp_els_init(s);
+    isp_tgt_init(s);
     isp_reset(s);
 }
 
@@ -1325,6 +1326,8 @@ void isp_finalize(IspState *s)
 {
     timer_free(s->mbox_timer);
     timer_free(s->prli_timer);
+    timer_free(s->ctio_timer);
     s->mbox_timer = NULL;
     s->prli_timer = NULL;
+    s->ctio_timer = NULL;
 }

@@ -198,6 +198,7 @@ typedef struct IspTgtExch {
     uint32_t wr_len;
     uint32_t wr_got;
     uint32_t wr_ro;
+    int64_t wr_deadline_ns;
     uint8_t *wr_buf;
     IspDsd *wr_dsd;
     unsigned wr_ndsd;
@@ -306,6 +307,7 @@ typedef struct IspState {
     IspTgtExch tgt[ISP_MAX_TGT_EXCH];
     IspAbts abts[ISP_MAX_ABTS];
     uint32_t next_tgt_exch;
+    QEMUTimer *ctio_timer;
 } IspState;
 
 /**

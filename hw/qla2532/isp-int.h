@@ -103,6 +103,7 @@ void isp_iocb_ctio(IspState *s, const uint8_t *ctio, uint32_t idx,
 void isp_iocb_abts_resp(IspState *s, const uint8_t *iocb);
 void isp_tgt_receive(IspState *s, const FcFrame *f);
 void isp_tgt_link_event(IspState *s);
+void isp_tgt_init(IspState *s);
 void isp_tgt_reset(IspState *s);
 void isp_tgt_write_complete(IspState *s, IspTgtExch *x);
 

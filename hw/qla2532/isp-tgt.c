@@ -38,6 +38,7 @@
 #define CTIO_SUCCESS            0x01
 #define CTIO_ABORTED            0x02
 #define CTIO_INVALID_RX_ID      0x08
+#define CTIO_TIMEOUT            0x0b
 #define CTIO_LIP_RESET          0x0e
 #define CTIO_PORT_UNAVAILABLE   0x28
 #define CTIO_PORT_LOGGED_OUT    0x29
@@ -61,6 +62,8 @@
 #define ATIO_FCP_LEN            (FC_HDR_LEN + FCP_CMND_LEN)   /* 0x38 */
 #define DSDS_PER_CONT           5
 #define MAX_TRANSFER            (16 * MiB)  /* per CTIO, chosen bound */
+
+static void tgt_arm_timeout(IspState *s);
 
 /* ---------------------------------------------------------------------- */
 
@@ -415,6 +418,16 @@ void isp_iocb_ctio(IspState *s, const uint8_t *ctio, uint32_t idx,
 
     trace_qla2532_ctio(s->port_no, addr, flags, xfer, ldl_le_p(ctio + 4));
     if (flags & CTIO7_TERMINATE) {
+        if (x && x->wr_pending) {
+            /*
+             * The exchange ends with a data-out CTIO still waiting for the
+             * initiator's data (an ABTS, LIO's abort): that CTIO comes back
+             * aborted first.  [fw?] the status is unknown; the driver
+             * accepts any (docs/driver-target-contract.md §5).
+             */
+            x->wr_pending = false;
+            ctio_done(s, x->wr_ctio, CTIO_ABORTED, 0);
+        }
         if (x) {
             tgt_exch_free(x);
         }
@@ -456,6 +469,10 @@ void isp_iocb_ctio(IspState *s, const uint8_t *ctio, uint32_t idx,
             return;
         }
         x->wr_pending = true;
+        x->wr_deadline_ns = lduw_le_p(ctio + 10) ?
+            qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+            lduw_le_p(ctio + 10) * NANOSECONDS_PER_SECOND : 0;
+        tgt_arm_timeout(s);
         x->wr_len = xfer;
         x->wr_got = 0;
         x->wr_ro = ro;
@@ -485,6 +502,49 @@ void isp_iocb_ctio(IspState *s, const uint8_t *ctio, uint32_t idx,
         tgt_exch_free(x);
     }
     ctio_done(s, ctio, CTIO_SUCCESS, 0);
+}
+
+/*
+ * A data-out CTIO whose data does not come within the CTIO's timeout
+ * (seconds at offset 10; the driver uses 10, qla_target.h QLA_TGT_TIMEOUT)
+ * completes with CTIO_TIMEOUT 0x0b, which the driver accepts ("They are
+ * OK", qla_target.c qlt_do_ctio_completion).
+ */
+static void tgt_arm_timeout(IspState *s)
+{
+    int64_t next = INT64_MAX;
+    int i;
+
+    for (i = 0; i < ISP_MAX_TGT_EXCH; i++) {
+        IspTgtExch *x = &s->tgt[i];
+
+        if (x->valid && x->wr_pending && x->wr_deadline_ns) {
+            next = MIN(next, x->wr_deadline_ns);
+        }
+    }
+    if (next == INT64_MAX) {
+        timer_del(s->ctio_timer);
+    } else {
+        timer_mod(s->ctio_timer, next);
+    }
+}
+
+static void tgt_ctio_timer_cb(void *opaque)
+{
+    IspState *s = opaque;
+    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    int i;
+
+    for (i = 0; i < ISP_MAX_TGT_EXCH; i++) {
+        IspTgtExch *x = &s->tgt[i];
+
+        if (x->valid && x->wr_pending && x->wr_deadline_ns &&
+            x->wr_deadline_ns <= now) {
+            x->wr_pending = false;
+            ctio_done(s, x->wr_ctio, CTIO_TIMEOUT, 0);
+        }
+    }
+    tgt_arm_timeout(s);
 }
 
 /* All write data is in: place it, complete the data-out CTIO. */
@@ -691,17 +751,36 @@ void isp_tgt_link_event(IspState *s)
     int i;
 
     for (i = 0; i < ISP_MAX_TGT_EXCH; i++) {
-        if (s->tgt[i].valid) {
-            s->tgt[i].lip_reset = true;
-            s->tgt[i].wr_pending = false;
+        IspTgtExch *x = &s->tgt[i];
+
+        if (!x->valid) {
+            continue;
+        }
+        x->lip_reset = true;
+        if (x->wr_pending) {
+            x->wr_pending = false;
+            g_free(x->wr_buf);
+            g_free(x->wr_dsd);
+            x->wr_buf = NULL;
+            x->wr_dsd = NULL;
+            ctio_done(s, x->wr_ctio, CTIO_LIP_RESET, 0);
         }
     }
     memset(s->abts, 0, sizeof(s->abts));
 }
 
+void isp_tgt_init(IspState *s)
+{
+    s->ctio_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, tgt_ctio_timer_cb, s);
+}
+
 void isp_tgt_reset(IspState *s)
 {
     int i;
+
+    if (s->ctio_timer) {
+        timer_del(s->ctio_timer);
+    }
 
     for (i = 0; i < ISP_MAX_TGT_EXCH; i++) {
         tgt_exch_free(&s->tgt[i]);
