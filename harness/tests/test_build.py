@@ -86,11 +86,10 @@ def test_one_line_format(fake_apt):
     assert calls == ["update"]
 
 
+@pytest.mark.build
 def test_hooks_apply_once_on_scratch_tree(tmp_path, monkeypatch):
     """apply_overlay twice on copies of the hooked files: each hook once."""
-    src = paths.BUILD_DIR / "qemu-src"
-    if not (src / "meson.build").is_file():
-        pytest.skip("no QEMU tree yet (created by ensure_qemu_source)")
+    src = build.ensure_qemu_source()
     tree = tmp_path / "qemu"
     for rel in HOOK_FILES.values():
         (tree / rel).parent.mkdir(parents=True, exist_ok=True)
