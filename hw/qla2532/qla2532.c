@@ -24,6 +24,7 @@
 #include "qemu/error-report.h"
 #include "qapi/qmp/qdict.h"
 #include "qapi/qmp/qlist.h"
+#include "qapi/visitor.h"
 #include "qemu/units.h"
 #include "qapi/error.h"
 #include "hw/pci/pci.h"
@@ -560,8 +561,6 @@ static Property qla2532_properties[] = {
     DEFINE_PROP_UINT32("link-init-us", QLA2532State, link_init_us, 2000),
     DEFINE_PROP_UINT32("frame-latency-ns", QLA2532State, frame_latency_ns,
                        1000),
-    DEFINE_PROP_UINT32("prli-complete-latency", QLA2532State,
-                       prli_latency_us, 0),
     DEFINE_PROP_UINT32("partner-login-delay", QLA2532State,
                        partner_login_delay_us, 1000),
     DEFINE_PROP_UINT16("hard-loop-id", QLA2532State, hard_loop_id, 0),
@@ -578,7 +577,6 @@ static Property qla2532_properties[] = {
     DEFINE_PROP_INT32("partner-hard-loop-id", QLA2532State,
                       partner_hard_loop_id, -1),
     DEFINE_PROP_STRING("partner-role", QLA2532State, partner_role),
-    DEFINE_PROP_STRING("scenario", QLA2532State, scenario),
     DEFINE_PROP_STRING("report-file", QLA2532State, report_file),
     DEFINE_PROP_END_OF_LIST(),
 };
@@ -632,8 +630,81 @@ static void qla2532_set_link_event(Object *obj, const char *value,
     s->last_link_event = g_strdup(value);
 }
 
+/*
+ * prli-complete-latency (µs): settable on the command line and at run time
+ * (qom-set), e.g. between the points of a sweep; applies to PRLIs
+ * accepted from then on.
+ */
+static void qla2532_get_prli_latency(Object *obj, Visitor *v,
+                                     const char *name, void *opaque,
+                                     Error **errp)
+{
+    QLA2532State *s = QLA2532(obj);
+
+    visit_type_uint32(v, name, &s->prli_latency_us, errp);
+}
+
+static void qla2532_set_prli_latency(Object *obj, Visitor *v,
+                                     const char *name, void *opaque,
+                                     Error **errp)
+{
+    QLA2532State *s = QLA2532(obj);
+    uint32_t us;
+
+    if (!visit_type_uint32(v, name, &us, errp)) {
+        return;
+    }
+    s->prli_latency_us = us;
+    s->isp.prli_latency_ns = (int64_t)us * 1000;
+}
+
+/*
+ * scenario: the simulated initiator's scenario file.  Set at run time it
+ * replaces the running scenario and clears the report; the new one starts
+ * at the partner's next login (inject a LIP to make it log in again).
+ */
+static char *qla2532_get_scenario(Object *obj, Error **errp)
+{
+    QLA2532State *s = QLA2532(obj);
+
+    return g_strdup(s->scenario ? s->scenario : "");
+}
+
+static void qla2532_set_scenario(Object *obj, const char *value,
+                                 Error **errp)
+{
+    QLA2532State *s = QLA2532(obj);
+    FcSimScsi *ss;
+
+    if (!DEVICE(obj)->realized) {
+        g_free(s->scenario);
+        s->scenario = g_strdup(value);
+        return;
+    }
+    if (!s->partner_present) {
+        error_setg(errp, "qla2532: a scenario needs the partner port");
+        return;
+    }
+    ss = fc_sim_scsi_new(&s->partner, value, &s->log, errp);
+    if (!ss) {
+        return;
+    }
+    if (s->partner.scsi) {
+        fc_sim_scsi_free(s->partner.scsi);
+    }
+    fc_log_clear(&s->log);
+    s->partner.scsi = ss;
+    g_free(s->scenario);
+    s->scenario = g_strdup(value);
+}
+
 static void qla2532_instance_init(Object *obj)
 {
+    object_property_add(obj, "prli-complete-latency", "uint32",
+                        qla2532_get_prli_latency, qla2532_set_prli_latency,
+                        NULL, NULL);
+    object_property_add_str(obj, "scenario", qla2532_get_scenario,
+                            qla2532_set_scenario);
     object_property_add_str(obj, "link-event", qla2532_get_link_event,
                             qla2532_set_link_event);
     object_property_add_str(obj, "report", qla2532_get_report, NULL);
@@ -644,6 +715,7 @@ static void qla2532_instance_finalize(Object *obj)
     QLA2532State *s = QLA2532(obj);
 
     g_free(s->last_link_event);
+    g_free(s->scenario);
 }
 
 static void qla2532_class_init(ObjectClass *klass, void *data)
