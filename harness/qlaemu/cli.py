@@ -4,6 +4,8 @@ Commands:
     test [pytest args]   ensure packages, run harness/tests with pytest
     probe                boot the guest with the device, report what Linux sees
     race                 the race scenario (not implemented yet: runs probe)
+    scenario FILE        run a scenario of the simulated initiator against
+                         the target-mode driver; summary, checks, JSON
     shell                interactive busybox guest with the device attached
     bench                print timing figures (no assertions)
 
@@ -98,6 +100,22 @@ def cmd_race(args) -> int:
     return rc
 
 
+def cmd_scenario(args) -> int:
+    """Run one scenario file; exit 0 passed, 1 failed, 2 broken run."""
+    from . import scenario as scenario_mod
+    scenario_mod.check_driver(args.driver)
+    _setup()
+    r = scenario_mod.run_scenario(
+        args.file, driver=args.driver, device_opts=_device_opts(args),
+        icount=args.icount or None, timeout_s=args.timeout,
+        wwpn=args.wwpn, wwnn=args.wwnn)
+    print(scenario_mod.summary(r, timeline_lines=args.timeline))
+    if args.json:
+        Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
+        print("  json: %s" % args.json)
+    return {"passed": 0, "failed": 1}.get(r["status"], 2)
+
+
 def cmd_shell(args) -> int:
     _setup()
     wwn = probe_mod.format_wwn(args.wwpn)
@@ -155,6 +173,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", metavar="FILE", help="write the result here")
     _add_common(r)
     r.set_defaults(func=cmd_race)
+    sc = sub.add_parser("scenario", help="run a scenario against the "
+                        "target-mode driver (docs/scenario.md)")
+    sc.add_argument("file", help="scenario JSON file, e.g. traces/basic.json")
+    sc.add_argument("--driver", default="debian-6.1", metavar="PROFILE",
+                    help="driver profile (default debian-6.1, the only one)")
+    sc.add_argument("--json", metavar="OUT", help="write the result here")
+    sc.add_argument("--timeout", type=float, default=180,
+                    help="hard limit on the guest run, seconds (default 180)")
+    sc.add_argument("--icount", default="shift=3,sleep=off",
+                    help="QEMU -icount value; '' for none "
+                    "(default shift=3,sleep=off)")
+    sc.add_argument("--timeline", type=int, default=40, metavar="N",
+                    help="notable events printed (default 40)")
+    _add_common(sc)
+    sc.set_defaults(func=cmd_scenario)
     s = sub.add_parser("shell", help="interactive guest shell")
     s.add_argument("--mode", choices=probe_mod.MODES, default="initiator",
                    help="which commands the banner suggests")

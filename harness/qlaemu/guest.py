@@ -28,6 +28,20 @@ Debian kernel, so the channel exists before any module is loaded (a
 virtio-serial port would first need virtio modules).  ttyS1 is put in raw
 mode so no CR/LF translation happens.  Closing a tty waits for its output
 to drain, so a section is in ``data.log`` before the next command runs.
+
+Control channel (host -> guest).  A third 16550 (``/dev/ttyS2``) is backed
+by a unix-socket chardev server (``server=on,wait=off``) when :func:`run`
+has a ``controller``, and by a ``null`` chardev otherwise.  The controller
+writes lines with :meth:`GuestControl.send`; a scenario script reads one
+with ``qlaemu_wait_cmd [timeout_s]`` (prints it; status 1 on timeout).
+``functions.sh`` keeps ttyS2 open on fd 8 for the whole script and puts it
+in raw mode without echo: the 8250 driver flushes the UART FIFO whenever
+the port is opened, so a line sent while the port is closed would be lost.
+While the port is open, unread input waits in the tty buffer; QEMU stops
+reading the socket while the UART FIFO is full, and the host keeps its end
+of the socket open until QEMU exits (a hang-up makes QEMU drop what the
+UART has not taken yet).  ttyS2 gets IRQ 7 instead of the usual 4, which
+ttyS0 uses: QEMU does not OR two ISA devices on one line.
 """
 import asyncio
 import dataclasses
@@ -78,7 +92,7 @@ KEEP_RUNS = 20
 
 #: Bumped whenever the generated guest files change in a way the hash of
 #: this module's inputs would not catch.
-IMAGE_FORMAT = 1
+IMAGE_FORMAT = 2
 
 INIT_SCRIPT = r"""#!/bin/busybox sh
 /bin/busybox mkdir -p /proc /sys /dev /tmp /run /sbin /usr/bin /usr/sbin
@@ -133,6 +147,28 @@ qlaemu_section_file() { qlaemu_section "$1" cat "$2"; }
 qlaemu_mark() {
     echo "@@QLAEMU-MARK $1@@" >"$QLAEMU_DATA"
     echo "<6>qlaemu: mark $1" >/dev/kmsg 2>/dev/null
+}
+
+# The control channel (host -> guest): ttyS2 stays open on fd 8, raw,
+# no echo (see guest.py).  Absent on a kernel without a third UART.
+QLAEMU_CTL=${QLAEMU_CTL:-/dev/ttyS2}
+# (probe in a subshell first: a failing redirection of the special builtin
+# exec would end a non-interactive shell)
+if [ -c "$QLAEMU_CTL" ] && (exec 8<>"$QLAEMU_CTL") 2>/dev/null; then
+    exec 8<>"$QLAEMU_CTL"
+    stty raw -echo <&8 2>/dev/null
+    QLAEMU_CTL_FD=8
+fi
+
+# qlaemu_wait_cmd [TIMEOUT_S]: read one line the host sent with
+# GuestControl.send() and print it (without CR/LF).  Waits at most
+# TIMEOUT_S seconds (default 600); status 1 and no output on timeout, EOF
+# or no control channel.
+qlaemu_wait_cmd() {
+    [ -n "$QLAEMU_CTL_FD" ] || return 1
+    _line=
+    IFS= read -r -t "${1:-600}" _line <&8 || return 1
+    printf '%s\n' "$(printf '%s' "$_line" | tr -d '\r')"
 }
 
 # qlaemu_kv NAME DIR ATTR...: "attr=value" lines for the readable ATTRs.
@@ -534,8 +570,14 @@ def _base_inputs(root: Path, kver: str, mods: list) -> str:
     return h.hexdigest()
 
 
-def ensure_base_initramfs() -> Path:
+def ensure_base_initramfs(profile=None) -> Path:
     """Build BUILD_DIR/guest/initramfs-base.cpio.gz if its inputs changed.
+
+    Args:
+        profile: driver-under-test profile (a driver.Profile, or a name or
+            path for driver.load_profile); None is the default (stock)
+            profile.  A non-stock profile's image is
+            initramfs-base-<profile>-<key>.cpio.gz.
 
     Returns:
         path of initramfs-base.cpio.gz.
@@ -545,10 +587,13 @@ def ensure_base_initramfs() -> Path:
     """
     root, kver = ensure_kernel_root()
     moddir = root / "lib" / "modules" / kver
-    mods = module_closure(moddir)
-    key = _base_inputs(root, kver, mods)
-    base = _guest_dir() / "initramfs-base.cpio.gz"
-    key_file = _guest_dir() / "initramfs-base.key"
+    from . import driver
+    plan = driver.initramfs_plan(profile, moddir, MODULES)
+    mods = module_closure(moddir, plan.wanted)
+    key = _base_inputs(root, kver, mods) + plan.key
+    name = "initramfs-base" + ("-" + plan.tag if plan.tag else "")
+    base = _guest_dir() / (name + ".cpio.gz")
+    key_file = _guest_dir() / (name + ".key")
     if base.is_file() and key_file.is_file() and key_file.read_text() == key:
         return base
     stage = Path(tempfile.mkdtemp(prefix="stage.", dir=_guest_dir()))
@@ -572,6 +617,15 @@ def ensure_base_initramfs() -> Path:
                                    stdout=f, check=True)
             else:
                 shutil.copy2(moddir / rel, dst)
+        for rel, src in plan.replace.items():   # the profile's modules
+            dst = smod / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+        for gpath, src in plan.files.items():   # the profile's scripts
+            dst = stage / gpath.lstrip("/")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+            dst.chmod(0o755)
         for f in ("modules.builtin", "modules.builtin.modinfo",
                   "modules.order"):
             if (moddir / f).is_file():
@@ -592,20 +646,22 @@ def ensure_base_initramfs() -> Path:
                      os.makedev(5, 1))
         _cpio(stage, base, gzip=True)
         key_file.write_text(key)
+        for old in driver.stale_initramfs(_guest_dir(), plan.tag):
+            old.unlink(missing_ok=True)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return base
 
 
 def _run_initrd(run_dir: Path, stem: str, script: str,
-                extra_files: dict | None) -> Path:
+                extra_files: dict | None, profile=None) -> Path:
     """Base archive + a per-run newc archive with /scenario.sh and extras.
 
     Returns:
         run_dir/<stem>.initrd (the concatenation); <stem>.overlay.cpio is
         kept next to it.
     """
-    base = ensure_base_initramfs()
+    base = ensure_base_initramfs(profile)
     stage = run_dir / (stem + ".overlay")
     if stage.exists():
         shutil.rmtree(stage)
@@ -627,9 +683,9 @@ def _run_initrd(run_dir: Path, stem: str, script: str,
     return initrd
 
 
-def prepare() -> None:
+def prepare(profile=None) -> None:
     """Make the kernel root and base initramfs (idempotent)."""
-    ensure_base_initramfs()
+    ensure_base_initramfs(profile)
 
 
 # --------------------------------------------------------------------------
@@ -761,10 +817,13 @@ class GuestControl:
     POLL_S = 0.05
 
     def __init__(self, proc: subprocess.Popen, data_log: Path,
-                 qmp_path: Path, log_file: Path, t0: float):
+                 qmp_path: Path, log_file: Path, t0: float,
+                 cmd_path: Path | None = None):
         self.proc = proc
         self.data_log = Path(data_log)
         self.qmp_path = Path(qmp_path)
+        self.cmd_path = Path(cmd_path) if cmd_path else None
+        self._cmd_sock = None
         self.log = []
         self.qmp_impl = None
         self._log_file = log_file
@@ -858,6 +917,56 @@ class GuestControl:
         return self.wait_data(r"^@@QLAEMU-MARK %s@@$" % re.escape(name),
                               timeout_s)
 
+    # --------------------------------------------------- control channel
+    def send(self, line: str, timeout_s: float = 10.0) -> None:
+        """Send one line to the guest's control channel (``/dev/ttyS2``).
+
+        A scenario script reads it with ``qlaemu_wait_cmd``.  The first
+        call connects to the chardev socket (retrying until ``timeout_s``);
+        the connection stays open until QEMU exits.
+
+        Args:
+            line: text without a newline (one is appended).
+            timeout_s: bound on connecting and writing, seconds.
+
+        Raises:
+            ValueError: ``line`` contains a newline or CR.
+            GuestExited: QEMU is gone.
+            QMPError: no control socket (``run`` got no controller) or it
+                cannot be reached / written in time.
+        """
+        if "\n" in line or "\r" in line:
+            raise ValueError("one line without CR/LF expected: %r" % line)
+        if self.cmd_path is None:
+            raise QMPError("this run has no control channel")
+        if self.proc.poll() is not None:
+            raise GuestExited("QEMU exited before send(%r)" % line)
+        deadline = time.monotonic() + timeout_s
+        last = None
+        while self._cmd_sock is None:
+            if self.proc.poll() is not None:
+                raise GuestExited("QEMU exited before send(%r)" % line)
+            try:
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.settimeout(timeout_s)
+                sock.connect(str(self.cmd_path))
+                self._cmd_sock = sock
+                self.note("control channel connected")
+            except OSError as e:
+                sock.close()
+                last = e
+                if time.monotonic() >= deadline:
+                    raise QMPError("cannot connect to the control channel "
+                                   "%s: %r" % (self.cmd_path, last)) from e
+                time.sleep(0.1)
+        try:
+            self._cmd_sock.sendall(line.encode() + b"\n")
+        except OSError as e:
+            if self.proc.poll() is not None:
+                raise GuestExited("QEMU exited during send(%r)" % line)
+            raise QMPError("control channel write failed: %r" % e) from e
+        self.note("sent %r" % line)
+
     # ------------------------------------------------------------- QMP
     def _connect(self) -> None:
         cls = load_qemu_qmp()
@@ -937,6 +1046,22 @@ class GuestControl:
             asyncio.set_event_loop(None)
             self._loop = None
 
+    def close_control_channel(self) -> None:
+        """Close the control-channel socket (:func:`run` does this once
+        QEMU has exited).
+
+        Not earlier: QEMU's socket chardev drops the connection on hang-up
+        and with it every byte the UART has not taken yet (its FIFO holds
+        16), so closing right after :meth:`send` would lose the tail of
+        what was sent.
+        """
+        c, self._cmd_sock = self._cmd_sock, None
+        if c is not None:
+            try:
+                c.close()
+            except OSError:
+                pass
+
     def close(self) -> None:
         """Close QMP (called by :func:`run` in the controller's thread)."""
         q, self._qmp = self._qmp, None
@@ -999,7 +1124,7 @@ def run(script: str, device_args=(), timeout_s: float = 120,
         accel: str = "tcg", extra_files: dict | None = None, append: str = "",
         interactive: bool = False, log_path: Path | None = None,
         qmp_path: Path | None = None, controller=None,
-        controller_grace_s: float = 15.0) -> GuestResult:
+        controller_grace_s: float = 15.0, profile=None) -> GuestResult:
     """Boot the guest, run ``script`` as /scenario.sh, power off.
 
     Args:
@@ -1022,7 +1147,8 @@ def run(script: str, device_args=(), timeout_s: float = 120,
         controller: optional callable ``controller(handle) -> any``, run in
             a thread while QEMU runs; ``handle`` is a :class:`GuestControl`
             (``wait_data(regex, timeout_s)``, ``wait_mark(name,
-            timeout_s)``, ``qmp(command, **args)``).  Its return value goes
+            timeout_s)``, ``qmp(command, **args)``, ``send(line)`` to the
+            guest's ``qlaemu_wait_cmd``).  Its return value goes
             to ``GuestResult.controller_result``.  If it raises, QEMU is
             stopped and exit is 'controller-error' (traceback in
             ``controller_error``).  It cannot hang the harness: its waits
@@ -1032,6 +1158,8 @@ def run(script: str, device_args=(), timeout_s: float = 120,
             controller thread to return, seconds; a thread still running
             then is abandoned (daemon) and reported in
             ``controller_error``.
+        profile: driver-under-test profile whose modules and scripts the
+            image holds (see qlaemu.driver); None: the stock default.
 
     Returns:
         GuestResult.
@@ -1051,7 +1179,7 @@ def run(script: str, device_args=(), timeout_s: float = 120,
     stderr_log = run_dir / (stem + ".qemu-stderr.log")
     for f in (console_log, data_log):
         f.unlink(missing_ok=True)
-    initrd = _run_initrd(run_dir, stem, script, extra_files)
+    initrd = _run_initrd(run_dir, stem, script, extra_files, profile)
     cmdline = "console=ttyS0,115200 panic=-1 loglevel=7 log_buf_len=1M " \
         "rdinit=/init"
     if interactive:
@@ -1076,14 +1204,28 @@ def run(script: str, device_args=(), timeout_s: float = 120,
              "-serial", "chardev:data"]
     ctl_log = None
     tmp_sock_dir = None
+    cmd_path = None
     if controller is not None:
         ctl_log = run_dir / (stem + ".controller.log")
         ctl_log.unlink(missing_ok=True)
+        cmd_path = run_dir / (stem + ".cmd.sock")
         if qmp_path is None:
             qmp_path = run_dir / (stem + ".qmp.sock")
-            if len(str(qmp_path)) > 100:     # sun_path is 108 bytes
-                tmp_sock_dir = Path(tempfile.mkdtemp(prefix="qlaemu-qmp-"))
+        if len(str(qmp_path)) > 100 or len(str(cmd_path)) > 100:
+            # sun_path is 108 bytes
+            tmp_sock_dir = Path(tempfile.mkdtemp(prefix="qlaemu-qmp-"))
+            if len(str(qmp_path)) > 100:
                 qmp_path = tmp_sock_dir / "qmp.sock"
+            cmd_path = tmp_sock_dir / "cmd.sock"
+        cmd_path.unlink(missing_ok=True)
+        argv += ["-chardev", "socket,id=cmd,path=%s,server=on,wait=off"
+                 % cmd_path]
+    else:
+        argv += ["-chardev", "null,id=cmd"]
+    # ttyS2's usual IRQ 4 is ttyS0's: QEMU does not OR two ISA devices
+    # on one line, so the UARTs would clear each other's interrupt and
+    # input on ttyS2 could stall.  IRQ 7 (no parallel port here) is free.
+    argv += ["-device", "isa-serial,chardev=cmd,index=2,iobase=0x3e8,irq=7"]
     if qmp_path:
         Path(qmp_path).unlink(missing_ok=True)
         argv += ["-qmp", "unix:%s,server=on,wait=off" % qmp_path]
@@ -1095,6 +1237,7 @@ def run(script: str, device_args=(), timeout_s: float = 120,
     ctl_failed = False
     ctl_out = {}
     ctl_thread = None
+    handle = None
     t0 = time.monotonic()
     with open(stderr_log, "wb") as err:
         try:
@@ -1114,7 +1257,7 @@ def run(script: str, device_args=(), timeout_s: float = 120,
                 proc.wait(timeout=timeout_s)
             else:
                 handle = GuestControl(proc, data_log, Path(qmp_path),
-                                      ctl_log, t0)
+                                      ctl_log, t0, cmd_path=cmd_path)
                 failed = threading.Event()
                 ctl_thread = threading.Thread(
                     target=_controller_thread, name="qlaemu-controller",
@@ -1141,6 +1284,8 @@ def run(script: str, device_args=(), timeout_s: float = 120,
             raise
     duration = time.monotonic() - t0
     ctl_error = None
+    if handle is not None:
+        handle.close_control_channel()
     if ctl_thread is not None:
         ctl_thread.join(timeout=controller_grace_s)
         if ctl_thread.is_alive():
@@ -1150,8 +1295,10 @@ def run(script: str, device_args=(), timeout_s: float = 120,
             ctl_error = ctl_out.get("error")
     if tmp_sock_dir is not None:
         shutil.rmtree(tmp_sock_dir, ignore_errors=True)
-    elif controller is not None and qmp_path:
-        Path(qmp_path).unlink(missing_ok=True)
+    if controller is not None:
+        for sock in (qmp_path, cmd_path):
+            if sock:
+                Path(sock).unlink(missing_ok=True)
     initrd.unlink(missing_ok=True)   # 2.5 MB; base + <stem>.overlay.cpio
 
     def read(p):

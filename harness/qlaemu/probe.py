@@ -48,24 +48,23 @@ def format_wwn(wwn: int) -> str:
     return ":".join("%02x" % b for b in wwn.to_bytes(8, "big"))
 
 
-def _script(mode: str, wwpn: int, port_wait_s: int = PORT_WAIT_S,
-            peer_wait_s: int = PEER_WAIT_S) -> str:
-    """The scenario run in the guest (busybox sh).
+def target_setup_script(wwpn: int = DEFAULT_WWPN,
+                        rd_pages: int = RD_PAGES) -> str:
+    """Guest shell text that brings the LIO target up (busybox sh).
+
+    Loads ``qla2xxx qlini_mode=disabled`` and ``tcm_qla2xxx``, creates an
+    rd_mcp ramdisk of ``rd_pages`` 4 KiB pages as LUN 0 of
+    ``qla2xxx/<wwpn>/tpgt_1`` in demo mode (generate_node_acls=1,
+    demo_mode_write_protect=0, demo_mode_login_only=0,
+    cache_dynamic_acls=1) and enables the TPG.  Its output goes to
+    ``/tmp/setup.log`` (which ends with the LUN link and ``tpgt_1/enable``).
+    Used by probe (target mode) and scenario.
 
     Args:
-        mode: 'initiator' or 'target'.
-        wwpn: the HBA's port name (names the LIO target in target mode).
-        port_wait_s: seconds to poll fc_host port_state for Online.
-        peer_wait_s: once Online, seconds to poll for an Online remote port
-            (initiator) / a LIO dynamic session (target).
-    Raises:
-        ValueError: unknown mode.
+        wwpn: the HBA's port name (names the LIO target).
+        rd_pages: ramdisk size in 4 KiB pages.
     """
-    if mode not in MODES:
-        raise ValueError("mode must be one of %s, not %r" % (MODES, mode))
-    lio = ""
-    if mode == "target":
-        lio = r"""
+    return r"""
 T=/sys/kernel/config/target
 W=$T/qla2xxx/%(wwn)s
 {
@@ -89,7 +88,27 @@ set +x
 } > /tmp/setup.log 2>&1
 echo "lun_0 -> $(readlink $W/tpgt_1/lun/lun_0/rd0)" >> /tmp/setup.log
 echo "tpgt_1/enable=$(cat $W/tpgt_1/enable 2>&1)" >> /tmp/setup.log
-""" % {"wwn": format_wwn(wwpn), "pages": RD_PAGES}
+""" % {"wwn": format_wwn(wwpn), "pages": rd_pages}
+
+
+def _script(mode: str, wwpn: int, port_wait_s: int = PORT_WAIT_S,
+            peer_wait_s: int = PEER_WAIT_S) -> str:
+    """The scenario run in the guest (busybox sh).
+
+    Args:
+        mode: 'initiator' or 'target'.
+        wwpn: the HBA's port name (names the LIO target in target mode).
+        port_wait_s: seconds to poll fc_host port_state for Online.
+        peer_wait_s: once Online, seconds to poll for an Online remote port
+            (initiator) / a LIO dynamic session (target).
+    Raises:
+        ValueError: unknown mode.
+    """
+    if mode not in MODES:
+        raise ValueError("mode must be one of %s, not %r" % (MODES, mode))
+    lio = ""
+    if mode == "target":
+        lio = target_setup_script(wwpn)
     else:
         lio = "modprobe qla2xxx > /tmp/setup.log 2>&1\n"
     return r"""
