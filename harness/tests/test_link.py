@@ -573,3 +573,14 @@ def test_runtime_link_down_up(guest_ready):
             if p.get("port_name") == PARTNER_WWPN] == ["Online"], rp
     bad = failure_lines(s["dmesg_raw"], "initiator")
     assert not bad, "qla2xxx failure messages (%s):%s" % (adir, _fmt(bad))
+
+
+@pytest.mark.parametrize("gbps,code", [(2, "2"), (4, "4")])
+def test_link_speed_property(guest_ready, gbps, code):
+    """link-speed is the speed the link comes up at: LOOP UP mb1
+    (qla_isr.c MBA_LOOP_UP, PORT_SPEED_*) and fc_host speed follow it."""
+    r = probe.probe("initiator", device_opts="link-speed=%d" % gbps,
+                    run_name="link-speed-%d" % gbps)
+    assert r["fc_host"].get("port_state") == "Online", r["port_wait"]
+    assert r["fc_host"].get("speed") == "%s Gbit" % code, r["fc_host"]
+    assert "LOOP UP detected (%s Gbps)" % code in r["dmesg"], r["dmesg"]

@@ -19,6 +19,7 @@
 #include "qemu/log.h"
 #include "qemu/units.h"
 #include "isp-int.h"
+#include "qapi/qmp/qdict.h"
 #include "trace.h"
 
 /* Entry types, qla_target.h */
@@ -417,6 +418,17 @@ void isp_iocb_ctio(IspState *s, const uint8_t *ctio, uint32_t idx,
     uint16_t status;
 
     trace_qla2532_ctio(s->port_no, addr, flags, xfer, ldl_le_p(ctio + 4));
+    if (s->log) {
+        QDict *e = fc_log_event(s->log, "isp", "ctio");
+
+        if (e) {
+            qdict_put_int(e, "exchange", addr);
+            qdict_put_int(e, "flags", flags);
+            qdict_put_int(e, "entry_count", count);
+            qdict_put_int(e, "dseg_count", lduw_le_p(ctio + 12));
+            qdict_put_int(e, "transfer_length", xfer);
+        }
+    }
     if (flags & CTIO7_TERMINATE) {
         if (x && x->wr_pending) {
             /*
