@@ -141,64 +141,54 @@ void isp_post_aen(IspState *s, uint16_t code, uint16_t mb1,
 /* ---------------------------------------------------------------------- */
 
 /*
- * Put one 64-byte entry on the response ring and tell the host.  The entry
- * body is written before rsp_q_in moves (qla_isr.c
- * qla24xx_process_response_queue reads entries up to rsp_q_in).  One slot
- * stays free so that in == out always means empty.
+ * Put one 64-byte entry on a firmware-to-host ring (@base, @len entries,
+ * producer *@in, consumer @out) and post the ring's event.  The entry body
+ * is written before the producer index moves (qla_isr.c
+ * qla24xx_process_response_queue reads up to rsp_q_in; the ATIO scan,
+ * qla_target.c qlt_24xx_process_atio_queue, goes by the entries' last
+ * dword).  One slot stays free so that in == out means empty.
  */
-bool isp_rsp_post(IspState *s, const uint8_t *entry)
+static bool isp_ring_post(IspState *s, const char *ring, uint64_t base,
+                          uint32_t len, uint32_t *in, uint32_t out,
+                          const uint8_t *entry, IspEventKind kind,
+                          uint8_t code)
 {
     uint32_t next;
     uint64_t addr;
 
-    if (!s->fw_initialized || s->icb.rsp_q_len == 0) {
+    if (!s->fw_initialized || !base || !len) {
         return false;
     }
-    next = (s->rsp_q_in + 1) % s->icb.rsp_q_len;
-    if (next == s->rsp_q_out % s->icb.rsp_q_len) {
-        trace_qla2532_ring_full(s->port_no, "response");
+    next = (*in + 1) % len;
+    if (next == out % len) {
+        trace_qla2532_ring_full(s->port_no, ring);
         return false;
     }
-    addr = s->icb.rsp_q_addr + (uint64_t)s->rsp_q_in * IOCB_SIZE;
+    addr = base + (uint64_t)*in * IOCB_SIZE;
     if (s->ops->dma_write(s->opaque, addr, entry, IOCB_SIZE) != MEMTX_OK) {
         qemu_log_mask(LOG_GUEST_ERROR,
-                      "qla2532: response ring at 0x%" PRIx64
-                      " not writable\n", addr);
+                      "qla2532: %s ring at 0x%" PRIx64 " not writable\n",
+                      ring, addr);
         return false;
     }
-    s->rsp_q_in = next;
-    isp_post_event(s, ISP_EV_RSPQ, INTR_RSP_QUE_UPDATE, NULL, 0);
+    *in = next;
+    isp_post_event(s, kind, code, NULL, 0);
     return true;
 }
 
-/*
- * Put one 64-byte entry on the ATIO ring (target mode): the driver sees a
- * new entry by its last dword not being 0xdeaddead and raises nothing but
- * the ATIO-queue event (qla_target.c qlt_24xx_process_atio_queue).
- */
+bool isp_rsp_post(IspState *s, const uint8_t *entry)
+{
+    return isp_ring_post(s, "response", s->icb.rsp_q_addr, s->icb.rsp_q_len,
+                         &s->rsp_q_in, s->rsp_q_out, entry, ISP_EV_RSPQ,
+                         INTR_RSP_QUE_UPDATE);
+}
+
+/* Target mode: ATIOs and immediate notifies. */
 bool isp_atio_post(IspState *s, const uint8_t *entry)
 {
-    uint32_t next;
-    uint64_t addr;
-
-    if (!s->fw_initialized || !s->icb.atio_q_addr || !s->icb.atio_q_len) {
-        return false;
-    }
-    next = (s->atio_q_in + 1) % s->icb.atio_q_len;
-    if (next == s->atio_q_out % s->icb.atio_q_len) {
-        trace_qla2532_ring_full(s->port_no, "ATIO");
-        return false;
-    }
-    addr = s->icb.atio_q_addr + (uint64_t)s->atio_q_in * IOCB_SIZE;
-    if (s->ops->dma_write(s->opaque, addr, entry, IOCB_SIZE) != MEMTX_OK) {
-        qemu_log_mask(LOG_GUEST_ERROR,
-                      "qla2532: ATIO ring at 0x%" PRIx64 " not writable\n",
-                      addr);
-        return false;
-    }
-    s->atio_q_in = next;
-    isp_post_event(s, ISP_EV_ATIOQ, INTR_ATIO_QUE_UPDATE, NULL, 0);
-    return true;
+    return isp_ring_post(s, "ATIO", s->icb.atio_q_addr, s->icb.atio_q_len,
+                         &s->atio_q_in, s->atio_q_out, entry, ISP_EV_ATIOQ,
+                         INTR_ATIO_QUE_UPDATE);
 }
 
 /* Return a request entry to the host with an entry_status error bit. */
