@@ -584,3 +584,33 @@ def test_link_speed_property(guest_ready, gbps, code):
     assert r["fc_host"].get("port_state") == "Online", r["port_wait"]
     assert r["fc_host"].get("speed") == "%s Gbit" % code, r["fc_host"]
     assert "LOOP UP detected (%s Gbps)" % code in r["dmesg"], r["dmesg"]
+
+
+def test_fc_host_statistics(guest_ready):
+    """fc_host statistics come from MBC 0x6d GET LINK PRIVATE STATISTICS
+    (qla_attr.c qla2x00_get_fc_host_stats, qla_mbx.c qla24xx_get_isp_stats):
+    after bring-up one LIP, frames both ways, no link failure."""
+    script = r"""
+modprobe qla2xxx
+i=0
+while [ $i -lt 40 ]; do
+    [ "$(cat /sys/class/fc_host/host*/port_state)" = Online ] && break
+    i=$((i + 1)); sleep 0.25
+done
+S=$(ls -d /sys/class/fc_host/host*)/statistics
+qlaemu_kv stats $S lip_count tx_frames rx_frames link_failure_count
+qlaemu_section dmesg_raw dmesg -r
+"""
+    r = guest.run(script, device_args=["-device", "qla2532,bus=rp0"],
+                  timeout_s=120)
+    assert r.exit == "poweroff", r.console[-2000:]
+    st = {}
+    for line in r.sections.get("stats", "").splitlines():
+        if "=" in line:
+            k, v = line.split("=", 1)
+            st[k] = int(v, 0)
+    assert st.get("lip_count", 0) >= 1, st
+    assert st.get("tx_frames", 0) > 0 and st.get("rx_frames", 0) > 0, st
+    assert st.get("link_failure_count") == 0, st
+    assert not failure_lines(r.sections.get("dmesg_raw", "")), \
+        _fmt(failure_lines(r.sections.get("dmesg_raw", "")))

@@ -201,7 +201,7 @@ static void isp_send(IspState *s, FcFrame *f)
             qdict_put_int(e, "ox_id", fc_ox_id(f));
         }
     }
-    fc_link_send(&s->port, f);
+    isp_link_send(s, f);
 }
 
 /* An unsolicited LOGO (FC-LS-3 §4.2.21) to a port that is not logged in

@@ -354,6 +354,7 @@ static void isp_port_link_event(FcPort *port, FcLinkEvent ev, uint16_t lip)
     switch (ev) {
     case FC_EV_LIP:
         s->link = ISP_LINK_INIT;
+        s->stat_lip++;
         isp_tgt_link_event(s);
         isp_els_link_event(s, ev);
         isp_post_aen(s, MBA_LIP_OCCURRED, lip, 0, 0);
@@ -366,6 +367,9 @@ static void isp_port_link_event(FcPort *port, FcLinkEvent ev, uint16_t lip)
         break;
     case FC_EV_LINK_DOWN:
         s->link = ISP_LINK_DOWN;
+        if (old != ISP_LINK_DOWN) {
+            s->stat_link_fail++;
+        }
         isp_tgt_link_event(s);
         isp_els_link_event(s, ev);
         if (old != ISP_LINK_DOWN) {
@@ -374,6 +378,7 @@ static void isp_port_link_event(FcPort *port, FcLinkEvent ev, uint16_t lip)
         break;
     case FC_EV_LINK_UP:
         s->link = ISP_LINK_UP;
+        s->stat_link_up++;
         s->port_id = port->port_id;
         if (port->link->topology == FC_TOPO_LOOP) {
             s->topology = ISP_TOPO_NL;
@@ -390,12 +395,20 @@ static void isp_port_link_event(FcPort *port, FcLinkEvent ev, uint16_t lip)
     }
 }
 
+/* Every frame the ISP sends goes through here (counted for MBC 0x6d). */
+void isp_link_send(IspState *s, FcFrame *f)
+{
+    s->stat_tx_frames++;
+    fc_link_send(&s->port, f);
+}
+
 /* A frame for this port: extended link services (isp-els.c), FCP and
  * basic link services (isp-tgt.c, target mode). */
 static void isp_port_receive(FcPort *port, const FcFrame *f)
 {
     IspState *s = port->opaque;
 
+    s->stat_rx_frames++;
     if (fc_type(f) == FC_TYPE_ELS) {
         isp_els_receive(s, f);
     } else if (s->fw_initialized && s->icb.atio_q_addr &&
@@ -765,6 +778,34 @@ static int mbc_get_position_map(IspState *s, uint16_t *mb)
 }
 
 /*
+ * MBC 0x6d GET LINK PRIVATE STATISTICS (qla_mbx.c qla24xx_get_isp_stats,
+ * read by qla_attr.c qla2x00_get_fc_host_stats): struct link_statistics
+ * (qla_def.h), mb8 dwords at the DMA address.  The model counts link
+ * failures, LIPs, link-ups and frames; the error counters of a perfect
+ * emulated link stay 0.
+ */
+static int mbc_get_link_stats(IspState *s, uint16_t *mb)
+{
+    uint32_t bytes = (uint32_t)mb[8] * 4;
+    g_autofree uint8_t *st = NULL;
+
+    if (bytes == 0 || bytes > 4096) {
+        return MBS_COMMAND_ERROR;
+    }
+    st = g_malloc0(MAX(bytes, 148));
+    stl_le_p(st + 0, s->stat_link_fail);
+    stl_le_p(st + 24, s->stat_lip);
+    stl_le_p(st + 28, s->stat_link_up);
+    stl_le_p(st + 132, s->stat_tx_frames);
+    stl_le_p(st + 136, s->stat_rx_frames);
+    if (s->ops->dma_write(s->opaque, isp_mb_dma_addr(mb), st, bytes)
+        != MEMTX_OK) {
+        return MBS_COMMAND_ERROR;
+    }
+    return MBS_COMMAND_COMPLETE;
+}
+
+/*
  * Execute the mailbox command in @mb (mb[0] = opcode).  Returns the
  * completion status; outgoing values are left in @mb[1..*nout-1].
  * The ROM accepts only the commands the driver sends before EXECUTE
@@ -892,6 +933,8 @@ static int isp_mbox_execute(IspState *s, uint16_t *mb, int *nout)
         return mbc_get_position_map(s, mb);
     case MBC_GET_PORT_DATABASE:
         return isp_mbc_get_port_database(s, mb);
+    case MBC_GET_LINK_PRIV_STATS:
+        return mbc_get_link_stats(s, mb);
     case MBC_GET_PORT_NAME_LIST:
         return isp_mbc_get_port_name_list(s, mb, nout);
     case MBC_GET_RNID_PARAMS:

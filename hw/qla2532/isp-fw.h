@@ -294,6 +294,12 @@ typedef struct IspState {
     uint16_t loop_id;               /* own loop ID / N_Port handle */
     uint32_t port_id;               /* own 24-bit FC address */
     bool port_update_pending;       /* global PORT UPDATE after logins */
+    /* link statistics (MBC 0x6d, struct link_statistics) */
+    uint32_t stat_link_fail;
+    uint32_t stat_lip;
+    uint32_t stat_link_up;
+    uint32_t stat_tx_frames;
+    uint32_t stat_rx_frames;
 
     /* logins (isp-els.c) */
     int64_t prli_latency_ns;        /* PRLI LS_ACC -> PRLI complete */

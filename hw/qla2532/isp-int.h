@@ -76,6 +76,7 @@ bool isp_atio_post(IspState *s, const uint8_t *entry);
 void isp_rsp_entry_error(IspState *s, const uint8_t *iocb,
                          uint8_t entry_status);
 uint64_t isp_mb_dma_addr(const uint16_t *mb);
+void isp_link_send(IspState *s, FcFrame *f);
 
 /* Read request-ring entry @idx (taken modulo the ring length). */
 bool isp_req_read(IspState *s, uint32_t idx, uint8_t *entry);

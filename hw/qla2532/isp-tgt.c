@@ -118,7 +118,7 @@ static void tgt_send(IspState *s, IspTgtExch *x, uint8_t r_ctl,
                   len);
     stw_be_p(f->hdr + 14, seq_cnt);
     f->sof = seq_cnt ? FC_SOF_N3 : FC_SOF_I3;
-    fc_link_send(&s->port, f);
+    isp_link_send(s, f);
 }
 
 /* Reply to an FCP_CMND the driver never saw (no resources): FCP_RSP with
@@ -135,7 +135,7 @@ static void tgt_send_status_direct(IspState *s, const FcFrame *cmd,
     fc_frame_init(f, FC_RCTL_DD_CMD_STATUS, fc_s_id(cmd), s->port_id,
                   FC_TYPE_FCP, FC_FCTL_EX_CTX | FC_FCTL_LAST_SEQ |
                   FC_FCTL_END_SEQ, fc_ox_id(cmd), 0xffff, 0, sizeof(rsp));
-    fc_link_send(&s->port, f);
+    isp_link_send(s, f);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -700,7 +700,7 @@ void isp_iocb_abts_resp(IspState *s, const uint8_t *iocb)
                       a->s_id, s->port_id, FC_TYPE_BLS,
                       FC_FCTL_EX_CTX | FC_FCTL_LAST_SEQ | FC_FCTL_END_SEQ,
                       a->ox_id, a->rx_id, 0, 12);
-        fc_link_send(&s->port, f);
+        isp_link_send(s, f);
         if (s->log) {
             fc_log_count(s->log, "isp", r_ctl == FC_RCTL_BA_RJT ?
                          "ba_rjt_sent" : "ba_acc_sent", 1);
