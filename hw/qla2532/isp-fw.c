@@ -802,6 +802,10 @@ static int mbc_get_link_stats(IspState *s, uint16_t *mb)
         != MEMTX_OK) {
         return MBS_COMMAND_ERROR;
     }
+    if (mb[10] & 1) {               /* options BIT_0: reset after reading */
+        s->stat_link_fail = s->stat_lip = s->stat_link_up = 0;
+        s->stat_tx_frames = s->stat_rx_frames = 0;
+    }
     return MBS_COMMAND_COMPLETE;
 }
 
