@@ -3,14 +3,20 @@
 Commands:
     test [pytest args]   ensure packages, run harness/tests with pytest
     probe                boot the guest with the device, report what Linux sees
-    race                 the race scenario (not implemented yet: runs probe)
+    race                 the PRLI race against a driver: PASS / FAIL /
+                         INCONCLUSIVE (exit 0 / 1 / 125, for git bisect run)
+    sweep                the race over a grid of PRLI-complete latency x
+                         first-command delay, many points per boot
+    bisect-step          build a driver tree and run the race (git bisect run)
     scenario FILE        run a scenario of the simulated initiator against
                          the target-mode driver; summary, checks, JSON
     shell                interactive busybox guest with the device attached
     bench                print timing figures (no assertions)
 
 Every command does its own set-up (packages, QEMU build, guest image) and is
-idempotent.  Exit status: 0 success, 1 scenario failure, 2 set-up error.
+idempotent.  Exit status: 0 success, 1 scenario failure, 2 set-up error;
+race, sweep and bisect-step: 0 PASS, 1 FAIL, 125 INCONCLUSIVE (bisect-step:
+255 when the bisection must stop, e.g. a broken profile or machine).
 """
 import argparse
 import json
@@ -91,13 +97,107 @@ def cmd_probe(args) -> int:
     return _run_probe(args, args.mode)
 
 
+def _race_setup() -> str | None:
+    """QEMU and the stock image; the error text instead of raising."""
+    from . import build
+    try:
+        _setup()
+    except (build.SetupError, guest.GuestError) as e:
+        return "%s: %s" % (type(e).__name__, e)
+    return None
+
+
+def _write_race_outputs(args, r) -> None:
+    from . import race as race_mod
+    if getattr(args, "json", None):
+        Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
+        print("  json: %s" % args.json)
+    if getattr(args, "junit", None):
+        Path(args.junit).write_text(race_mod.junit_xml(r))
+        print("  junit: %s" % args.junit)
+
+
+def _race_result(args, setup_error=None) -> dict:
+    from . import race as race_mod
+    if setup_error:
+        return race_mod.setup_failure(setup_error, args)
+    return race_mod.run_race(
+        driver=args.driver, driver_tree=args.driver_tree,
+        profile_dir=args.profile_dir, latency_us=args.latency_us,
+        first_cmd_us=args.first_cmd_us, seed=args.seed, trace=args.trace,
+        timeout_s=args.timeout, ready_timeout_s=args.ready_timeout,
+        device_opts=_device_opts(args))
+
+
 def cmd_race(args) -> int:
-    print("race scenario not implemented yet (issue #5); "
-          "ran probe instead", flush=True)
-    rc = _run_probe(args, "target")
-    print("race scenario not implemented yet (issue #5); "
-          "ran probe instead (probe %s)" % ("passed" if rc == 0 else "failed"))
-    return rc
+    """The race: verdict PASS 0 / FAIL 1 / INCONCLUSIVE 125."""
+    from . import race as race_mod
+    r = _race_result(args, _race_setup())
+    print(race_mod.race_summary(r, timeline_lines=args.timeline))
+    _write_race_outputs(args, r)
+    return r["exit_code"]
+
+
+def cmd_sweep(args) -> int:
+    """The latency x first-command-delay grid in one boot."""
+    from . import race as race_mod
+    err = _race_setup()
+    if err:
+        print("qlaemu: set-up failed: %s" % err, file=sys.stderr)
+        return race_mod.EXIT_CODES[race_mod.INCONCLUSIVE]
+
+    def progress(p):
+        print("  latency %6d us, first command %6d us: %-12s %5.2f s  %s"
+              % (p["latency_us"], p["first_cmd_us"], p["verdict"],
+                 p.get("wall_s") or 0, (p["reasons"] or [""])[0][:70]),
+              flush=True)
+    r = race_mod.run_sweep(
+        latencies=args.latencies, delays=args.delays, driver=args.driver,
+        driver_tree=args.driver_tree, profile_dir=args.profile_dir,
+        seed=args.seed, trace=args.trace,
+        point_timeout_s=args.point_timeout, progress=progress)
+    print(race_mod.sweep_summary(r))
+    if args.json:
+        Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
+        print("  json: %s" % args.json)
+    return r["exit_code"]
+
+
+def cmd_bisect_step(args) -> int:
+    """One step of ``git bisect run``: 0 good, 1 bad, 125 skip, 255 stop."""
+    from . import driver as driver_mod
+    from . import race as race_mod
+    if not args.driver_tree and not args.driver:
+        args.driver_tree = os.getcwd()
+    err = _race_setup()
+    if err:
+        print("qlaemu bisect-step: the machine is not ready (%s); stopping "
+              "the bisection" % err, file=sys.stderr)
+        return race_mod.EXIT_ABORT
+    try:
+        prof = race_mod.resolve_profile(args.driver, args.driver_tree,
+                                        args.profile_dir)
+    except driver_mod.ProfileError as e:
+        print("qlaemu bisect-step: bad profile (%s); stopping the "
+              "bisection" % e, file=sys.stderr)
+        return race_mod.EXIT_ABORT
+    try:
+        race_mod.build_profile(prof)
+    except driver_mod.BuildError as e:
+        print("qlaemu bisect-step: the driver does not build: %s\n"
+              "verdict: INCONCLUSIVE (exit 125, skip this commit)" % e)
+        r = race_mod.setup_failure(race_mod._err(e), args, build_error=True,
+                                   profile=prof)
+        _write_race_outputs(args, r)
+        return race_mod.EXIT_CODES[race_mod.INCONCLUSIVE]
+    except driver_mod.ProfileError as e:
+        print("qlaemu bisect-step: %s; stopping the bisection" % e,
+              file=sys.stderr)
+        return race_mod.EXIT_ABORT
+    r = _race_result(args)
+    print(race_mod.race_summary(r, timeline_lines=args.timeline))
+    _write_race_outputs(args, r)
+    return r["exit_code"]
 
 
 def cmd_scenario(args) -> int:
@@ -145,6 +245,7 @@ def cmd_bench(args) -> int:
         print("  probe run %d: %.1f s wall (guest %.1f s, exit=%s, ok=%s)"
               % (i, time.monotonic() - t0, r["duration_s"], r["exit"],
                  r["ok"]), flush=True)
+    _bench_race(args)
     src = paths.HW_DIR / "qla2532.c"
     try:
         dt = build.time_incremental_rebuild(src)
@@ -153,6 +254,109 @@ def cmd_bench(args) -> int:
     except FileNotFoundError:
         print("  incremental rebuild: %s does not exist" % src)
     return 0
+
+
+def race_defaults():
+    """The qlaemu.race module (its defaults name the CLI's)."""
+    from . import race as race_mod
+    return race_mod
+
+
+def _us_list(text: str) -> list:
+    """argparse type: '0,1000,2000' -> [0, 1000, 2000] (non-negative)."""
+    try:
+        vals = [int(x, 0) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected comma-separated "
+                                         "integers, got %r" % text)
+    if not vals or any(v < 0 for v in vals):
+        raise argparse.ArgumentTypeError("expected non-negative integers, "
+                                         "got %r" % text)
+    return vals
+
+
+def _add_driver_args(p: argparse.ArgumentParser) -> None:
+    rm = race_defaults()
+    p.add_argument("--driver", metavar="PROFILE", default=None,
+                   help="driver profile: a name in driver-under-test/ or a "
+                   "profile directory (default %s)" % rm.DEFAULT_DRIVER)
+    p.add_argument("--driver-tree", metavar="DIR", default=None,
+                   help="an out-of-tree driver source tree, built with "
+                   "--profile-dir (default driver-under-test/%s)"
+                   % rm.TREE_PROFILE)
+    p.add_argument("--profile-dir", metavar="DIR", default=None,
+                   help="the profile (profile.json, build/load/configure "
+                   "scripts) for --driver-tree")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of anything random (nothing is; recorded)")
+    p.add_argument("--trace", metavar="FILE", default=None,
+                   help="race scenario (default traces/prli-race.json)")
+
+
+def _add_race_args(p: argparse.ArgumentParser) -> None:
+    rm = race_defaults()
+    _add_driver_args(p)
+    p.add_argument("--latency-us", type=int, default=rm.DEFAULT_LATENCY_US,
+                   metavar="N", help="prli-complete-latency, us (default "
+                   "%d)" % rm.DEFAULT_LATENCY_US)
+    p.add_argument("--first-cmd-us", type=int,
+                   default=rm.DEFAULT_FIRST_CMD_US, metavar="N",
+                   help="first command this long after the PRLI LS_ACC, us "
+                   "(default %d)" % rm.DEFAULT_FIRST_CMD_US)
+    p.add_argument("--timeout", type=float, default=300, metavar="S",
+                   help="hard limit on the guest, seconds (default 300)")
+    p.add_argument("--ready-timeout", type=float, default=120, metavar="S",
+                   help="bound on boot and driver set-up, seconds "
+                   "(default 120)")
+    p.add_argument("--timeline", type=int, default=60, metavar="N",
+                   help="timeline lines printed (default 60)")
+    p.add_argument("--opt", metavar="KEY=VALUE", action="append",
+                   type=_opt, default=[],
+                   help="extra qla2532 device property, repeatable")
+
+
+#: Goals printed next to the race figures of ``bench`` (issue #5).
+GOAL_WARM_RACE_S = 10.0
+GOAL_SWEEP_100_S = 300.0
+
+
+def _bench_race(args) -> None:
+    """bench: warm race, sweep throughput, configured vs observed latency.
+
+    Figures, not assertions.
+    """
+    from . import race as race_mod
+    print("bench: race (stock driver, defaults)", flush=True)
+    race_mod.run_race(run_name="bench-race-0")          # warms caches
+    t0 = time.monotonic()
+    r = race_mod.run_race(run_name="bench-race-1")
+    dt = time.monotonic() - t0
+    print("  warm race: %.1f s to verdict %s (goal <= %.0f s: %s)"
+          % (dt, r["verdict"], GOAL_WARM_RACE_S,
+             "met" if dt <= GOAL_WARM_RACE_S else "MISSED"), flush=True)
+    lats, delays = (0, 1000, 5000, 9000), (100, 10000)
+    t0 = time.monotonic()
+    s = race_mod.run_sweep(latencies=lats, delays=delays,
+                           run_name="bench-sweep")
+    dt = time.monotonic() - t0
+    tm = s["timings"]
+    per = tm.get("per_point_s") or 0
+    est = (tm.get("boot_to_ready_s") or 0) + 100 * per + \
+        (tm.get("build_s") or 0)
+    print("  sweep %dx%d: %.1f s wall (boot %.1f s); %.3f s per point, "
+          "%.0f scenarios per minute" % (
+              len(lats), len(delays), dt, tm.get("boot_to_ready_s") or 0,
+              per, tm.get("points_per_min") or 0))
+    print("  10x10 sweep estimate: %.0f s (goal <= %.0f s: %s)" % (
+        est, GOAL_SWEEP_100_S, "met" if est <= GOAL_SWEEP_100_S
+        else "MISSED"))
+    print("  PRLI latency, configured vs observed (virtual, login-state "
+          "4->5 at the LS_ACC to 5->6):")
+    for lat in lats:
+        obs = sorted({x for p in s["points"] if p["latency_us"] == lat
+                      for x in p.get("prli_latency_us") or []})
+        print("    configured %6d us: observed %s" % (
+            lat, ", ".join("%g us" % x for x in obs) or "no completion seen"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,10 +373,33 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", metavar="FILE", help="write the result here")
     _add_common(pr)
     pr.set_defaults(func=cmd_probe)
-    r = sub.add_parser("race", help="race scenario (issue #5)")
+    r = sub.add_parser("race", help="the PRLI race: PASS/FAIL/INCONCLUSIVE "
+                       "(exit 0/1/125)")
+    _add_race_args(r)
     r.add_argument("--json", metavar="FILE", help="write the result here")
-    _add_common(r)
+    r.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
     r.set_defaults(func=cmd_race)
+    sw = sub.add_parser("sweep", help="the race over latency x first-"
+                        "command delay, one boot")
+    _add_driver_args(sw)
+    sw.add_argument("--latencies", type=_us_list, metavar="L1,L2,...",
+                    default=list(race_defaults().DEFAULT_LATENCIES),
+                    help="prli-complete-latency values, us (default "
+                    "0,1000,...,9000)")
+    sw.add_argument("--delays", type=_us_list, metavar="D1,D2,...",
+                    default=list(race_defaults().DEFAULT_DELAYS),
+                    help="first-command delays after the PRLI LS_ACC, us "
+                    "(default 100,1000,...,9000)")
+    sw.add_argument("--point-timeout", type=float, default=60, metavar="S",
+                    help="wall-clock bound per point, seconds (default 60)")
+    sw.add_argument("--json", metavar="FILE", help="write the result here")
+    sw.set_defaults(func=cmd_sweep)
+    bs = sub.add_parser("bisect-step", help="for git bisect run: build the "
+                        "driver tree, run the race, exit 0/1/125")
+    _add_race_args(bs)
+    bs.add_argument("--json", metavar="FILE", help="write the result here")
+    bs.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
+    bs.set_defaults(func=cmd_bisect_step)
     sc = sub.add_parser("scenario", help="run a scenario against the "
                         "target-mode driver (docs/scenario.md)")
     sc.add_argument("file", help="scenario JSON file, e.g. traces/basic.json")
@@ -202,7 +429,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Entry point; returns the process exit status."""
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bisect-step"]:
+        # git bisect run takes exit 2 (argparse's) for "bad": a usage
+        # error must stop the bisection instead
+        try:
+            args, extra = parser.parse_known_args(argv)
+        except SystemExit as e:
+            return 255 if e.code else 0
+        if extra:
+            print("qlaemu bisect-step: unrecognized arguments: %s"
+                  % " ".join(extra), file=sys.stderr)
+            return 255
+    else:
+        args, extra = parser.parse_known_args(argv)
     if extra:
         if args.command != "test":
             parser.error("unrecognized arguments: %s" % " ".join(extra))
@@ -212,7 +452,7 @@ def main(argv=None) -> int:
         return args.func(args)
     except (build.SetupError, guest.GuestError) as e:
         print("qlaemu: set-up failed: %s" % e, file=sys.stderr)
-        return 2
+        return 255 if args.command == "bisect-step" else 2
     except ValueError as e:         # e.g. a malformed --opt
         print("qlaemu: %s" % e, file=sys.stderr)
         return 2

@@ -30,10 +30,14 @@ from pathlib import Path
 from . import guest, paths
 from . import probe as probe_mod
 
-#: Driver profiles.  Only the stock modules of the guest kernel exist now.
+#: Driver profiles in driver-under-test/ (qlaemu.driver); any other
+#: profile directory or profile.json path is accepted too.
 DRIVERS = {
     "debian-6.1": "Debian's stock qla2xxx / tcm_qla2xxx / LIO modules of "
                   "the linux-image-6.1 guest kernel",
+    "debian-6.1-src": "qla2xxx / tcm_qla2xxx built from linux-source-6.1 "
+                      "with the profile's patch series",
+    "qla2xxx-tree": "an out-of-tree driver tree (--driver-tree DIR)",
 }
 #: QOM id of the HBA and its QOM path.
 HBA_ID = "hba0"
@@ -77,18 +81,56 @@ class ScenarioError(ValueError):
 # The guest side
 # --------------------------------------------------------------------------
 
-def guest_script(wwpn: int, wait_s: int, rd_pages: int = probe_mod.RD_PAGES
-                 ) -> str:
+def target_setup(wwpn: int, rd_pages: int = probe_mod.RD_PAGES,
+                 profile=None) -> str:
+    """Guest shell text that loads the driver under test in target mode.
+
+    Stock and debian-src profiles (and None): the harness's own set-up,
+    :func:`qlaemu.probe.target_setup_script` (the src-built modules replace
+    the stock ones in the image, so the same modprobes load them).  An
+    out-of-tree profile: its load script, then its configure script (or,
+    without one, the harness's LIO set-up minus the modprobes).  Output
+    goes to ``/tmp/setup.log`` either way.
+
+    Args:
+        wwpn: the HBA's port name.
+        rd_pages: ramdisk size in 4 KiB pages.
+        profile: a qlaemu.driver.Profile, or None.
+    """
+    from . import driver as driver_mod
+    text = probe_mod.target_setup_script(wwpn, rd_pages)
+    if profile is None or profile.kind != "out-of-tree":
+        return text
+    load = driver_mod.target_load_commands(profile)
+    conf = driver_mod.target_configure_commands(
+        profile, probe_mod.format_wwn(wwpn))
+    if conf is None:
+        conf = ""
+    lio = "\n".join(ln for ln in text.splitlines()
+                    if not ln.startswith("modprobe "))
+    if conf:
+        lio = lio.replace("set -x\n", "set -x\n%s" % conf, 1)
+        # the profile's configure replaces the harness's LIO commands
+        lio = re.sub(r"(?ms)^mkdir -p \$T/core.*?^echo 1 > "
+                     r"\$W/tpgt_1/enable\n", "", lio)
+    return lio.replace("set -x\n", "set -x\nexport QLAEMU_RD_PAGES=%d\n%s"
+                       % (rd_pages, load), 1)
+
+
+def guest_script(wwpn: int, wait_s: int, rd_pages: int = probe_mod.RD_PAGES,
+                 profile=None) -> str:
     """The busybox script: LIO target up, ``ready``, wait, collect, exit.
 
     Args:
         wwpn: the HBA's port name (names the LIO target).
         wait_s: how long the guest waits for the host's line, seconds.
         rd_pages: ramdisk size in 4 KiB pages.
+        profile: driver-under-test profile (qlaemu.driver.Profile) or None
+            (the stock modules); see :func:`target_setup`.
     """
     sess = ("/sys/kernel/config/target/qla2xxx/%s/tpgt_1/dynamic_sessions"
             % probe_mod.format_wwn(wwpn))
-    return probe_mod.target_setup_script(wwpn, rd_pages) + r"""
+    return target_setup(wwpn, rd_pages, profile) + r"""
 qlaemu_section_file setup /tmp/setup.log
 qlaemu_mark ready
 cmd=$(qlaemu_wait_cmd %(wait)d)
@@ -375,11 +417,30 @@ def checks(result: dict) -> list:
 # The run
 # --------------------------------------------------------------------------
 
-def check_driver(driver: str) -> None:
-    """Raise ScenarioError unless ``driver`` is a known profile."""
-    if driver not in DRIVERS:
-        raise ScenarioError("unknown driver profile %r; available: %s"
-                            % (driver, ", ".join(sorted(DRIVERS))))
+def check_driver(driver, driver_tree=None):
+    """The driver profile ``driver`` names; ScenarioError if there is none.
+
+    Args:
+        driver: a profile name (driver-under-test/<name>), a profile
+            directory or profile.json path, a qlaemu.driver.Profile, or
+            None (the default, debian-6.1).
+        driver_tree: module tree of an out-of-tree profile.
+
+    Returns:
+        qlaemu.driver.Profile.
+
+    Raises:
+        ScenarioError: no such profile, or a malformed one.
+    """
+    from . import driver as driver_mod
+    if isinstance(driver, driver_mod.Profile):
+        return driver
+    try:
+        return driver_mod.load_profile(driver, driver_tree=driver_tree)
+    except driver_mod.ProfileError as e:
+        known = sorted(set(DRIVERS) | set(driver_mod.list_profiles()))
+        raise ScenarioError("unknown driver profile %r; available: %s (%s)"
+                            % (driver, ", ".join(known), e)) from e
 
 
 def _device_opts(scenario: Path, report_file: Path, device_opts: str) -> str:
@@ -397,11 +458,12 @@ def _device_opts(scenario: Path, report_file: Path, device_opts: str) -> str:
         HBA_ID, esc(scenario), esc(report_file), user)
 
 
-def _controller(done_timeout_s: float, poll_s: float, snapshot: Path):
+def _controller(done_timeout_s: float, poll_s: float, snapshot: Path,
+                ready_timeout_s: float = READY_TIMEOUT_S):
     """The host side: wait for ready, poll the report, send finish."""
 
     def controller(ctl):
-        ctl.wait_mark("ready", READY_TIMEOUT_S)
+        ctl.wait_mark("ready", ready_timeout_s)
         t_ready = ctl.elapsed_s()
         deadline = time.monotonic() + done_timeout_s
         polls = 0
@@ -435,12 +497,16 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
                  wwnn: int = probe_mod.DEFAULT_WWNN,
                  done_timeout_s: float | None = None,
                  poll_s: float = POLL_S, iocb_trace: bool = True,
-                 qemu_args=()) -> dict:
+                 qemu_args=(), driver_tree=None, controller=None,
+                 ready_timeout_s: float = READY_TIMEOUT_S,
+                 finish_margin_s: float = FINISH_MARGIN_S) -> dict:
     """Boot the target, run the scenario ``path``, collect everything.
 
     Args:
         path: scenario JSON file (docs/scenario.md).
-        driver: driver profile; only ``"debian-6.1"`` exists.
+        driver: driver profile: a name in driver-under-test/ (default
+            ``"debian-6.1"``, the stock modules), a profile directory or
+            profile.json, or a qlaemu.driver.Profile (:func:`check_driver`).
         device_opts: extra qla2532 properties ``k=v,...`` (e.g.
             ``"prli-complete-latency=5000"``); not id/bus/wwpn/wwnn/
             scenario/report-file.
@@ -455,9 +521,20 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
         iocb_trace: record the ``qla2532_iocb`` trace (entry counts of the
             IOCBs the driver queued) into ``iocb-trace.log``.
         qemu_args: more QEMU arguments (list of str).
+        driver_tree: module tree of an out-of-tree ``driver`` profile.
+        controller: replaces the default host controller (wait for
+            ``ready``, poll until done, send ``finish``): a callable
+            ``controller(ctl) -> dict`` given the guest.GuestControl; it
+            must send ``finish`` itself.  Its dict is the result's
+            ``controller`` entry; ``done`` in it is ``done_seen``.
+        ready_timeout_s: bound on the guest's ``ready`` mark (default
+            controller only), seconds.
+        finish_margin_s: how long the controller thread may run on after
+            QEMU exited, seconds.
 
     Returns:
-        dict: scenario (abs path), name, driver, device_opts, icount, exit
+        dict: scenario (abs path), name, driver (the profile name),
+        profile (name, kind, dir, tree), device_opts, icount, exit
         (guest.GuestResult.exit), script_rc, report (the device's JSON;
         from the report file, or the last QMP snapshot if QEMU left none),
         report_source ('file', 'qmp' or None), initiator (report
@@ -482,7 +559,7 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
             reserved or malformed device options.
         guest.GuestError / build.SetupError: image or QEMU cannot be made.
     """
-    check_driver(driver)
+    prof = check_driver(driver, driver_tree)
     scen = Path(path).resolve()
     try:
         scen_json = json.loads(scen.read_text())
@@ -515,10 +592,14 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
     # runs far ahead of the wall clock while the guest idles: give it a
     # day; the host's timeout_s bounds the run.
     wait_s = GUEST_WAIT_S
-    res = guest.run(guest_script(wwpn, wait_s), device_args=dargs,
-                    timeout_s=timeout_s, log_path=adir / "console.log",
-                    controller=_controller(done_timeout_s, poll_s, snapshot),
-                    controller_grace_s=FINISH_MARGIN_S)
+    if controller is None:
+        controller = _controller(done_timeout_s, poll_s, snapshot,
+                                 ready_timeout_s)
+    res = guest.run(guest_script(wwpn, wait_s, profile=prof),
+                    device_args=dargs, timeout_s=timeout_s,
+                    log_path=adir / "console.log", controller=controller,
+                    controller_grace_s=finish_margin_s,
+                    profile=None if prof.is_stock else prof)
     s = res.sections
     report, source = None, None
     for f, src in ((report_file, "file"), (snapshot, "qmp")):
@@ -541,7 +622,11 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
     result = {
         "scenario": str(scen),
         "name": name,
-        "driver": driver,
+        "driver": prof.name,
+        "profile": {"name": prof.name, "kind": prof.kind,
+                    "dir": str(prof.dir),
+                    "tree": str(prof.driver_tree) if prof.driver_tree
+                    else None},
         "device_opts": opts,
         "icount": icount or None,
         "exit": res.exit,
@@ -572,6 +657,8 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
         "fc_host": probe_mod._kv(s.get("fc_host", "")),
         "setup": s.get("setup", ""),
         "duration_s": round(res.duration_s, 2),
+        "console_log": str(res.console_log),
+        "console_tail": res.console[-4000:],
         "artifacts": str(adir),
         "qemu_stderr": res.stderr,
     }

@@ -1,0 +1,431 @@
+"""Issue #5 acceptance: ``./qlaemu race``, ``sweep`` and ``bisect-step``
+(harness/qlaemu/race.py) against the stock and the fixed driver.
+
+Unit tests first (verdict rules, evidence, outputs), then guest tests:
+
+a. the stock driver (debian-6.1): FAIL, exit 1, CTIO 0x29 and LOGO in the
+   evidence; f. its --json / --junit files are well-formed;
+b. the fixed driver (debian-6.1-src with the PRLI-wait patch): PASS, and
+   PASS at every point of the *full default* sweep (10 x 10; it takes
+   about 30 s in one boot, so CI runs all of it);
+c. a stock sweep has FAIL points and PASS points (latency 0), so a harness
+   that always says PASS or always FAIL fails here;
+d. five consecutive stock races: same verdict, same event sequence,
+   relative virtual times within JITTER_BOUND_NS (exactness recorded);
+e. a guest that hangs in driver set-up and one that panics: INCONCLUSIVE
+   with the console log, within short bounds;
+g. bisect-step: a driver tree that does not build -> 125.
+"""
+import json
+import textwrap
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from qlaemu import cli, race, scenario
+
+#: Virtual-time bound on run-to-run jitter (relative to the first PLOGI),
+#: as in test_scenario.py.
+JITTER_BOUND_NS = 10_000
+#: Runs compared in the determinism test.
+RUNS = 5
+
+
+# ---------------------------------------------------------------- helpers
+
+def _e(t, source, event, **f):
+    return dict(t_ns=t, source=source, event=event, **f)
+
+
+def _clean_events():
+    return [
+        _e(0, "isp", "els-sent", els=0x03, d_id=2, ox_id=1, reply=False),
+        _e(10, "isp", "login-state", handle=0, **{"from": 3, "to": 4}),
+        _e(20, "isp", "els-received", els=0x20, s_id=2, ox_id=5,
+           reply=False),
+        _e(30, "isp", "els-sent", els=0x02, d_id=2, ox_id=5, reply=True),
+        _e(30, "isp", "login-state", handle=0, **{"from": 4, "to": 5}),
+        _e(31, "initiator", "logged-in", port_id=2, peer_id=1),
+        _e(5030, "isp", "login-state", handle=0, **{"from": 5, "to": 6}),
+        _e(5100, "isp", "atio", ox_id=6, exchange=1, opcode=0x12,
+           login_state=6),
+        _e(5200, "isp", "ctio-done", exchange=1, status=1, flags=0x8002),
+        _e(5201, "initiator", "completed", op="bios-scan-inquiry", step=-1,
+           status=0, ox_id=6),
+        _e(5300, "initiator", "scenario-done", all_passed=True, **{"pass": 1}),
+    ]
+
+
+def _report(events, done=True, all_passed=True):
+    return {"events": events, "virtual_time_ns": events[-1]["t_ns"] + 1,
+            "initiator": {"done": done, "all_passed": all_passed,
+                          "passes": 1, "commands": [
+                              {"index": 0, "op": "inquiry",
+                               "passed": all_passed}],
+                          "bios_scan": {"configured": True, "ok": True,
+                                        "inquiries": 1},
+                          "counters": {"logins": 1}}}
+
+
+SCEN = {"first-command-delay-us": 100, "command-timeout-ms": 2000,
+        "bios-scan": {"max-inquiry": 8, "interval-ms": 500},
+        "commands": [{"op": "inquiry"}]}
+
+
+# ---------------------------------------------------------------- unit tests
+
+def test_verdict_pass_on_clean_run():
+    ev = race.analyse(_report(_clean_events()), SCEN)
+    v, why = race.judge(ev, {"guest_exit": "poweroff", "stop": "done"})
+    assert v == race.PASS, why
+    assert ev["ctio_status"] == {"0x01": 1}
+    assert ev["prli_latency_us"] == [5.0]
+    whats = [x["what"] for x in ev["events"]]
+    assert whats[:2] == ["PLOGI sent", "login state 3->4"]
+    assert "PRLI LS_ACC (4->5)" in whats and "PRLI complete (5->6)" in whats
+    assert "first ATIO" in whats and "CTIO 0x01" in whats
+
+
+def test_verdict_fail_on_target_logout_and_0x29():
+    evs = _clean_events()[:8] + [
+        _e(5200, "isp", "ctio-done", exchange=1, status=0x29, flags=0x8002),
+        _e(5300, "isp", "els-sent", els=0x05, d_id=2, ox_id=9, reply=False),
+        _e(5301, "initiator", "logged-out", why="logo",
+           command_outstanding=True),
+        _e(9000, "initiator", "logged-in", port_id=2, peer_id=1),
+        _e(9900, "initiator", "scenario-done", all_passed=True,
+           **{"pass": 2}),
+    ]
+    ev = race.analyse(_report(evs), SCEN)
+    assert ev["forced_logouts"] == {"isp_logo": 1, "isp_prlo": 0,
+                                    "initiator_logo": 1}
+    v, why = race.judge(ev, {"guest_exit": "poweroff", "stop": "done"})
+    assert v == race.FAIL and "logged the initiator out" in why[0]
+    assert [x["what"] for x in ev["events"]].count("relogin") == 1
+    # the same evidence while the guest still runs (a sweep point)
+    assert race.judge(ev, {"guest_exit": None, "stop": "done"})[0] == \
+        race.FAIL
+
+
+def test_verdict_fail_on_failed_command_or_bound():
+    ev = race.analyse(_report(_clean_events(), all_passed=False), SCEN)
+    assert race.judge(ev, {"guest_exit": "poweroff",
+                           "stop": "done"})[0] == race.FAIL
+    ev = race.analyse(_report(_clean_events()[:-1], done=False), SCEN)
+    v, why = race.judge(ev, {"guest_exit": "poweroff", "stop": "bound"})
+    assert v == race.FAIL and "bound" in why[-1]
+
+
+def test_verdict_inconclusive_cases():
+    ev = race.analyse(_report(_clean_events()), SCEN)
+    for state in ({"setup_error": "BuildError: x"},
+                  {"guest_exit": "timeout"}, {"guest_exit": "panic"},
+                  {"guest_exit": "controller-error"},
+                  {"guest_exit": None, "stop": "not-ready"}):
+        assert race.judge(ev, state)[0] == race.INCONCLUSIVE, state
+    # no login at all: the driver never came up
+    nologin = race.analyse(_report([_e(0, "isp", "login-state", handle=0,
+                                       **{"from": 7, "to": 3})],
+                                   done=False), SCEN)
+    v, why = race.judge(nologin, {"guest_exit": "poweroff",
+                                  "stop": "no-login",
+                                  "port_state": "Linkdown"})
+    assert v == race.INCONCLUSIVE and "never logged in" in why[0]
+    assert race.judge({}, {"guest_exit": "poweroff"})[0] == race.INCONCLUSIVE
+    # not done at the wall-clock bound, nothing wrong seen: unknown
+    ev = race.analyse(_report(_clean_events()[:-1], done=False), SCEN)
+    assert race.judge(ev, {"guest_exit": "poweroff",
+                           "stop": "wall-timeout"})[0] == race.INCONCLUSIVE
+    assert race.EXIT_CODES == {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 125}
+
+
+def test_pass_bound_and_variant(tmp_path):
+    b = race.pass_bound_ns(SCEN)
+    assert b == 100_000 + 8 * (4_000_000_000 + 20_000) + 3 * (
+        4_000_000_000 + 1_000_000 + 20_000)
+    f = race.write_variant(race.load_trace(), 2500, tmp_path)
+    data = json.loads(f.read_text())
+    assert data["first-command-delay-us"] == 2500
+    assert data["commands"] == race.load_trace()["commands"]
+
+
+def test_matrix_and_boundary():
+    pts = [race._point(lat, d, race.FAIL if lat > d else race.PASS, [])
+           for lat in (0, 1000, 2000) for d in (100, 1500)]
+    b = race.boundary(pts)
+    assert b[100]["first_fail_latency_us"] == 1000
+    assert b[100]["last_pass_latency_us"] == 0 and b[100]["monotonic"]
+    assert b[1500]["first_fail_latency_us"] == 2000
+    assert race.matrix(pts)[2000] == {100: race.FAIL, 1500: race.FAIL}
+
+
+def _fake_result(verdict, build_error=False):
+    ev = race.analyse(_report(_clean_events()), SCEN)
+    out = {"verdict": None, "driver": {"name": "x", "kind": "stock"},
+           "scenario": {"trace": "t"}, "latency_us": 5000,
+           "first_cmd_us": 100, "seed": 0, "artifacts": "/tmp",
+           "timings": {"wall_s": 1.0}}
+    state = {"guest_exit": "poweroff", "stop": "done"}
+    if verdict == race.INCONCLUSIVE:
+        state = {"setup_error": "boom"}
+    elif verdict == race.FAIL:
+        state = {"guest_exit": "poweroff", "stop": "bound"}
+    v, why = race.judge(ev, state)
+    assert v == verdict
+    out.update(verdict=v, reasons=why, exit_code=race.EXIT_CODES[v],
+               build_error=build_error, ctio_status=ev["ctio_status"],
+               events=ev["events"], initiator=ev["initiator"],
+               forced_logouts=ev["forced_logouts"])
+    return out
+
+
+@pytest.mark.parametrize("verdict,build_error,tag", [
+    (race.PASS, False, None), (race.FAIL, False, "failure"),
+    (race.INCONCLUSIVE, False, "error"), (race.INCONCLUSIVE, True,
+                                          "skipped")])
+def test_junit_xml(verdict, build_error, tag):
+    x = race.junit_xml(_fake_result(verdict, build_error))
+    suite = ET.fromstring(x.split("?>", 1)[1])
+    assert suite.tag == "testsuite" and suite.get("tests") == "1"
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == ["prli-race"]
+    kids = [k.tag for k in cases[0] if k.tag != "system-out"]
+    assert kids == ([tag] if tag else [])
+    props = {p.get("name"): p.get("value")
+             for p in suite.find("properties")}
+    assert props["verdict"] == verdict
+    assert verdict in cases[0].find("system-out").text
+
+
+def test_cli_arguments():
+    p = cli.build_parser()
+    a = p.parse_args(["race"])
+    assert (a.driver, a.latency_us, a.first_cmd_us, a.seed) == (
+        None, 5000, 100, 0)
+    a = p.parse_args(["sweep", "--latencies", "0,2000", "--delays", "100"])
+    assert a.latencies == [0, 2000] and a.delays == [100]
+    assert p.parse_args(["sweep"]).latencies == list(race.DEFAULT_LATENCIES)
+    assert len(race.DEFAULT_LATENCIES) * len(race.DEFAULT_DELAYS) == 100
+    with pytest.raises(SystemExit):
+        p.parse_args(["sweep", "--latencies", "-1"])
+    # bisect-step: a usage error must stop git bisect (>127), not say "bad"
+    assert cli.main(["bisect-step", "--no-such-option"]) == 255
+
+
+# ------------------------------------------------------------ guest tests
+
+@pytest.fixture(scope="module")
+def stock_race(guest_ready, tmp_path_factory):
+    d = tmp_path_factory.mktemp("race")
+    t0 = time.monotonic()
+    rc = cli.main(["race", "--json", str(d / "r.json"),
+                   "--junit", str(d / "r.xml")])
+    wall = time.monotonic() - t0
+    return rc, d, wall
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_stock_driver_fails(stock_race, record_property):
+    """a. debian-6.1: FAIL (exit 1), 0x29 and the LOGO in the evidence."""
+    rc, d, wall = stock_race
+    r = json.loads((d / "r.json").read_text())
+    record_property("race_wall_s", round(wall, 1))
+    assert rc == 1, race.race_summary(r)
+    assert r["verdict"] == race.FAIL and r["label"] == race.FAIL_LABEL
+    assert r["driver"]["name"] == "debian-6.1"
+    assert r["ctio_status"].get("0x29", 0) >= 1, r["ctio_status"]
+    assert r["forced_logouts"]["isp_logo"] >= 1
+    assert r["forced_logouts"]["initiator_logo"] >= 1
+    whats = [e["what"] for e in r["events"]]
+    i29 = whats.index("CTIO 0x29")
+    assert whats.index("PRLI LS_ACC (4->5)") < whats.index("first ATIO") \
+        < i29 < whats.index("LOGO sent") and "relogin" in whats, whats[:30]
+    # the first ATIO came before the PRLI completed
+    first = next(e for e in r["events"] if e["what"] == "first ATIO")
+    assert "login state 0x5" in first["detail"]
+    assert not r["initiator"]["all_passed"]
+    assert any("qla2xxx" in x for x in r["dmesg"])
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_race_outputs_well_formed(stock_race):
+    """f. --json has the documented fields; --junit is JUnit with one
+    testcase prli-race that failed."""
+    rc, d, _ = stock_race
+    r = json.loads((d / "r.json").read_text())
+    for k in ("verdict", "driver", "scenario", "ctio_status", "initiator",
+              "events", "dmesg", "forced_logouts", "exit_code", "seed"):
+        assert k in r, k
+    assert all({"t_us", "what", "source"} <= set(e) for e in r["events"])
+    suite = ET.parse(d / "r.xml").getroot()
+    assert suite.tag == "testsuite" and suite.get("failures") == "1"
+    (case,) = suite.findall("testcase")
+    assert case.get("name") == "prli-race"
+    assert case.find("failure").get("type") == race.FAIL_LABEL
+    assert "FAIL" in case.find("failure").text
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_fixed_driver_passes_race(guest_ready):
+    """b. debian-6.1-src (the PRLI-wait patch): PASS at the defaults."""
+    r = race.run_race(driver="debian-6.1-src", run_name="pytest-race-fixed")
+    assert r["verdict"] == race.PASS, race.race_summary(r)
+    assert r["exit_code"] == 0
+    assert "0x29" not in r["ctio_status"]
+    assert r["forced_logouts"]["isp_logo"] == 0
+    whats = [e["what"] for e in r["events"]]
+    # the fix holds the first command until the firmware's PRLI complete
+    assert whats.index("PRLI complete (5->6)") < whats.index("CTIO 0x01")
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_fixed_driver_passes_full_default_sweep(guest_ready,
+                                                record_property):
+    """b. debian-6.1-src: PASS at every point of the default 10 x 10 grid
+    (the grid ./qlaemu sweep runs)."""
+    r = race.run_sweep(driver="debian-6.1-src", run_name="pytest-sweep-fixed")
+    record_property("sweep_wall_s", r["timings"]["wall_s"])
+    record_property("per_point_s", r["timings"].get("per_point_s"))
+    assert len(r["points"]) == len(race.DEFAULT_LATENCIES) * len(
+        race.DEFAULT_DELAYS)
+    bad = [(p["latency_us"], p["first_cmd_us"], p["verdict"], p["reasons"])
+           for p in r["points"] if p["verdict"] != race.PASS]
+    assert not bad, race.sweep_summary(r)
+    assert r["verdict"] == race.PASS
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_stock_sweep_has_fail_and_pass(guest_ready):
+    """c. debian-6.1 over a small grid: latency 0 passes, latency 5000 with
+    the first command at 100 us fails, a first command after the
+    completion (9000 us) passes."""
+    r = race.run_sweep(latencies=[0, 5000], delays=[100, 9000],
+                       run_name="pytest-sweep-stock")
+    m = r["matrix"]
+    assert m["0"] == {"100": race.PASS, "9000": race.PASS}, \
+        race.sweep_summary(r)
+    assert m["5000"]["100"] == race.FAIL, race.sweep_summary(r)
+    assert m["5000"]["9000"] == race.PASS, race.sweep_summary(r)
+    p = next(p for p in r["points"] if p["latency_us"] == 5000
+             and p["first_cmd_us"] == 100)
+    assert p["ctio_status"].get("0x29") and p["forced_logouts"]["isp_logo"]
+    assert r["boundary"]["100"]["first_fail_latency_us"] == 5000
+    assert r["verdict"] == race.FAIL and r["exit_code"] == 1
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_race_is_deterministic(guest_ready, record_property):
+    """d. five consecutive stock races: the same verdict and the same
+    event sequence (every field but times) up to the initiator's end;
+    times relative to the first PLOGI within JITTER_BOUND_NS."""
+    runs = [race.run_race(run_name="pytest-race-det-%d" % i)
+            for i in range(RUNS)]
+    assert {r["verdict"] for r in runs} == {race.FAIL}, [
+        r["reasons"] for r in runs]
+    sigs, rels, exact_abs = [], [], []
+    for r in runs:
+        rep = json.loads((Path(r["artifacts"])
+                          / "race-report.json").read_text())
+        ev = rep["events"]
+        done = max(e["t_ns"] for e in ev
+                   if e["event"] == "scenario-done")
+        ev = [e for e in ev if e["t_ns"] <= done]
+        t0 = next(e["t_ns"] for e in ev if e.get("els") == 0x03)
+        sigs.append(scenario.event_signature(ev))
+        rels.append([e["t_ns"] - t0 for e in ev])
+        exact_abs.append([e["t_ns"] for e in ev])
+    for i in range(1, RUNS):
+        a, b = sigs[0], sigs[i]
+        diff = next((j for j, (x, y) in enumerate(zip(a, b)) if x != y),
+                    None if len(a) == len(b) else min(len(a), len(b)))
+        assert diff is None, "run %d diverges at event %d:\n%r\n%r" % (
+            i, diff, a[diff:diff + 1], b[diff:diff + 1])
+    jitter = max(abs(x - y) for r in rels[1:] for x, y in zip(rels[0], r))
+    exact = all(r == rels[0] for r in rels[1:])
+    record_property("events_compared", len(sigs[0]))
+    record_property("relative_t_exact", exact)
+    record_property("absolute_t_exact", all(a == exact_abs[0]
+                                            for a in exact_abs[1:]))
+    record_property("max_relative_jitter_ns", jitter)
+    print("race determinism over %d runs: %d events identical; relative "
+          "times exact: %s; max jitter %d ns"
+          % (RUNS, len(sigs[0]), exact, jitter))
+    assert jitter <= JITTER_BOUND_NS
+    assert len({json.dumps(r["ctio_status"]) for r in runs}) == 1
+
+
+# -------------------------------------------- e. hang and panic, g. bisect
+
+def _tree(root, body="int x;"):
+    """A tiny out-of-tree module source tree (builds in seconds)."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "Makefile").write_text("obj-m := qlaemu_dummy.o\n")
+    (root / "qlaemu_dummy.c").write_text(textwrap.dedent("""\
+        #include <linux/module.h>
+        %s
+        static int __init d_init(void) { return 0; }
+        static void __exit d_exit(void) { }
+        module_init(d_init);
+        module_exit(d_exit);
+        MODULE_LICENSE("GPL");
+        """ % body))
+    return root
+
+
+def _profile(root, name, load):
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "profile.json").write_text(json.dumps({
+        "kind": "out-of-tree", "modules": ["qlaemu_dummy"],
+        "load": "load.sh"}))
+    (d / "load.sh").write_text("#!/bin/sh\n%s\n" % load)
+    return d
+
+
+@pytest.mark.guest
+@pytest.mark.device
+@pytest.mark.parametrize("what,load,reason", [
+    ("hang", "sleep 100000", "hang"),
+    ("panic", "echo c > /proc/sysrq-trigger; sleep 100000", "panic"),
+])
+def test_hang_or_panic_is_inconclusive(guest_ready, tmp_path, what, load,
+                                       reason):
+    """e. a load script that never returns / crashes the kernel: the race
+    is INCONCLUSIVE (exit 125) with the console log, in bounded time."""
+    tree = _tree(tmp_path / "tree")
+    prof = _profile(tmp_path, "pytest-%s" % what, load)
+    t0 = time.monotonic()
+    r = race.run_race(driver_tree=tree, profile_dir=prof, timeout_s=90,
+                      ready_timeout_s=30, run_name="pytest-race-%s" % what)
+    wall = time.monotonic() - t0
+    assert r["verdict"] == race.INCONCLUSIVE, race.race_summary(r)
+    assert r["exit_code"] == 125
+    assert reason in " ".join(r["reasons"]), r["reasons"]
+    assert r["console_log"] and r["console_tail"]
+    if what == "panic":
+        assert "Kernel panic" in r["console_tail"]
+    assert wall < 150, wall
+
+
+@pytest.mark.guest
+def test_bisect_step_broken_tree_is_skip(guest_ready, tmp_path):
+    """g. a driver tree that does not compile: bisect-step exits 125 and
+    its JSON says INCONCLUSIVE (build error)."""
+    tree = _tree(tmp_path / "broken", body="int x = ;  /* syntax error */")
+    out = tmp_path / "r.json"
+    rc = cli.main(["bisect-step", "--driver-tree", str(tree),
+                   "--json", str(out), "--junit", str(tmp_path / "r.xml")])
+    assert rc == 125
+    r = json.loads(out.read_text())
+    assert r["verdict"] == race.INCONCLUSIVE and r["build_error"]
+    assert "BuildError" in r["setup_error"]
+    suite = ET.parse(tmp_path / "r.xml").getroot()
+    assert suite.find("testcase").find("skipped") is not None
