@@ -571,6 +571,22 @@ def _setup_errors():
 # race
 # --------------------------------------------------------------------------
 
+
+def _prepare_driver(out: dict, driver, driver_tree, profile_dir):
+    """Resolve and build the driver under test and its guest image.
+
+    Records ``out["driver"]`` and ``out["timings"]["build_s"]`` (seconds).
+    Returns the profile.  Raises what :func:`_setup_errors` lists
+    (driver.BuildError for a tree that does not build).
+    """
+    prof = resolve_profile(driver, driver_tree, profile_dir)
+    out["driver"] = _profile_info(prof)
+    t = time.monotonic()
+    build_profile(prof)
+    guest.prepare(None if prof.is_stock else prof)
+    out["timings"]["build_s"] = round(time.monotonic() - t, 2)
+    return prof
+
 def run_race(driver=None, driver_tree=None, profile_dir=None,
              latency_us: int = DEFAULT_LATENCY_US,
              first_cmd_us: int = DEFAULT_FIRST_CMD_US, seed: int = 0,
@@ -615,12 +631,7 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
         base = load_trace(trace)
         out["scenario"] = {"trace": str(Path(trace or RACE_TRACE).resolve()),
                            "name": base.get("name")}
-        prof = resolve_profile(driver, driver_tree, profile_dir)
-        out["driver"] = _profile_info(prof)
-        t = time.monotonic()
-        build_profile(prof)
-        guest.prepare(None if prof.is_stock else prof)
-        out["timings"]["build_s"] = round(time.monotonic() - t, 2)
+        prof = _prepare_driver(out, driver, driver_tree, profile_dir)
     except _setup_errors() as e:
         return _finish_race(out, {}, {"setup_error": _err(e)}, t_start,
                             build_error=isinstance(e, driver_mod.BuildError))
@@ -779,12 +790,7 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
     try:
         base = load_trace(trace)
         out["scenario"] = str(Path(trace or RACE_TRACE).resolve())
-        prof = resolve_profile(driver, driver_tree, profile_dir)
-        out["driver"] = _profile_info(prof)
-        t = time.monotonic()
-        build_profile(prof)
-        guest.prepare(None if prof.is_stock else prof)
-        out["timings"]["build_s"] = round(time.monotonic() - t, 2)
+        prof = _prepare_driver(out, driver, driver_tree, profile_dir)
     except _setup_errors() as e:
         out["setup_error"] = _err(e)
         out["points"] = [_point(lat, d, INCONCLUSIVE, [out["setup_error"]])
