@@ -310,6 +310,8 @@ def _add_race_args(p: argparse.ArgumentParser) -> None:
                    "(default 120)")
     p.add_argument("--timeline", type=int, default=60, metavar="N",
                    help="timeline lines printed (default 60)")
+    p.add_argument("--json", metavar="FILE", help="write the result here")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
     p.add_argument("--opt", metavar="KEY=VALUE", action="append",
                    type=_opt, default=[],
                    help="extra qla2532 device property, repeatable")
@@ -376,8 +378,6 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("race", help="the PRLI race: PASS/FAIL/INCONCLUSIVE "
                        "(exit 0/1/125)")
     _add_race_args(r)
-    r.add_argument("--json", metavar="FILE", help="write the result here")
-    r.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
     r.set_defaults(func=cmd_race)
     sw = sub.add_parser("sweep", help="the race over latency x first-"
                         "command delay, one boot")
@@ -397,8 +397,6 @@ def build_parser() -> argparse.ArgumentParser:
     bs = sub.add_parser("bisect-step", help="for git bisect run: build the "
                         "driver tree, run the race, exit 0/1/125")
     _add_race_args(bs)
-    bs.add_argument("--json", metavar="FILE", help="write the result here")
-    bs.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
     bs.set_defaults(func=cmd_bisect_step)
     sc = sub.add_parser("scenario", help="run a scenario against the "
                         "target-mode driver (docs/scenario.md)")

@@ -54,6 +54,7 @@ version mismatch) and must abort a bisection instead.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import hashlib
@@ -744,6 +745,23 @@ def _prune(profile: Profile, keep: Path) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _build_slot(prof: "Profile", key: str):
+    """Hold the profile's build lock over BUILD_DIR/driver/<name>-<key>.
+
+    Yields (build dir, cached modules or None).  When nothing usable is
+    cached the directory is emptied and ``src/`` created for a new build.
+    """
+    bdir = _driver_dir() / ("%s-%s" % (prof.name, key))
+    with _Lock(prof.name):
+        have = _cached(bdir)
+        if have is None:
+            if bdir.exists():
+                shutil.rmtree(bdir)
+            (bdir / "src").mkdir(parents=True)
+        yield bdir, have
+
+
 def _cached(bdir: Path) -> dict | None:
     """{name: Path} of a finished build directory, else None."""
     man = bdir / "manifest.json"
@@ -831,16 +849,11 @@ def _ensure_debian_src(prof: Profile) -> dict:
                 json.dumps(prof.make_vars, sort_keys=True),
                 " ".join(prof.modules), prof.patch_fuzz]
                + [x for name, data in patches for x in (name, data)])
-    bdir = _driver_dir() / ("%s-%s" % (prof.name, key))
-    with _Lock(prof.name):
-        have = _cached(bdir)
+    with _build_slot(prof, key) as (bdir, have):
         if have is not None:
             return have
-        if bdir.exists():
-            shutil.rmtree(bdir)
         src = bdir / "src"
         log = bdir / "build.log"
-        src.mkdir(parents=True)
         touched = {}
         for p in prof.patches:
             for rel in patch_paths(p):
@@ -956,16 +969,11 @@ def _ensure_out_of_tree(prof: Profile) -> dict:
                                               % kinfo.kver),
                 json.dumps(prof.make_vars, sort_keys=True),
                 " ".join(prof.modules), script, h.hexdigest()])
-    bdir = _driver_dir() / ("%s-%s" % (prof.name, key))
-    with _Lock(prof.name):
-        have = _cached(bdir)
+    with _build_slot(prof, key) as (bdir, have):
         if have is not None:
             return have
-        if bdir.exists():
-            shutil.rmtree(bdir)
         src = bdir / "src"
         log = bdir / "build.log"
-        src.mkdir(parents=True)
         t = time.monotonic()
         for rel in files:
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
