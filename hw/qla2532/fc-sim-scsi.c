@@ -30,6 +30,9 @@
 #include "fc-sim-port.h"
 #include "fc-sim-scsi.h"
 
+/* SPC-4 sense key UNIT ATTENTION */
+#define SIM_SENSE_UNIT_ATTENTION 0x06
+
 #define SIM_BLOCK_SIZE          512
 #define SIM_MAX_XFER            (16 * 1024 * 1024)  /* bytes per command */
 #define SIM_MAX_BLOCKS          (SIM_MAX_XFER / SIM_BLOCK_SIZE)
@@ -274,6 +277,8 @@ struct FcSimScsi {
     int64_t scan_interval_ns;
     bool repeat;
     unsigned max_passes;
+    unsigned lips;              /* LIPs to originate, one after each pass */
+    int64_t lip_delay_ns;       /* from the end of a pass to its LIP */
     SimStep *steps;
     unsigned nsteps;
 
@@ -287,8 +292,10 @@ struct FcSimScsi {
     bool scan_ok;
     bool scan_done;
     bool done;
+    unsigned lips_sent;
     SimCmd cmd;
     QEMUTimer *next_timer;      /* issues the next command */
+    QEMUTimer *lip_timer;       /* originates the next LIP */
     QEMUTimer *cmd_timer;       /* timeout, abort-after, ABTS answer */
     QList *interrupts;
     unsigned ninterrupts;
@@ -1008,7 +1015,8 @@ static bool sim_parse(FcSimScsi *ss, QDict *d, Error **errp)
     static const char *const keys[] = {
         "name", "description", "lun", "first-command-delay-us",
         "command-gap-us", "command-timeout-ms", "busy-delay-us", "retries",
-        "bios-scan", "repeat-after-relogin", "max-passes", "commands", NULL
+        "bios-scan", "repeat-after-relogin", "max-passes", "commands",
+        "lips", "lip-delay-ms", NULL
     };
     static const char *const scan_keys[] = {
         "max-inquiry", "interval-ms", NULL
@@ -1066,6 +1074,18 @@ static bool sim_parse(FcSimScsi *ss, QDict *d, Error **errp)
         return false;
     }
     ss->max_passes = v;
+    v = 0;
+    if (!sim_get_uint(d, "lips", "scenario", 100, &v, errp) ||
+        !sim_get_time(d, "lip-delay-ms", "scenario", 3600000, SIM_MS,
+                      &ss->lip_delay_ns, errp)) {
+        return false;
+    }
+    ss->lips = v;
+    if (ss->lips && !ss->repeat) {
+        error_setg(errp, "scenario.lips: needs repeat-after-relogin (the "
+                   "pass after a LIP is a new pass)");
+        return false;
+    }
 
     if (qdict_haskey(d, "bios-scan")) {
         scan = qobject_to(QDict, qdict_get(d, "bios-scan"));
@@ -1861,12 +1881,27 @@ static void sim_rx_rsp(FcSimScsi *ss, const FcFrame *f)
     st->resid_flags = flags & (FCP_RESID_OVER | FCP_RESID_UNDER);
     st->latency_ns = latency;
 
-    /* BUSY and TASK SET FULL are retried unless they are the answer */
+    /*
+     * BUSY and TASK SET FULL are retried unless they are the answer, and
+     * so is a UNIT ATTENTION unless the step expects one: a target reports
+     * one on the first command of every new I_T nexus (SAM-5 §5.14, e.g.
+     * SCST's "reported luns data has changed" / power on), and an
+     * initiator retries the command (Linux scsi_error.c scsi_check_sense:
+     * UNIT_ATTENTION -> NEEDS_RETRY).  Each retry counts as an attempt.
+     */
     retry = (status == BUSY || status == TASK_SET_FULL) &&
             !(st->expect.status_given && st->expect.status == status) &&
             st->attempts <= st->retries;
+    retry |= status == CHECK_CONDITION && key == SIM_SENSE_UNIT_ATTENTION &&
+             st->expect.sense_key != SIM_SENSE_UNIT_ATTENTION &&
+             st->attempts <= st->retries;
     if (retry) {
-        sim_step_reason(st, "status 0x%02x, retried", status);
+        if (status == CHECK_CONDITION) {
+            sim_step_reason(st, "UNIT ATTENTION %02x/%02x, retried", asc,
+                            ascq);
+        } else {
+            sim_step_reason(st, "status 0x%02x, retried", status);
+        }
         sim_cmd_clear(ss);
         sim_schedule(ss, ss->busy_delay_ns);
         return;
@@ -2044,13 +2079,43 @@ static void sim_pass_done(FcSimScsi *ss)
     }
     timer_del(ss->next_timer);
     ss->phase = SIM_PHASE_DONE;
-    ss->done = true;
     ss->passes_done++;
+    /* with LIPs still to originate the scenario is not done yet */
+    ss->done = ss->lips_sent >= ss->lips || ss->pass >= ss->max_passes;
     e = sim_event(ss, "scenario-done");
     if (e) {
         qdict_put_int(e, "pass", ss->pass);
         qdict_put_bool(e, "all_passed", sim_all_passed(ss));
+        qdict_put_bool(e, "final", ss->done);
     }
+    if (!ss->done) {
+        timer_mod(ss->lip_timer, sim_now() + ss->lip_delay_ns);
+    }
+}
+
+/*
+ * The scenario's "lips": lip-delay-ms after a pass, the initiator's port
+ * originates LIP(F7, AL_PS) -- the LIP an HBA sends to re-initialise the
+ * loop on demand (FC-AL-2 §10.3; Linux fc_host issue_lip) -- and, once
+ * logged in again, starts the next pass.  On a point-to-point link the
+ * same call re-runs the link initialisation.
+ */
+static void sim_lip_cb(void *opaque)
+{
+    FcSimScsi *ss = opaque;
+    uint16_t lip = 0xf700 | (ss->sp->port.port_id & 0xff);
+    QDict *e;
+
+    if (ss->done || ss->lips_sent >= ss->lips || !ss->sp->port.link) {
+        return;
+    }
+    ss->lips_sent++;
+    e = sim_event(ss, "lip-sent");
+    if (e) {
+        qdict_put_int(e, "lip", lip);
+        qdict_put_int(e, "number", ss->lips_sent);
+    }
+    fc_link_lip(ss->sp->port.link, lip);
 }
 
 static void sim_pass_start(FcSimScsi *ss)
@@ -2235,6 +2300,7 @@ void fc_sim_scsi_report(FcSimScsi *ss, QDict *out)
     qdict_put_bool(r, "logged_in", ss->logged_in);
     qdict_put_int(r, "passes", ss->pass);
     qdict_put_int(r, "passes_done", ss->passes_done);
+    qdict_put_int(r, "lips_sent", ss->lips_sent);
     if (ss->phase == SIM_PHASE_STEPS) {
         qdict_put_int(r, "current", ss->cur);
     }
@@ -2317,6 +2383,7 @@ FcSimScsi *fc_sim_scsi_new(FcSimPort *sp, const char *path, FcLog *log,
     ss->cmd.abort_at_ns = -1;
     ss->next_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, sim_next_cb, ss);
     ss->cmd_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, sim_cmd_timer_cb, ss);
+    ss->lip_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, sim_lip_cb, ss);
     for (i = 0; i < SIM_C__MAX; i++) {
         sim_count(ss, i, 0);    /* every counter is in the report */
     }
@@ -2335,6 +2402,9 @@ void fc_sim_scsi_free(FcSimScsi *ss)
     }
     if (ss->cmd_timer) {
         timer_free(ss->cmd_timer);
+    }
+    if (ss->lip_timer) {
+        timer_free(ss->lip_timer);
     }
     g_free(ss->cmd.buf);
     for (i = 0; i < ss->nsteps; i++) {

@@ -50,6 +50,19 @@ QDict *isp_log(IspState *s, const char *event)
     return s->log ? fc_log_event(s->log, "isp", event) : NULL;
 }
 
+/*
+ * Does the change @from -> @to end a login (ISP_LAST_STATE_SESSION)?  A
+ * logout (to port unavailable) or a new PLOGI (to PLOGI pending: FC-LS-3
+ * §4.2.11, a PLOGI from a logged-in port logs it out implicitly) ends the
+ * login that had reached @from; from a state where no login exists
+ * (unavailable, PLOGI pending) nothing ends.
+ */
+static bool rport_login_ends(uint8_t from, uint8_t to)
+{
+    return (to == PDS_PORT_UNAVAILABLE || to == PDS_PLOGI_PENDING) &&
+           from != PDS_PORT_UNAVAILABLE && from != PDS_PLOGI_PENDING;
+}
+
 static void rport_set_state(IspState *s, IspRport *rp, uint8_t state)
 {
     QDict *e;
@@ -64,7 +77,10 @@ static void rport_set_state(IspState *s, IspRport *rp, uint8_t state)
             qdict_put_int(e, "from", rp->state);
             qdict_put_int(e, "to", state);
         }
-        rp->last_state = rp->state;
+        if (s->last_state_mode == ISP_LAST_STATE_PREVIOUS ||
+            rport_login_ends(rp->state, state)) {
+            rp->last_state = rp->state;
+        }
         rp->state = state;
     }
 }
@@ -530,7 +546,7 @@ static void isp_accept_simple(IspState *s, IspRport *rp, uint16_t ox_id,
  * BIT_14, set by qla_target.c qlt_24xx_config_nvram_stage1) PRLI to the
  * driver and answers after its NOTIFY_ACK.  Without target mode it
  * answers itself.  A PRLI, ADISC or PRLO from a port that has not logged
- * in gets a LOGO (FC-LS-3 §4.2.2: "N_Port not logged in").
+ * in gets an LS_RJT with explanation "N_Port login required".
  */
 static void isp_els_request(IspState *s, const FcFrame *f)
 {
@@ -564,8 +580,11 @@ static void isp_els_request(IspState *s, const FcFrame *f)
     case ELS_ADISC:
         if (!rp || rp->state == PDS_PORT_UNAVAILABLE ||
             rp->state == PDS_PLOGI_PENDING) {
+            /* FC-LS-3 §6.2.3: LS_RJT "unable to perform command
+             * request" (0x09), explanation "N_Port login required"
+             * (0x1e) */
             isp_els_reply(s, peer, fc_ox_id(f), pl,
-                          fc_els_logo(pl, s->port_id, s->icb.port_name));
+                          fc_els_ls_rjt(pl, 0x09, 0x1e));
             return;
         }
         if (els == ELS_PRLI && !(s->icb.fw_options[1] & ISP_FO2_PRLI_CONTROL)) {
@@ -937,13 +956,21 @@ void isp_iocb_els(IspState *s, const uint8_t *iocb)
         els_iocb_done(s, iocb, CS_PORT_UNAVAILABLE, 0, LSC_SCODE_NOLINK);
         return;
     }
+    /*
+     * The handle may be 0xffff (no handle) for anything but a PLOGI: the
+     * port is named by d_id, as in the ELS LOGO the target drivers send
+     * for an initiator without a session (qla_iocb.c qla24xx_els_logo_iocb
+     * with the fcport of an unknown port; SCST's drivers likewise).
+     */
     if (lduw_le_p(iocb + 12) != 1 || tx_len < 4 || tx_len > FC_MAX_PAYLOAD ||
-        handle > ISP_MAX_NPORT_HANDLE || peer == 0 || peer == s->port_id) {
+        (handle > ISP_MAX_NPORT_HANDLE && handle != NPH_NONE) ||
+        peer == 0 || peer == s->port_id) {
         isp_rsp_entry_error(s, iocb, RF_INV_E_PARAM);
         return;
     }
     pl = g_malloc(tx_len);
-    if (s->ops->dma_read(s->opaque, tx_addr, pl, tx_len) != MEMTX_OK) {
+    if (s->ops->dma_read(s->opaque, tx_addr, pl, tx_len) != MEMTX_OK ||
+        (pl[0] == ELS_PLOGI && handle == NPH_NONE)) {
         isp_rsp_entry_error(s, iocb, RF_INV_E_PARAM);
         return;
     }
@@ -1119,9 +1146,30 @@ static void isp_els_abort_all(IspState *s)
 }
 
 /*
+ * Full login after LIP (firmware_options_1 BIT_13, or MBC 0x72 with mb1
+ * BIT_4): every loop port is logged out implicitly and must log in again
+ * (an initiator PLOGIs; in initiator mode the firmware's auto-login does).
+ * The entries stay, with their loop IDs, in state port unavailable, so GET
+ * PORT DATABASE still reports the last login state.
+ */
+static void isp_els_logout_all(IspState *s)
+{
+    int i;
+
+    for (i = 0; i < ISP_MAX_RPORTS; i++) {
+        IspRport *rp = &s->rports[i];
+
+        if (rp->valid) {
+            rp->prli_complete_ns = 0;
+            rport_set_state(s, rp, PDS_PORT_UNAVAILABLE);
+        }
+    }
+}
+
+/*
  * Link events.  A LIP leaves logins in place (FC-AL-2: ports keep their
  * AL_PA through LIPA and their logins; an initiator re-validates with
- * ADISC or PLOGI).  Loss of the link, or a new point-to-point FLOGI,
+ * ADISC or PLOGI), unless full login after LIP is on (above).  Loss of the link, or a new point-to-point FLOGI,
  * implicitly logs every port out (FC-LS-3 §4.2.11 implicit logout).
  */
 void isp_els_link_event(IspState *s, FcLinkEvent ev)
@@ -1134,7 +1182,11 @@ void isp_els_link_event(IspState *s, FcLinkEvent ev)
         isp_els_abort_all(s);
         if (s->topology != ISP_TOPO_NL) {
             memset(s->rports, 0, sizeof(s->rports));
+        } else if ((s->icb.fw_options[0] & ISP_FO1_FULL_LOGIN_LIP) ||
+                   s->full_login_pending) {
+            isp_els_logout_all(s);
         }
+        s->full_login_pending = false;
         break;
     case FC_EV_LINK_DOWN:
         isp_els_abort_all(s);
@@ -1192,8 +1244,19 @@ int isp_mbc_get_port_database(IspState *s, uint16_t *mb)
 /*
  * MBC 0x7c GET ID LIST (qla_mbx.c qla2x00_get_id_list): 8-byte
  * struct gid_list_info entries (al_pa, area, domain, -, le16 handle) of
- * the ports that are logged in with PRLI complete; mb1 = count.
+ * the ports that are logged in (gid_list_mode LOGGED_IN: PLOGI complete
+ * or later) or only of those with PRLI complete (PRLI_COMPLETE);
+ * mb1 = count.
  */
+static bool gid_listed(IspState *s, const IspRport *rp)
+{
+    if (s->gid_list_mode == ISP_GID_LIST_PRLI_COMPLETE) {
+        return rp->state == PDS_PRLI_COMPLETE;
+    }
+    return rp->state == PDS_PLOGI_COMPLETE || rp->state == PDS_PRLI_PENDING ||
+           rp->state == PDS_PRLI_COMPLETE;
+}
+
 int isp_mbc_get_id_list(IspState *s, uint16_t *mb, int *nout)
 {
     uint8_t list[ISP_MAX_RPORTS * 8];
@@ -1207,7 +1270,7 @@ int isp_mbc_get_id_list(IspState *s, uint16_t *mb, int *nout)
     for (i = 0; i < ISP_MAX_RPORTS; i++) {
         IspRport *rp = &s->rports[i];
 
-        if (rp->valid && rp->state == PDS_PRLI_COMPLETE) {
+        if (rp->valid && gid_listed(s, rp)) {
             list[n * 8 + 0] = rp->port_id;
             list[n * 8 + 1] = rp->port_id >> 8;
             list[n * 8 + 2] = rp->port_id >> 16;
@@ -1221,6 +1284,34 @@ int isp_mbc_get_id_list(IspState *s, uint16_t *mb, int *nout)
     }
     mb[1] = n;
     *nout = 2;
+    return MBS_COMMAND_COMPLETE;
+}
+
+/*
+ * MBC 0x6a GET PORT NAME (qla_mbx.c qla2x00_get_port_name, extended IDs):
+ * mb1 the handle, mb10 BIT_0 node name instead of port name; the name
+ * comes back big-endian in mb2, mb3, mb6, mb7.  Our own handle gives our
+ * names; an unknown handle (e.g. the name server's on a loop) fails with
+ * 0x4005.
+ */
+int isp_mbc_get_port_name(IspState *s, uint16_t *mb, int *nout)
+{
+    IspRport *rp = rport_by_handle(s, mb[1]);
+    bool node = mb[10] & 1;
+    uint64_t name;
+
+    if (rp && rp->state != PDS_PORT_UNAVAILABLE) {
+        name = node ? rp->wwnn : rp->wwpn;
+    } else if (s->link == ISP_LINK_UP && mb[1] == s->loop_id) {
+        name = node ? s->icb.node_name : s->icb.port_name;
+    } else {
+        return MBS_COMMAND_ERROR;
+    }
+    mb[2] = name >> 48;
+    mb[3] = name >> 32;
+    mb[6] = name >> 16;
+    mb[7] = name;
+    *nout = 8;
     return MBS_COMMAND_COMPLETE;
 }
 

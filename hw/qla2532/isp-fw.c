@@ -197,10 +197,18 @@ void isp_rsp_entry_error(IspState *s, const uint8_t *iocb,
 {
     uint8_t rsp[IOCB_SIZE];
 
+    QDict *e = isp_log(s, "iocb-error");
+
     memcpy(rsp, iocb, IOCB_SIZE);
     rsp[1] = 1;                 /* entry_count */
     rsp[3] = entry_status;      /* qla_isr.c qla2x00_error_entry */
     trace_qla2532_iocb_error(s->port_no, iocb[0], entry_status);
+    if (e) {
+        /* the evidence of a rejected IOCB: which entry, which RF_* bits */
+        qdict_put_int(e, "entry_type", iocb[0]);
+        qdict_put_int(e, "entry_status", entry_status);
+        qdict_put_int(e, "handle", ldl_le_p(iocb + 4));
+    }
     isp_rsp_post(s, rsp);
 }
 
@@ -943,6 +951,18 @@ static int isp_mbox_execute(IspState *s, uint16_t *mb, int *nout)
         return isp_mbc_get_port_name_list(s, mb, nout);
     case MBC_GET_RNID_PARAMS:
         return isp_mbc_get_login_template(s, mb);
+    case MBC_GET_PORT_NAME:
+        return isp_mbc_get_port_name(s, mb, nout);
+    case MBC_SEND_CHANGE_REQUEST:
+        /*
+         * SCR to the fabric controller (qla_mbx.c
+         * qla2x00_send_change_request; SCST legacy qla2x00t.c registers
+         * for RSCNs on every PLOGI).  [fw?] Without a fabric (loop, point
+         * to point) there is no controller to send it to: the command
+         * fails, which the drivers expect ("OK for non-fabric setups").
+         * This model has no fabric topology, so it always fails.
+         */
+        return MBS_COMMAND_ERROR;
     case MBC_LIP_FULL_LOGIN:
         /* qla_mbx.c qla2x00_full_login_lip: re-initialise the loop, after
          * the completion (a command's events follow its completion) */
@@ -950,6 +970,9 @@ static int isp_mbox_execute(IspState *s, uint16_t *mb, int *nout)
             return MBS_COMMAND_ERROR;
         }
         s->lip_pending = true;
+        /* mb1 BIT_4: full login (qla2x00_full_login_lip sets it on
+         * FWI2 ISPs): the LIP logs every port out */
+        s->full_login_pending = mb[1] & (1u << 4);
         return MBS_COMMAND_COMPLETE;
     default:
         return MBS_INVALID_COMMAND;
@@ -1020,6 +1043,7 @@ static void isp_risc_reset(IspState *s, IspRiscState risc)
     s->host_status = 0;
     s->risc_paused = false;
     s->lip_pending = false;
+    s->full_login_pending = false;
     s->risc = risc;
     s->nsegs = 0;
     memset(s->segs, 0, sizeof(s->segs));

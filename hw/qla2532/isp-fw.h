@@ -225,6 +225,29 @@ typedef enum IspLinkState {
     ISP_LINK_UP,
 } IspLinkState;
 
+/*
+ * last_login_state of GET PORT DATABASE (struct port_database_24xx):
+ * PREVIOUS, the state before the latest change of current_login_state;
+ * SESSION, the state the port's previous login ended in (its last state
+ * before an implicit or explicit logout), unchanged while a new login
+ * progresses.  The two differ after a relogin: in PRLI pending, PREVIOUS
+ * says PLOGI complete and SESSION says PRLI complete if the previous login
+ * had completed its PRLI -- which qla_mbx.c qla2x00_get_port_database of
+ * SCST's legacy driver accepts as logged in.
+ */
+#define ISP_LAST_STATE_PREVIOUS     0
+#define ISP_LAST_STATE_SESSION      1
+/*
+ * GET ID LIST (MBC 0x7c): LOGGED_IN lists every port with PLOGI complete
+ * (also in PRLI pending and PRLI complete), as the drivers read it (they
+ * check each port's login state with GET PORT DATABASE afterwards:
+ * qla_init.c qla2x00_configure_local_loop; SCST legacy qla2x00t.c
+ * q24_get_loop_id maps an ATIO's S_ID to a handle through it);
+ * PRLI_COMPLETE lists only ports whose PRLI completed.
+ */
+#define ISP_GID_LIST_LOGGED_IN      0
+#define ISP_GID_LIST_PRLI_COMPLETE  1
+
 /**
  * IspState: one ISP2532 function (FC port).
  *
@@ -236,6 +259,10 @@ typedef enum IspLinkState {
  * @prli_latency_ns: virtual time from the PRLI LS_ACC to the moment the
  *   firmware considers the port logged in (PDS_PRLI_COMPLETE); until then
  *   GET PORT DATABASE reports PRLI pending.
+ * @last_state_mode: what the port database's last_login_state means, one
+ *   of ISP_LAST_STATE_* (the real firmware's rule is not documented; see
+ *   docs/login-states.md).
+ * @gid_list_mode: which ports GET ID LIST lists, ISP_GID_LIST_*.
  * @flash: ISP_FLASH_SIZE bytes, owned by the glue.
  * @sfp_a0/@sfp_a2: SFP EEPROM pages (SFF-8472 A0h/A2h), 256 bytes each.
  */
@@ -250,6 +277,8 @@ typedef struct IspState {
     const IspHostOps *ops;
     void *opaque;
     FcLog *log;                     /* may be NULL */
+    uint8_t last_state_mode;        /* ISP_LAST_STATE_* */
+    uint8_t gid_list_mode;          /* ISP_GID_LIST_* */
 
     /* registers */
     uint32_t flash_addr;
@@ -290,6 +319,7 @@ typedef struct IspState {
     IspLinkState link;
     bool go_online;                 /* join the link after this command */
     bool lip_pending;               /* LIP after this command (MBC 0x72) */
+    bool full_login_pending;        /* that LIP logs all ports out */
     uint8_t topology;               /* ISP_TOPO_* */
     uint16_t loop_id;               /* own loop ID / N_Port handle */
     uint32_t port_id;               /* own 24-bit FC address */

@@ -22,6 +22,8 @@
 #define ET_ELS                  0x53
 
 /* Login states of struct port_database_24xx, qla_fw.h PDS_* */
+/* "no N_Port handle" in an IOCB (qla_def.h NPH_... 0xffff) */
+#define NPH_NONE                0xffff
 #define PDS_PLOGI_PENDING       0x03
 #define PDS_PLOGI_COMPLETE      0x04
 #define PDS_PRLI_PENDING        0x05
@@ -60,6 +62,10 @@
 #define ISP_FO1_HARD_ADDRESS    (1u << 0)
 #define ISP_FO1_TARGET_MODE     (1u << 4)
 #define ISP_FO1_NO_INITIATOR    (1u << 5)
+/* "Full Login after LIP" (qla_init.c qla24xx_nvram_config's default
+ * BIT_13; SCST legacy qla_init.c sets it in target mode unless FC tape
+ * support is on): a LIP logs every loop port out */
+#define ISP_FO1_FULL_LOGIN_LIP  (1u << 13)
 #define ISP_FO2_PRLI_CONTROL    (1u << 14)
 #define ISP_FO3_NO_AUTO_PLOGI   (1u << 7)
 
@@ -92,6 +98,7 @@ void isp_iocb_els(IspState *s, const uint8_t *iocb);
 void isp_iocb_notify_ack(IspState *s, const uint8_t *iocb);
 void isp_iocb_abort(IspState *s, const uint8_t *iocb);
 int isp_mbc_get_port_database(IspState *s, uint16_t *mb);
+int isp_mbc_get_port_name(IspState *s, uint16_t *mb, int *nout);
 int isp_mbc_get_id_list(IspState *s, uint16_t *mb, int *nout);
 int isp_mbc_get_port_name_list(IspState *s, uint16_t *mb, int *nout);
 int isp_mbc_get_login_template(IspState *s, uint16_t *mb);

@@ -123,6 +123,7 @@
 #define MBC_GET_PORT_DATABASE           0x64
 #define MBC_GET_FIRMWARE_STATE          0x69
 #define MBC_GET_PORT_NAME               0x6a
+#define MBC_SEND_CHANGE_REQUEST         0x70
 #define MBC_GET_LINK_PRIV_STATS         0x6d
 #define MBC_LIP_FULL_LOGIN              0x72
 #define MBC_GET_PORT_NAME_LIST          0x75

@@ -659,6 +659,65 @@ static void qla2532_set_prli_latency(Object *obj, Visitor *v,
 }
 
 /*
+ * Firmware variants where the real ISP2532's behaviour is unknown
+ * (docs/login-states.md): a name per value, settable on the command line
+ * and at run time (qom-set), like prli-complete-latency.
+ */
+static const char *const last_state_names[] = {
+    [ISP_LAST_STATE_PREVIOUS] = "previous",
+    [ISP_LAST_STATE_SESSION] = "session",
+};
+static const char *const gid_list_names[] = {
+    [ISP_GID_LIST_LOGGED_IN] = "logged-in",
+    [ISP_GID_LIST_PRLI_COMPLETE] = "prli-complete",
+};
+
+static bool variant_parse(const char *const *names, size_t n,
+                          const char *prop, const char *value,
+                          uint8_t *out, Error **errp)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (!strcmp(value, names[i])) {
+            *out = i;
+            return true;
+        }
+    }
+    error_setg(errp, "qla2532: %s must be %s or %s, not '%s'", prop,
+               names[0], names[1], value);
+    return false;
+}
+
+static char *qla2532_get_last_state(Object *obj, Error **errp)
+{
+    return g_strdup(last_state_names[QLA2532(obj)->isp.last_state_mode]);
+}
+
+static void qla2532_set_last_state(Object *obj, const char *value,
+                                   Error **errp)
+{
+    QLA2532State *s = QLA2532(obj);
+
+    variant_parse(last_state_names, ARRAY_SIZE(last_state_names),
+                  "last-login-state", value, &s->isp.last_state_mode, errp);
+}
+
+static char *qla2532_get_gid_list(Object *obj, Error **errp)
+{
+    return g_strdup(gid_list_names[QLA2532(obj)->isp.gid_list_mode]);
+}
+
+static void qla2532_set_gid_list(Object *obj, const char *value,
+                                 Error **errp)
+{
+    QLA2532State *s = QLA2532(obj);
+
+    variant_parse(gid_list_names, ARRAY_SIZE(gid_list_names), "gid-list",
+                  value, &s->isp.gid_list_mode, errp);
+}
+
+/*
  * scenario: the simulated initiator's scenario file.  Set at run time it
  * replaces the running scenario and clears the report; the new one starts
  * at the partner's next login (inject a LIP to make it log in again).
@@ -705,6 +764,10 @@ static void qla2532_instance_init(Object *obj)
                         NULL, NULL);
     object_property_add_str(obj, "scenario", qla2532_get_scenario,
                             qla2532_set_scenario);
+    object_property_add_str(obj, "last-login-state", qla2532_get_last_state,
+                            qla2532_set_last_state);
+    object_property_add_str(obj, "gid-list", qla2532_get_gid_list,
+                            qla2532_set_gid_list);
     object_property_add_str(obj, "link-event", qla2532_get_link_event,
                             qla2532_set_link_event);
     object_property_add_str(obj, "report", qla2532_get_report, NULL);
