@@ -42,7 +42,32 @@ def _setup() -> None:
     guest.prepare()
 
 
+def _add_machine_args(p: argparse.ArgumentParser) -> None:
+    """--kernel and --memory: the guest every command boots."""
+    from . import kernels
+    p.add_argument("--kernel", metavar="SPEC", default=None,
+                   help="guest kernel: %s (default %s), or a path to a "
+                   "linux-image-*.deb" % (", ".join(kernels.DEBIAN_KERNELS),
+                                          kernels.DEFAULT_KERNEL))
+    p.add_argument("--memory", metavar="MIB", type=int, default=None,
+                   help="guest RAM in MiB (default %d: above 4 GiB, like a "
+                   "server, so drivers use 64-bit DMA)"
+                   % guest.DEFAULT_MEMORY_MIB)
+
+
+def _apply_machine_args(args) -> None:
+    """Select the kernel and memory of this process's guests.
+
+    Raises:
+        kernels.KernelError, ValueError: a bad --kernel / --memory.
+    """
+    from . import kernels
+    kernels.select(getattr(args, "kernel", None))
+    guest.set_memory(getattr(args, "memory", None))
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
+    _add_machine_args(p)
     p.add_argument("--accel", choices=("tcg", "kvm"), default="tcg",
                    help="QEMU accelerator (default tcg; kvm hung once)")
     p.add_argument("--wwpn", type=_wwn, default=probe_mod.DEFAULT_WWPN,
@@ -118,13 +143,19 @@ def _write_race_outputs(args, r) -> None:
 
 
 def _race_result(args, setup_error=None) -> dict:
+    from . import driver as driver_mod
     from . import race as race_mod
     if setup_error:
         return race_mod.setup_failure(setup_error, args)
+    try:
+        prof = resolve_driver(args)
+    except driver_mod.ProfileError as e:
+        return race_mod.setup_failure(race_mod._err(e), args)
     return race_mod.run_race(
-        driver=args.driver, driver_tree=args.driver_tree,
-        profile_dir=args.profile_dir, latency_us=args.latency_us,
+        driver=prof, latency_us=args.latency_us,
         first_cmd_us=args.first_cmd_us, seed=args.seed, trace=args.trace,
+        scenario_overrides=race_mod.lip_overrides(args.lips,
+                                                  args.lip_delay_ms),
         timeout_s=args.timeout, ready_timeout_s=args.ready_timeout,
         device_opts=_device_opts(args))
 
@@ -151,10 +182,17 @@ def cmd_sweep(args) -> int:
               % (p["latency_us"], p["first_cmd_us"], p["verdict"],
                  p.get("wall_s") or 0, (p["reasons"] or [""])[0][:70]),
               flush=True)
+    from . import driver as driver_mod
+    try:
+        prof = resolve_driver(args)
+    except driver_mod.ProfileError as e:
+        print("qlaemu: %s" % e, file=sys.stderr)
+        return race_mod.EXIT_CODES[race_mod.INCONCLUSIVE]
     r = race_mod.run_sweep(
-        latencies=args.latencies, delays=args.delays, driver=args.driver,
-        driver_tree=args.driver_tree, profile_dir=args.profile_dir,
+        latencies=args.latencies, delays=args.delays, driver=prof,
         seed=args.seed, trace=args.trace,
+        scenario_overrides=race_mod.lip_overrides(args.lips,
+                                                  args.lip_delay_ms),
         point_timeout_s=args.point_timeout, progress=progress)
     print(race_mod.sweep_summary(r))
     if args.json:
@@ -163,11 +201,25 @@ def cmd_sweep(args) -> int:
     return r["exit_code"]
 
 
+def _wants_tree(args) -> bool:
+    """True when the named profile builds a tree and has none of its own
+    (no --driver, or an out-of-tree profile such as scst-legacy)."""
+    from . import driver as driver_mod
+    if not args.driver and not args.profile_dir:
+        return True
+    try:
+        prof = driver_mod.load_profile(args.profile_dir or args.driver)
+    except driver_mod.ProfileError:
+        return False            # reported by resolve_driver
+    return prof.kind == "out-of-tree" and prof.driver_tree is None
+
+
 def cmd_bisect_step(args) -> int:
     """One step of ``git bisect run``: 0 good, 1 bad, 125 skip, 255 stop."""
     from . import driver as driver_mod
     from . import race as race_mod
-    if not args.driver_tree and not args.driver:
+    if not args.driver_tree and _wants_tree(args):
+        # git bisect run runs us in the tree being bisected
         args.driver_tree = os.getcwd()
     err = _race_setup()
     if err:
@@ -175,8 +227,7 @@ def cmd_bisect_step(args) -> int:
               "the bisection" % err, file=sys.stderr)
         return race_mod.EXIT_ABORT
     try:
-        prof = race_mod.resolve_profile(args.driver, args.driver_tree,
-                                        args.profile_dir)
+        prof = resolve_driver(args)
     except driver_mod.ProfileError as e:
         print("qlaemu bisect-step: bad profile (%s); stopping the "
               "bisection" % e, file=sys.stderr)
@@ -194,7 +245,13 @@ def cmd_bisect_step(args) -> int:
         print("qlaemu bisect-step: %s; stopping the bisection" % e,
               file=sys.stderr)
         return race_mod.EXIT_ABORT
-    r = _race_result(args)
+    r = race_mod.run_race(
+        driver=prof, latency_us=args.latency_us,
+        first_cmd_us=args.first_cmd_us, seed=args.seed, trace=args.trace,
+        scenario_overrides=race_mod.lip_overrides(args.lips,
+                                                  args.lip_delay_ms),
+        timeout_s=args.timeout, ready_timeout_s=args.ready_timeout,
+        device_opts=_device_opts(args))
     print(race_mod.race_summary(r, timeline_lines=args.timeline))
     _write_race_outputs(args, r)
     return r["exit_code"]
@@ -202,11 +259,21 @@ def cmd_bisect_step(args) -> int:
 
 def cmd_scenario(args) -> int:
     """Run one scenario file; exit 0 passed, 1 failed, 2 broken run."""
+    from . import driver as driver_mod
     from . import scenario as scenario_mod
-    scenario_mod.check_driver(args.driver)
+    try:
+        prof = resolve_driver(args)
+    except driver_mod.ProfileError as e:
+        print("qlaemu: %s" % e, file=sys.stderr)
+        return 2
     _setup()
+    try:
+        driver_mod.ensure_modules(prof)
+    except driver_mod.DriverError as e:
+        print("qlaemu: %s" % e, file=sys.stderr)
+        return 2
     r = scenario_mod.run_scenario(
-        args.file, driver=args.driver, device_opts=_device_opts(args),
+        args.file, driver=prof, device_opts=_device_opts(args),
         icount=args.icount or None, timeout_s=args.timeout,
         wwpn=args.wwpn, wwnn=args.wwnn)
     print(scenario_mod.summary(r, timeline_lines=args.timeline))
@@ -275,22 +342,61 @@ def _us_list(text: str) -> list:
     return vals
 
 
-def _add_driver_args(p: argparse.ArgumentParser) -> None:
+def _add_profile_args(p: argparse.ArgumentParser) -> None:
+    """The driver-under-test options every command that loads it takes."""
     rm = race_defaults()
     p.add_argument("--driver", metavar="PROFILE", default=None,
-                   help="driver profile: a name in driver-under-test/ or a "
-                   "profile directory (default %s)" % rm.DEFAULT_DRIVER)
+                   help="driver profile: a name in driver-under-test/ "
+                   "(debian-6.1, debian-6.1-src, scst-legacy, scst-32gbit, "
+                   "qla2xxx-tree) or a profile directory (default %s; with "
+                   "--driver-tree: %s)" % (rm.DEFAULT_DRIVER, rm.TREE_PROFILE))
     p.add_argument("--driver-tree", metavar="DIR", default=None,
-                   help="an out-of-tree driver source tree, built with "
-                   "--profile-dir (default driver-under-test/%s)"
-                   % rm.TREE_PROFILE)
+                   help="the driver source an out-of-tree profile builds "
+                   "(a qla2xxx tree, or an SCST checkout for scst-*)")
     p.add_argument("--profile-dir", metavar="DIR", default=None,
-                   help="the profile (profile.json, build/load/configure "
-                   "scripts) for --driver-tree")
+                   help="your own profile (profile.json, build/load/"
+                   "configure scripts) for --driver-tree")
+    p.add_argument("--profile-var", metavar="NAME=VALUE", action="append",
+                   default=[], help="a variable for the profile's scripts, "
+                   "repeatable (e.g. --profile-var QLINI_MODE=disabled)")
+    p.add_argument("--patches", metavar="DIR", default=None,
+                   help="a patch series (quilt series file, else *.patch) "
+                   "applied with patch -p1 to the driver source before the "
+                   "build")
+
+
+def resolve_driver(args):
+    """The driver profile the command line names (qlaemu.driver.Profile).
+
+    Raises:
+        qlaemu.driver.ProfileError: no such profile, bad --profile-var or
+            --patches.
+    """
+    from . import driver as driver_mod
+    from . import race as race_mod
+    return race_mod.resolve_profile(
+        getattr(args, "driver", None), getattr(args, "driver_tree", None),
+        getattr(args, "profile_dir", None),
+        profile_vars=driver_mod.parse_vars(getattr(args, "profile_var",
+                                                   None)),
+        patches=getattr(args, "patches", None))
+
+
+def _add_driver_args(p: argparse.ArgumentParser) -> None:
+    _add_profile_args(p)
+    _add_machine_args(p)
     p.add_argument("--seed", type=int, default=0,
                    help="seed of anything random (nothing is; recorded)")
     p.add_argument("--trace", metavar="FILE", default=None,
                    help="race scenario (default traces/prli-race.json)")
+    p.add_argument("--lips", type=int, default=0, metavar="N",
+                   help="the initiator originates a LIP after each of the "
+                   "first N passes and runs the scenario again after its "
+                   "new login: the race after a LIP (default 0)")
+    p.add_argument("--lip-delay-ms", type=int,
+                   default=race_defaults().DEFAULT_LIP_DELAY_MS, metavar="MS",
+                   help="virtual ms from the end of a pass to its LIP "
+                   "(default %d)" % race_defaults().DEFAULT_LIP_DELAY_MS)
 
 
 def _add_race_args(p: argparse.ArgumentParser) -> None:
@@ -401,8 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     sc = sub.add_parser("scenario", help="run a scenario against the "
                         "target-mode driver (docs/scenario.md)")
     sc.add_argument("file", help="scenario JSON file, e.g. traces/basic.json")
-    sc.add_argument("--driver", default="debian-6.1", metavar="PROFILE",
-                    help="driver profile (default debian-6.1, the only one)")
+    _add_profile_args(sc)
     sc.add_argument("--json", metavar="OUT", help="write the result here")
     sc.add_argument("--timeout", type=float, default=180,
                     help="hard limit on the guest run, seconds (default 180)")
@@ -445,10 +550,18 @@ def main(argv=None) -> int:
         if args.command != "test":
             parser.error("unrecognized arguments: %s" % " ".join(extra))
         args.pytest_args = extra + list(args.pytest_args)
-    from . import build
+    from . import build, kernels
+    from . import race as race_mod
+    try:
+        _apply_machine_args(args)
+        if hasattr(args, "lips"):
+            race_mod.lip_overrides(args.lips, args.lip_delay_ms)
+    except (kernels.KernelError, ValueError, race_mod.RaceError) as e:
+        print("qlaemu: %s" % e, file=sys.stderr)
+        return 255 if args.command == "bisect-step" else 2
     try:
         return args.func(args)
-    except (build.SetupError, guest.GuestError) as e:
+    except (build.SetupError, guest.GuestError, kernels.KernelError) as e:
         print("qlaemu: set-up failed: %s" % e, file=sys.stderr)
         return 255 if args.command == "bisect-step" else 2
     except ValueError as e:         # e.g. a malformed --opt

@@ -87,7 +87,12 @@ KINDS = ("stock", "debian-src", "out-of-tree")
 PROFILE_KEYS = frozenset((
     "kind", "description", "patches", "patch_fuzz", "source_package",
     "modules",
-    "make_vars", "tree", "build", "load", "configure", "load_initiator"))
+    "make_vars", "tree", "build", "load", "configure", "load_initiator",
+    "vars"))
+#: Names a profile variable may have (``vars``, ``--profile-var``): shell
+#: variable names, not the harness's own QLAEMU_* nor the build's KDIR/KVER/SRC.
+VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+RESERVED_VARS = ("KDIR", "KVER", "SRC", "PATH", "HOME")
 #: Directory of the driver inside the kernel source.
 QLA_SUBDIR = "drivers/scsi/qla2xxx"
 #: Modules a ``debian-src`` profile builds, and the Kbuild switches for them
@@ -175,6 +180,12 @@ class Profile:
         configure: guest script that configures target mode (out-of-tree).
         load_initiator: guest script that loads the modules for initiator
             mode (out-of-tree; default: ``load``).
+        vars: {NAME: value} variables of the profile's scripts (out-of-tree):
+            profile.json ``vars`` overridden by ``--profile-var NAME=VALUE``;
+            exported to the host build script and to the guest scripts.
+        extra_patches: a user's patch series (``--patches DIR``) applied
+            with ``patch -p1`` to the driver source before the build (after
+            a debian-src profile's own patches).
     """
     name: str
     kind: str
@@ -190,6 +201,8 @@ class Profile:
     load: Path | None = None
     configure: Path | None = None
     load_initiator: Path | None = None
+    vars: dict = dataclasses.field(default_factory=dict)
+    extra_patches: list = dataclasses.field(default_factory=list)
 
     @property
     def is_stock(self) -> bool:
@@ -382,23 +395,95 @@ def _script(pdir: Path, data: dict, key: str) -> Path | None:
     return f
 
 
-def load_profile(name_or_path=None, driver_tree=None) -> Profile:
+def parse_vars(items) -> dict:
+    """``--profile-var`` values ['NAME=VALUE', ...] -> {NAME: VALUE}.
+
+    Raises:
+        ProfileError: an item without '=', a name that is not a shell
+            variable name, or a reserved one (:data:`RESERVED_VARS`,
+            ``QLAEMU_*``).
+    """
+    out = {}
+    for item in items or ():
+        name, eq, value = str(item).partition("=")
+        _check_var(name, "--profile-var %s" % item, eq)
+        out[name] = value
+    return out
+
+
+def _check_var(name: str, where: str, eq: str = "=") -> None:
+    if not eq or not VAR_NAME_RE.fullmatch(name):
+        raise ProfileError("%s: expected NAME=VALUE with a shell variable "
+                           "name" % where)
+    if name in RESERVED_VARS or name.startswith("QLAEMU_"):
+        raise ProfileError("%s: %s is set by the harness itself"
+                           % (where, name))
+
+
+def load_profile(name_or_path=None, driver_tree=None, profile_vars=None,
+                 patches=None) -> Profile:
     """Read a profile.
 
     Args:
         name_or_path: a profile name (``driver-under-test/<name>/``), a
             profile directory, or a profile.json path; None means
-            :data:`DEFAULT_PROFILE`.
+            :data:`DEFAULT_PROFILE`.  A :class:`Profile` is returned as it
+            is (the other arguments must then be None).
         driver_tree: the module source of an out-of-tree profile
             (``--driver-tree``); overrides the profile's ``tree``.
+        profile_vars: {NAME: value} overriding or adding to the profile's
+            ``vars`` (``--profile-var``; out-of-tree profiles).
+        patches: a directory holding a patch series (quilt ``series`` file,
+            else ``*.patch`` by name) or a list of patch files
+            (``--patches``), applied to the driver source before the build;
+            not for a stock profile.
 
     Returns:
         Profile.
 
     Raises:
         ProfileError: unknown profile, malformed profile.json, unknown
-            keys, missing patch or script.
+            keys, missing patch or script, bad variable names, patches for
+            a stock profile.
     """
+    if isinstance(name_or_path, Profile):
+        if driver_tree is not None or profile_vars or patches:
+            raise ProfileError("a resolved profile takes no more options")
+        return name_or_path
+    prof = _load_profile(name_or_path, driver_tree)
+    if profile_vars:
+        if prof.kind != "out-of-tree":
+            raise ProfileError("--profile-var is for out-of-tree profiles "
+                               "(their scripts read it); %s is %s"
+                               % (prof.name, prof.kind))
+        for k in profile_vars:
+            _check_var(k, "--profile-var %s" % k)
+        prof.vars = dict(prof.vars, **{k: str(v)
+                                       for k, v in profile_vars.items()})
+    if patches:
+        if prof.is_stock:
+            raise ProfileError("--patches needs a profile that builds the "
+                               "driver; %s is the stock modules (use "
+                               "debian-6.1-src or --driver-tree)" % prof.name)
+        if isinstance(patches, (str, Path)):
+            pdir = Path(patches)
+            if not pdir.is_dir():
+                raise ProfileError("--patches %s is not a directory" % pdir)
+            found = _read_series(pdir)
+            if not found:
+                raise ProfileError("--patches %s holds no series file and "
+                                   "no *.patch" % pdir)
+        else:
+            found = [Path(f) for f in patches]
+            for f in found:
+                if not f.is_file():
+                    raise ProfileError("no such patch %s" % f)
+        prof.extra_patches = [f.resolve() for f in found]
+    return prof
+
+
+def _load_profile(name_or_path, driver_tree) -> Profile:
+    """load_profile() without the run-time options."""
     if name_or_path is None:
         name_or_path = DEFAULT_PROFILE
     p = Path(name_or_path)
@@ -446,7 +531,7 @@ def load_profile(name_or_path=None, driver_tree=None) -> Profile:
     if kind == "stock":
         extra = sorted(set(data) & {"patches", "patch_fuzz", "tree",
                                     "build", "load", "configure",
-                                    "load_initiator"})
+                                    "load_initiator", "vars"})
         if extra:
             raise ProfileError("%s: a stock profile takes no %s"
                                % (pjson, ", ".join(extra)))
@@ -473,7 +558,8 @@ def load_profile(name_or_path=None, driver_tree=None) -> Profile:
         prof.patch_fuzz = fuzz
         prof.source_package = data.get("source_package")
         prof.modules = prof.modules or SRC_MODULES
-        for k in ("tree", "build", "load", "configure", "load_initiator"):
+        for k in ("tree", "build", "load", "configure", "load_initiator",
+                  "vars"):
             if k in data:
                 raise ProfileError("%s: a debian-src profile takes no %r "
                                    "(it uses the harness's set-up)"
@@ -482,6 +568,12 @@ def load_profile(name_or_path=None, driver_tree=None) -> Profile:
         if "patches" in data or "patch_fuzz" in data:
             raise ProfileError("%s: patches are for debian-src profiles; "
                                "patch the driver tree itself" % pjson)
+        pvars = data.get("vars", {})
+        if not isinstance(pvars, dict):
+            raise ProfileError("%s: vars must map names to values" % pjson)
+        for k in pvars:
+            _check_var(k, "%s: vars" % pjson)
+        prof.vars = {k: str(v) for k, v in pvars.items()}
         prof.build = _script(pdir, data, "build")
         prof.load = _script(pdir, data, "load")
         prof.configure = _script(pdir, data, "configure")
@@ -574,7 +666,14 @@ def ensure_headers(kinfo: KernelInfo) -> Path:
         try:
             build.ensure_packages([pkg])
         except build.SetupError as e:
-            raise ProfileError("cannot install %s: %s" % (pkg, e)) from e
+            why = ""
+            if re.search(r"Depends: libc6 \(>= ", str(e)):
+                why = (" -- its build tools (gcc, linux-kbuild) need a newer "
+                       "C library than this host's, and the harness never "
+                       "upgrades the host's; build this kernel's modules on "
+                       "a host of its Debian release (docs/kernels.md)")
+            raise ProfileError("cannot install %s%s: %s" % (pkg, why, e)) \
+                from e
     have = _dpkg_version(pkg)
     if have != kinfo.version:
         _progress("%s is %s, the kernel is %s: installing %s=%s"
@@ -831,6 +930,55 @@ def _strip_into(src: Path, dst: Path, log: Path) -> None:
         shutil.copy2(src, dst)
 
 
+def _apply_patches(series, src: Path, fuzz: int, log: Path) -> None:
+    """Apply ``series`` (patch files, in order) to ``src`` with -p1.
+
+    ``--forward`` and ``--fuzz=fuzz`` (0: every context line must match;
+    offsets are allowed).
+
+    Raises:
+        BuildError: a patch does not apply (the tree does not take it).
+    """
+    for p in series:
+        _progress("applying %s" % p.name)
+        rc = _run_logged(["patch", "-p1", "--batch", "--forward",
+                          "--fuzz=%d" % fuzz, "--no-backup-if-mismatch",
+                          "-d", src, "-i", p], log)
+        if rc != 0:
+            raise BuildError("patch %s does not apply (exit %d); log: "
+                             "%s\n%s" % (p, rc, log, _tail(log, 20)), log)
+
+
+#: A compiler or linker diagnostic that fails a build (gcc, ld, modpost).
+_COMPILE_ERROR_RE = re.compile(
+    r"(?:^\S+:\d+:\d+: (?:fatal )?error: .*$)|(?:^ERROR: modpost: .*$)"
+    r"|(?:^\S*ld: .*undefined reference.*$)|(?:^\S+: No such file or "
+    r"directory$)|(?:^qlaemu: .*$)", re.M)
+
+
+def first_build_error(text: str) -> str | None:
+    """The first compiler, linker or modpost error line of a build log.
+
+    Returns:
+        the line (e.g. ``foo.c:12:3: error: 'x' undeclared``), or None
+        when the log has none of the known forms.
+    """
+    m = _COMPILE_ERROR_RE.search(text)
+    return m.group(0).strip() if m else None
+
+
+def _compile_failure(what, rc: int, log: Path) -> "BuildError":
+    """The BuildError of a failed build: the first error, then the tail."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        text = ""
+    first = first_build_error(text)
+    return BuildError("building %s failed (exit %d): %s; log: %s\n%s"
+                      % (what, rc, first or "no compiler error line found",
+                         log, _tail(log)), log)
+
+
 def _ensure_debian_src(prof: Profile) -> dict:
     kinfo = guest_kernel()
     timings = {}
@@ -843,7 +991,8 @@ def _ensure_debian_src(prof: Profile) -> dict:
     if src_ver != kinfo.version:
         raise ProfileError("%s %s does not match the guest kernel %s %s"
                            % (srcpkg, src_ver, kinfo.package, kinfo.version))
-    patches = [(p.name, p.read_bytes()) for p in prof.patches]
+    series = list(prof.patches) + list(prof.extra_patches)
+    patches = [(p.name, p.read_bytes()) for p in series]
     key = _key([BUILD_FORMAT, "debian-src", kinfo.kver, kinfo.version,
                 kinfo.vermagic, srcpkg, src_ver, hdr_ver,
                 json.dumps(prof.make_vars, sort_keys=True),
@@ -855,7 +1004,7 @@ def _ensure_debian_src(prof: Profile) -> dict:
         src = bdir / "src"
         log = bdir / "build.log"
         touched = {}
-        for p in prof.patches:
+        for p in series:
             for rel in patch_paths(p):
                 touched.setdefault(rel, p.name)
         other = sorted((r, n) for r, n in touched.items()
@@ -878,15 +1027,7 @@ def _ensure_debian_src(prof: Profile) -> dict:
             raise ProfileError("%s is Linux %s, the guest kernel %s"
                                % (tarball, sv, kinfo.upstream))
         t = time.monotonic()
-        for p in prof.patches:
-            _progress("applying %s" % p.name)
-            rc = _run_logged(["patch", "-p1", "--batch", "--forward",
-                              "--fuzz=%d" % prof.patch_fuzz,
-                              "--no-backup-if-mismatch", "-d", src, "-i", p],
-                             log)
-            if rc != 0:
-                raise BuildError("patch %s does not apply (exit %d); log: "
-                                 "%s\n%s" % (p, rc, log, _tail(log, 20)), log)
+        _apply_patches(series, src, prof.patch_fuzz, log)
         timings["patch_s"] = round(time.monotonic() - t, 2)
         inc = src / "include" if any(_classify(r) == "include"
                                      for r in touched) else None
@@ -897,8 +1038,7 @@ def _ensure_debian_src(prof: Profile) -> dict:
         rc = _run_logged(_make_argv(hdr, mdir, make_vars, inc), log)
         timings["build_s"] = round(time.monotonic() - t, 2)
         if rc != 0:
-            raise BuildError("building %s failed (exit %d); log: %s\n%s"
-                             % (mdir, rc, log, _tail(log)), log)
+            raise _compile_failure(mdir, rc, log)
         out = {}
         for name in prof.modules:
             ko = mdir / ("%s.ko" % name)
@@ -968,7 +1108,10 @@ def _ensure_out_of_tree(prof: Profile) -> dict:
                 kinfo.vermagic, _dpkg_version("linux-headers-%s"
                                               % kinfo.kver),
                 json.dumps(prof.make_vars, sort_keys=True),
-                " ".join(prof.modules), script, h.hexdigest()])
+                json.dumps(prof.vars, sort_keys=True),
+                " ".join(prof.modules), script, h.hexdigest()]
+               + [x for p in prof.extra_patches
+                  for x in (p.name, p.read_bytes())])
     with _build_slot(prof, key) as (bdir, have):
         if have is not None:
             return have
@@ -979,8 +1122,10 @@ def _ensure_out_of_tree(prof: Profile) -> dict:
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(tree / rel, src / rel, follow_symlinks=False)
         timings["copy_s"] = round(time.monotonic() - t, 2)
-        env = {"KDIR": str(hdr), "KVER": kinfo.kver, "SRC": str(src),
-               "QLAEMU_KDIR": str(hdr), "QLAEMU_KVER": kinfo.kver}
+        _apply_patches(prof.extra_patches, src, 0, log)
+        env = dict(prof.vars)
+        env.update({"KDIR": str(hdr), "KVER": kinfo.kver, "SRC": str(src),
+                    "QLAEMU_KDIR": str(hdr), "QLAEMU_KVER": kinfo.kver})
         if prof.build is not None:
             argv = ["sh", str(prof.build)]
         else:
@@ -990,8 +1135,7 @@ def _ensure_out_of_tree(prof: Profile) -> dict:
         rc = _run_logged(argv, log, cwd=src, env=env)
         timings["build_s"] = round(time.monotonic() - t, 2)
         if rc != 0:
-            raise BuildError("building %s failed (exit %d); log: %s\n%s"
-                             % (tree, rc, log, _tail(log)), log)
+            raise _compile_failure(tree, rc, log)
         found = {}
         for ko in sorted(src.rglob("*.ko")):
             found.setdefault(_mod_name(ko.name), ko)
@@ -1012,7 +1156,8 @@ def _ensure_out_of_tree(prof: Profile) -> dict:
             _strip_into(found[name], out[name], log)
         manifest = {
             "profile": prof.name, "kind": prof.kind, "key": key,
-            "tree": str(tree), "kver": kinfo.kver,
+            "tree": str(tree), "kver": kinfo.kver, "vars": prof.vars,
+            "patches": [p.name for p in prof.extra_patches],
             "kernel_version": kinfo.version, "vermagic": kinfo.vermagic,
             "headers": str(hdr),
             "modules": {n: str(p) for n, p in out.items()},
@@ -1131,8 +1276,13 @@ def stale_initramfs(guest_dir: Path, tag: str) -> list:
                   and "%s-%s" % (prof, m.group(1)) != tag)
 
 
-def _env_prefix(mode: str, wwn: str | None = None) -> str:
-    s = "QLAEMU_MODE=%s" % mode
+def _env_prefix(mode: str, wwn: str | None = None, pvars=None) -> str:
+    """``NAME=value ...`` for a guest script: the profile's variables
+    (shell-quoted), QLAEMU_MODE and QLAEMU_WWPN."""
+    import shlex
+    s = "".join("%s=%s " % (k, shlex.quote(v))
+                for k, v in sorted((pvars or {}).items()))
+    s += "QLAEMU_MODE=%s" % mode
     if wwn:
         s += " QLAEMU_WWPN=%s" % wwn
     return s
@@ -1150,7 +1300,8 @@ def target_load_commands(profile=None) -> str:
         profile = load_profile(profile)
     if profile.kind != "out-of-tree":
         return "modprobe qla2xxx qlini_mode=disabled\nmodprobe tcm_qla2xxx\n"
-    return "%s sh %s/load.sh\n" % (_env_prefix("target"), GUEST_DRIVER_DIR)
+    return "%s sh %s/load.sh\n" % (_env_prefix("target", None, profile.vars),
+                                   GUEST_DRIVER_DIR)
 
 
 def initiator_load_commands(profile=None) -> str:
@@ -1160,8 +1311,9 @@ def initiator_load_commands(profile=None) -> str:
     if profile.kind != "out-of-tree":
         return "modprobe qla2xxx\n"
     script = "load_initiator" if profile.load_initiator else "load"
-    return "%s sh %s/%s.sh\n" % (_env_prefix("initiator"), GUEST_DRIVER_DIR,
-                                 script)
+    return "%s sh %s/%s.sh\n" % (_env_prefix("initiator", None,
+                                             profile.vars),
+                                 GUEST_DRIVER_DIR, script)
 
 
 def target_configure_commands(profile, wwn: str) -> str | None:
@@ -1184,8 +1336,8 @@ def target_configure_commands(profile, wwn: str) -> str | None:
         return None
     if profile.configure is None:
         return ""
-    return "%s sh %s/configure.sh\n" % (_env_prefix("target", wwn),
-                                        GUEST_DRIVER_DIR)
+    return "%s sh %s/configure.sh\n" % (
+        _env_prefix("target", wwn, profile.vars), GUEST_DRIVER_DIR)
 
 
 def is_kernel_load_notice(line: str) -> bool:

@@ -69,7 +69,12 @@ def _guest_dir() -> Path:
 
 
 def _root_dir() -> Path:
-    return _guest_dir() / "root"
+    """The unpacked kernel package of the selected kernel (qlaemu.kernels):
+    ``root`` for the default, ``root-<kernel tag>`` for the others."""
+    from . import kernels
+    t = kernels.tag()
+    return _guest_dir() / ("root" if t == kernels.DEFAULT_KERNEL
+                           else "root-" + t)
 
 
 def _deb_dir() -> Path:
@@ -80,6 +85,10 @@ def _deb_dir() -> Path:
 MODULES = ("qla2xxx", "tcm_qla2xxx", "target_core_mod", "target_core_file",
            "target_core_iblock", "configfs", "scsi_transport_fc", "sd_mod",
            "sg", "crc64_rocksoft_generic")
+
+#: Modules of MODULES that some kernels do not have (crc64_rocksoft is a
+#: softdep of 6.1's t10-pi; 5.10 has no such module).
+OPTIONAL_MODULES = ("crc64_rocksoft_generic",)
 
 BEGIN_RE = re.compile(r"^@@QLAEMU-BEGIN (\S+)@@$")
 MARK_RE = re.compile(r"^@@QLAEMU-MARK (\S+)@@$", re.M)
@@ -280,6 +289,58 @@ def parse_sections(text: str) -> dict:
 
 
 # --------------------------------------------------------------------------
+# Guest memory
+# --------------------------------------------------------------------------
+
+#: Default guest RAM, MiB.  A storage server has far more than 4 GiB, and
+#: what a QLogic driver does depends on it: with RAM above 4 GiB the DMA
+#: mask needs 64 bits and the driver turns 64-bit addressing on ("hdma+" in
+#: its banner; qla_os.c qla2x00_config_dma_addressing tests
+#: dma_get_required_mask), otherwise it stays off ("hdma-").  On q35, RAM
+#: above 2 GiB is split around the 4 GiB hole, so 4096 MiB already puts
+#: 2 GiB above 4 GiB.  Under TCG the guest's RAM is allocated on first
+#: touch, so the cost is the kernel's page tables: docs/race.md has the
+#: measured boot times.
+DEFAULT_MEMORY_MIB = 4096
+#: Smallest and largest --memory accepted (MiB).
+MEMORY_RANGE_MIB = (256, 65536)
+
+_memory_mib: int | None = None
+
+
+def set_memory(mib: int | None) -> int:
+    """Set the guest RAM of this process's runs (``--memory``); returns it.
+
+    None keeps ``$QLAEMU_MEMORY`` or :data:`DEFAULT_MEMORY_MIB`.
+
+    Raises:
+        ValueError: outside :data:`MEMORY_RANGE_MIB`.
+    """
+    global _memory_mib
+    if mib is not None:
+        lo, hi = MEMORY_RANGE_MIB
+        if not lo <= int(mib) <= hi:
+            raise ValueError("--memory %s MiB: must be %d..%d"
+                             % (mib, lo, hi))
+        _memory_mib = int(mib)
+    return memory()
+
+
+def memory() -> int:
+    """Guest RAM in MiB (:func:`set_memory`, $QLAEMU_MEMORY, default)."""
+    if _memory_mib is not None:
+        return _memory_mib
+    env = os.environ.get("QLAEMU_MEMORY")
+    if env:
+        try:
+            return int(env)
+        except ValueError:
+            raise ValueError("QLAEMU_MEMORY=%r is not a number of MiB"
+                             % env) from None
+    return DEFAULT_MEMORY_MIB
+
+
+# --------------------------------------------------------------------------
 # QEMU location
 # --------------------------------------------------------------------------
 
@@ -344,7 +405,14 @@ def kernel_package() -> tuple:
         GuestError: if apt-cache does not know the packages and no .deb is
             cached.
     """
-    memo = _guest_dir() / "kernel-package"
+    from . import kernels
+    deb = kernels.user_deb()
+    if deb is not None:
+        try:
+            return kernels.deb_package(deb)
+        except kernels.KernelError as e:
+            raise GuestError(str(e)) from e
+    memo = kernels.memo_file()
     stamp = _apt_lists_stamp()
     try:
         key, pkg, ver = memo.read_text().split()
@@ -360,6 +428,12 @@ def kernel_package() -> tuple:
 
 def _kernel_package_apt() -> tuple:
     """kernel_package() without the memo."""
+    from . import kernels
+    if kernels.current() != kernels.DEFAULT_KERNEL:
+        try:
+            return kernels.debian_package(kernels.current())
+        except kernels.KernelError as e:
+            raise GuestError(str(e)) from e
     try:
         dep = _sh(["apt-cache", "depends", "linux-image-amd64"]).stdout
         m = re.search(r"Depends:\s*(linux-image-[0-9][^\s]*-amd64)", dep)
@@ -392,6 +466,10 @@ def kernel_deb() -> Path:
     Raises:
         GuestError: if apt-get download fails.
     """
+    from . import kernels
+    deb = kernels.user_deb()
+    if deb is not None:
+        return deb
     pkg, ver = kernel_package()
     fname = "%s_%s_amd64.deb" % (pkg, ver.replace(":", "%3a"))
     have = _cached_debs(fname)
@@ -425,6 +503,11 @@ def ensure_kernel_root() -> tuple:
             shutil.rmtree(_root_dir())
         tmp.rename(_root_dir())
     root = _root_dir()
+    if not (root / "lib" / "modules").exists() and \
+            (root / "usr" / "lib" / "modules").is_dir():
+        # merged /usr (trixie's packages ship usr/lib/modules only)
+        (root / "lib").mkdir(exist_ok=True)
+        os.symlink("../usr/lib/modules", root / "lib" / "modules")
     kvers = sorted(p.name for p in (root / "lib" / "modules").iterdir())
     if len(kvers) != 1:
         raise GuestError("expected one kernel in %s: %r" % (root, kvers))
@@ -433,6 +516,20 @@ def ensure_kernel_root() -> tuple:
         # The .deb does not ship modules.dep (its postinst runs depmod).
         _sh(["depmod", "-b", str(root), kver])
     return root, kver
+
+
+def kernel_info() -> dict:
+    """The selected guest kernel, for reports: {"spec" (qlaemu.kernels),
+    "package", "version" (Debian), "release" (uname -r)}.
+
+    Raises:
+        GuestError: the kernel cannot be had.
+    """
+    from . import kernels
+    pkg, ver = kernel_package()
+    _root, kver = ensure_kernel_root()
+    return {"spec": kernels.current(), "package": pkg, "version": ver,
+            "release": kver}
 
 
 def kernel_image() -> Path:
@@ -498,6 +595,8 @@ def module_closure(moddir: Path, wanted=MODULES) -> list:
     todo = []
     for w in wanted:
         found = resolve(w)
+        if not found and _norm(w) in OPTIONAL_MODULES:
+            continue
         if not found:
             raise GuestError("module %s not in %s/modules.dep" % (w, moddir))
         todo.extend(found)
@@ -591,7 +690,10 @@ def ensure_base_initramfs(profile=None) -> Path:
     plan = driver.initramfs_plan(profile, moddir, MODULES)
     mods = module_closure(moddir, plan.wanted)
     key = _base_inputs(root, kver, mods) + plan.key
-    name = "initramfs-base" + ("-" + plan.tag if plan.tag else "")
+    from . import kernels
+    name = "initramfs-base" + ("" if kernels.tag() == kernels.DEFAULT_KERNEL
+                               else "@" + kernels.tag()) \
+        + ("-" + plan.tag if plan.tag else "")
     base = _guest_dir() / (name + ".cpio.gz")
     key_file = _guest_dir() / (name + ".key")
     if base.is_file() and key_file.is_file() and key_file.read_text() == key:
@@ -1124,7 +1226,8 @@ def run(script: str, device_args=(), timeout_s: float = 120,
         accel: str = "tcg", extra_files: dict | None = None, append: str = "",
         interactive: bool = False, log_path: Path | None = None,
         qmp_path: Path | None = None, controller=None,
-        controller_grace_s: float = 15.0, profile=None) -> GuestResult:
+        controller_grace_s: float = 15.0, profile=None,
+        memory_mib: int | None = None) -> GuestResult:
     """Boot the guest, run ``script`` as /scenario.sh, power off.
 
     Args:
@@ -1160,6 +1263,7 @@ def run(script: str, device_args=(), timeout_s: float = 120,
             ``controller_error``.
         profile: driver-under-test profile whose modules and scripts the
             image holds (see qlaemu.driver); None: the stock default.
+        memory_mib: guest RAM, MiB (default :func:`memory`).
 
     Returns:
         GuestResult.
@@ -1189,7 +1293,8 @@ def run(script: str, device_args=(), timeout_s: float = 120,
     argv = [str(qemu)]
     for d in qemu_data_dirs():
         argv += ["-L", str(d)]
-    argv += ["-machine", "q35", "-accel", accel, "-m", "1024", "-smp", "1",
+    argv += ["-machine", "q35", "-accel", accel,
+             "-m", str(memory_mib or memory()), "-smp", "1",
              "-nodefaults", "-display", "none", "-no-reboot",
              "-kernel", str(kernel), "-initrd", str(initrd),
              "-append", cmdline,

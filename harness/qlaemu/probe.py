@@ -231,9 +231,21 @@ def qla_warnings(dmesg_raw: str, max_level: int = 4) -> list:
     for line in dmesg_raw.splitlines():
         m = re.match(r"^<(\d+)>(.*)$", line)
         if m and int(m.group(1)) & 7 <= max_level \
-                and "qla2xxx" in m.group(2):
+                and DRIVER_WORD_RE.search(m.group(2)):
             out.append(m.group(2))
     return out
+
+
+#: Names that mark a kernel message as the QLogic driver's: Linux's
+#: qla2xxx (ql_log's QL_MSGHDR, qla_dbg.h), SCST's qla2xxx_scst (whose
+#: ql_log prints "qla2xxx" too), its target parts qla2x00t / qla2x00tgt
+#: (messages "qla2x00t(N): ...") and SCST's own failure marker
+#: "***ERROR***" (scst_debug.h PRINT_ERROR).
+DRIVER_WORD_RE = re.compile(r"qla2xxx|qla2x00t|\*\*\*ERROR\*\*\*")
+#: The start of a line that is the driver's own (after the timestamp).
+DRIVER_LINE_RE = re.compile(
+    r"^(\[[^\]]*\]\s*)?(qla2xxx|qla2xxx_scst|qla2x00t|qla2x00tgt|scst|"
+    r"dev_vdisk)\b|\*\*\*ERROR\*\*\*")
 
 
 def normalize_opts(device_opts: str) -> str:

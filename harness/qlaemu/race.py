@@ -52,10 +52,24 @@ EXIT_CODES = {PASS: 0, FAIL: 1, INCONCLUSIVE: 125}
 EXIT_ABORT = 255
 #: The name of the failure the race harness looks for.
 FAIL_LABEL = "PORT_LOGGED_OUT regression"
+#: Labels of a FAIL, by what was seen (:func:`fail_label`), most specific
+#: first: CTIO 0x29 and a logout by the target, CTIO 0x29 alone, a logout
+#: by the target without 0x29, IOCBs the firmware
+#: rejected (entry_status), commands that failed, the time bound.
+LABEL_CTIO_29 = "CTIO PORT LOGGED OUT"
+LABEL_TARGET_LOGOUT = "target logged the initiator out"
+LABEL_IOCB_REJECTED = "IOCB rejected by the firmware"
+LABEL_COMMANDS_FAILED = "commands failed"
+LABEL_TOO_SLOW = "bound exceeded"
 RACE_TRACE = paths.REPO / "traces" / "prli-race.json"
 DEFAULT_DRIVER = driver_mod.DEFAULT_PROFILE
 #: Out-of-tree profile used with --driver-tree and no --profile-dir.
 TREE_PROFILE = "qla2xxx-tree"
+#: Default virtual time from the end of a pass to the LIP the initiator
+#: originates with --lips (ms): well inside SCST legacy's 35 s deferred
+#: session deletion (qla2x00t.c "scheduled for deletion in 35 secs"), as a
+#: LIP on a live loop is.
+DEFAULT_LIP_DELAY_MS = 1000
 #: Default PRLI-complete latency (µs): above the driver's session
 #: registration time (the PRLI NOTIFY_ACK to the first CTIO, ~1 ms).
 DEFAULT_LATENCY_US = 5000
@@ -83,6 +97,8 @@ LOGIN_STATES = {0x03: "PLOGI pending", 0x04: "PLOGI complete",
                 0x11: "LOGO pending"}
 #: dmesg lines worth showing as evidence.
 DMESG_RE = re.compile(r"qla2xxx|tcm_qla2xxx|qla_target|TARGET_CORE|"
+                      r"qla2x00t|qla2xxx_scst|\bscst\b|dev_vdisk|"
+                      r"\*\*\*ERROR|"
                       r"target_core|ABORT_TASK|Kernel panic|BUG:|Oops|"
                       r"WARNING:|Call Trace|blocked for more than|"
                       r"sysrq|Unable to handle")
@@ -108,14 +124,31 @@ def load_trace(path=None) -> dict:
     return data
 
 
+def lip_overrides(lips: int = 0, lip_delay_ms: int = DEFAULT_LIP_DELAY_MS
+                  ) -> dict:
+    """Scenario keys for ``--lips N --lip-delay-ms D`` (docs/scenario.md):
+    {} for no LIP, else {"lips": N, "lip-delay-ms": D}.
+
+    Raises:
+        RaceError: a negative count or delay, or more than 100 LIPs.
+    """
+    if not 0 <= int(lips) <= 100 or int(lip_delay_ms) < 0:
+        raise RaceError("--lips must be 0..100 and --lip-delay-ms >= 0")
+    if not lips:
+        return {}
+    return {"lips": int(lips), "lip-delay-ms": int(lip_delay_ms)}
+
+
 def write_variant(base: dict, first_cmd_us: int, out_dir: Path,
-                  tag: str = "") -> Path:
-    """Write ``base`` with ``first-command-delay-us`` = ``first_cmd_us``.
+                  tag: str = "", overrides: dict | None = None) -> Path:
+    """Write ``base`` with ``first-command-delay-us`` = ``first_cmd_us``
+    and the scenario keys of ``overrides`` (e.g. :func:`lip_overrides`).
 
     Returns:
         the new file, ``out_dir/<name>-d<us>[-tag].json``.
     """
     data = dict(base)
+    data.update(overrides or {})
     data["first-command-delay-us"] = int(first_cmd_us)
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", str(base.get("name", "race")))
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -170,6 +203,22 @@ def _first(events, pred):
 def _is(e, source, event, **fields):
     return (e.get("source") == source and e.get("event") == event
             and all(e.get(k) == v for k, v in fields.items()))
+
+
+#: entry_status bits of a response entry (qla_def.h RF_*): what the
+#: firmware found wrong with an IOCB it rejected.
+ENTRY_STATUS_BITS = ((0x20, "RF_INV_E_ORDER"), (0x10, "RF_INV_E_COUNT"),
+                     (0x08, "RF_INV_E_PARAM"), (0x04, "RF_INV_E_TYPE"),
+                     (0x02, "RF_BUSY"))
+
+
+def entry_status_names(status: int) -> str:
+    """'RF_INV_E_PARAM' for 0x08; bits joined with '|'; '0' for none."""
+    names = [n for b, n in ENTRY_STATUS_BITS if status & b]
+    rest = status & ~sum(b for b, _ in ENTRY_STATUS_BITS)
+    if rest:
+        names.append("0x%02x" % rest)
+    return "|".join(names) or "0"
 
 
 def login_timeline(events: list, t0: int | None = None) -> list:
@@ -240,6 +289,12 @@ def login_timeline(events: list, t0: int | None = None) -> list:
                     "state 0x%x" % (e.get("ox_id", 0), e.get("opcode", 0),
                                     e.get("exchange", 0),
                                     e.get("login_state", 0))
+            elif ev == "iocb-error":
+                what = "IOCB 0x%02x rejected" % (e.get("entry_type", 0) or 0)
+                detail = "entry_status 0x%02x (%s) handle 0x%x" % (
+                    e.get("entry_status", 0) or 0,
+                    entry_status_names(e.get("entry_status", 0) or 0),
+                    e.get("handle", 0) or 0)
             elif ev == "ctio-done":
                 fl = e.get("flags", 0) or 0
                 what = "CTIO 0x%02x" % (e.get("status", 0) or 0)
@@ -267,6 +322,10 @@ def login_timeline(events: list, t0: int | None = None) -> list:
             elif ev in ("command-failed", "timeout", "abts-sent"):
                 what = "%s %s" % (e.get("op", ""), ev)
                 detail = e.get("reason") or e.get("why") or ""
+            elif ev == "lip-sent":
+                what = "LIP sent"
+                detail = "LIP 0x%04x (#%s)" % (e.get("lip", 0) or 0,
+                                               e.get("number"))
             elif ev == "scenario-done":
                 what = "scenario done"
                 detail = "pass %s all_passed %s" % (e.get("pass"),
@@ -326,10 +385,15 @@ def analyse(report: dict, scen: dict | None = None) -> dict:
     ini_id = login.get("port_id") if login else None
     t_login = login.get("t_ns") if login else None
     ctio = {}
+    iocb_errors = {}
     for e in events:
         if _is(e, "isp", "ctio-done"):
             k = "0x%02x" % (e.get("status", 0) or 0)
             ctio[k] = ctio.get(k, 0) + 1
+        elif _is(e, "isp", "iocb-error"):
+            k = "type 0x%02x entry_status 0x%02x" % (
+                e.get("entry_type", 0) or 0, e.get("entry_status", 0) or 0)
+            iocb_errors[k] = iocb_errors.get(k, 0) + 1
     after = [e for e in events if t_login is not None
              and e.get("t_ns", 0) >= t_login]
     isp_logo = sum(1 for e in after if _is(e, "isp", "els-sent")
@@ -353,6 +417,7 @@ def analyse(report: dict, scen: dict | None = None) -> dict:
     bound = pass_bound_ns(scen) if scen else None
     return {
         "ctio_status": dict(sorted(ctio.items())),
+        "iocb_errors": dict(sorted(iocb_errors.items())),
         "forced_logouts": {"isp_logo": isp_logo, "isp_prlo": isp_prlo,
                            "initiator_logo": ini_logo},
         "initiator": {
@@ -431,6 +496,9 @@ def judge(ev: dict, state: dict) -> tuple:
     n29 = ev["ctio_status"].get("0x29", 0)
     if n29:
         reasons.append("CTIO 0x29 (PORT LOGGED OUT) x%d" % n29)
+    if ev.get("iocb_errors"):
+        reasons.append("the firmware rejected IOCBs: %s" % _fmt_counts(
+            {k: "x%d" % n for k, n in ev["iocb_errors"].items()}))
     if stop == "bound":
         reasons.append("the initiator was not done within the scenario's "
                        "bound (%.1f s virtual)"
@@ -456,16 +524,64 @@ def judge(ev: dict, state: dict) -> tuple:
             and ev["elapsed_ns"] > ev["bound_ns"]:
         reasons.append("done %.3f s after the first login, bound %.3f s"
                        % (ev["elapsed_ns"] / 1e9, ev["bound_ns"] / 1e9))
-    fail_reasons = [r for r in reasons
-                    if not r.startswith("CTIO 0x29")]
-    if fail_reasons:
+    # A CTIO that completes 0x29 never reached the initiator: its command
+    # is lost (the initiator times out and aborts), even when a retry
+    # passes later -- the field report's symptom, with or without a
+    # logout (docs/race.md §3).
+    if reasons:
         return FAIL, reasons
-    notes = ["every command completed as expected in %.3f ms (virtual) "
-             "after the first login; no logout by the target"
-             % ((ev.get("elapsed_ns") or 0) / 1e6)]
+    return PASS, ["every command completed as expected in %.3f ms "
+                  "(virtual) after the first login; no logout by the "
+                  "target and no CTIO 0x29"
+                  % ((ev.get("elapsed_ns") or 0) / 1e6)]
+
+
+def topology_of(fc_host: dict) -> str | None:
+    """What the driver brought up, from its fc_host attributes.
+
+    ``"loop (LPort (private loop), port_id 0x000002)"`` or
+    ``"p2p (Point-To-Point (direct nport connection), ...)"``; None when
+    the guest reported no fc_host (scsi_transport_fc's port_type names,
+    drivers/scsi/scsi_transport_fc.c fc_port_type_names).
+    """
+    pt = fc_host.get("port_type")
+    if not pt:
+        return None
+    kind = ("loop" if "LPort" in pt or "NLPort" in pt else
+            "p2p" if "Point-To-Point" in pt else
+            "fabric" if "NPort" in pt else "unknown")
+    return "%s (%s, port_id %s)" % (kind, pt, fc_host.get("port_id", "?"))
+
+
+def fail_label(ev: dict, verdict: str) -> str:
+    """The label of a verdict: for FAIL, the failure actually seen.
+
+    ``PORT_LOGGED_OUT regression`` (:data:`FAIL_LABEL`) only when a CTIO
+    completed 0x29 and the target logged the initiator out (the 0x29 ->
+    LOGO -> relogin loop); else :data:`LABEL_CTIO_29` (CTIOs completed
+    0x29, no logout), :data:`LABEL_TARGET_LOGOUT`,
+    :data:`LABEL_IOCB_REJECTED`, :data:`LABEL_COMMANDS_FAILED` or
+    :data:`LABEL_TOO_SLOW`, the first that applies.  PASS and
+    INCONCLUSIVE are their own labels.
+    """
+    if verdict != FAIL:
+        return verdict
+    forced = ev.get("forced_logouts") or {}
+    logout = any(forced.get(k) for k in ("isp_logo", "isp_prlo",
+                                         "initiator_logo"))
+    n29 = (ev.get("ctio_status") or {}).get("0x29")
+    if logout and n29:
+        return FAIL_LABEL
     if n29:
-        notes.append("warning: CTIO 0x29 x%d without a logout" % n29)
-    return PASS, notes
+        return LABEL_CTIO_29
+    if logout:
+        return LABEL_TARGET_LOGOUT
+    if ev.get("iocb_errors"):
+        return LABEL_IOCB_REJECTED
+    ini = ev.get("initiator") or {}
+    if ini.get("done") and not ini.get("all_passed"):
+        return LABEL_COMMANDS_FAILED
+    return LABEL_TOO_SLOW
 
 
 def relevant_dmesg(dmesg: str, limit: int = 200) -> list:
@@ -528,20 +644,28 @@ def poll_point(ctl, bound_ns: int, wall_timeout_s: float,
 # Profiles
 # --------------------------------------------------------------------------
 
-def resolve_profile(driver=None, driver_tree=None, profile_dir=None):
+def resolve_profile(driver=None, driver_tree=None, profile_dir=None,
+                    profile_vars=None, patches=None):
     """The driver profile of the command-line options.
 
-    ``--driver PROFILE`` (name or directory), or ``--driver-tree DIR`` with
-    the out-of-tree template :data:`TREE_PROFILE` or ``--profile-dir``.
+    ``--driver PROFILE`` (name, directory, or an already resolved
+    driver.Profile, returned as it is), or ``--driver-tree DIR`` with
+    ``--driver`` / ``--profile-dir`` (default the out-of-tree template
+    :data:`TREE_PROFILE`); ``profile_vars`` (``--profile-var``) and
+    ``patches`` (``--patches``) as driver.load_profile takes them.
 
     Raises:
         driver.ProfileError.
     """
+    if isinstance(driver, driver_mod.Profile):
+        return driver
     if driver_tree is not None:
         return driver_mod.load_profile(profile_dir or driver or TREE_PROFILE,
                                        driver_tree=Path(driver_tree)
-                                       .resolve())
-    return driver_mod.load_profile(profile_dir or driver or DEFAULT_DRIVER)
+                                       .resolve(), profile_vars=profile_vars,
+                                       patches=patches)
+    return driver_mod.load_profile(profile_dir or driver or DEFAULT_DRIVER,
+                                   profile_vars=profile_vars, patches=patches)
 
 
 def build_profile(prof) -> dict:
@@ -581,6 +705,8 @@ def _prepare_driver(out: dict, driver, driver_tree, profile_dir):
     """
     prof = resolve_profile(driver, driver_tree, profile_dir)
     out["driver"] = _profile_info(prof)
+    out["kernel"] = guest.kernel_info()
+    out["memory_mib"] = guest.memory()
     t = time.monotonic()
     build_profile(prof)
     guest.prepare(None if prof.is_stock else prof)
@@ -591,6 +717,7 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
              latency_us: int = DEFAULT_LATENCY_US,
              first_cmd_us: int = DEFAULT_FIRST_CMD_US, seed: int = 0,
              trace=None, run_name: str | None = None,
+             scenario_overrides: dict | None = None,
              timeout_s: float = 300, ready_timeout_s: float = 120,
              icount: str = "shift=3,sleep=off", device_opts: str = "",
              poll_s: float = POLL_S) -> dict:
@@ -606,6 +733,8 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
         seed: recorded; nothing is random.
         trace: scenario file (default traces/prli-race.json).
         run_name: artifact directory name.
+        scenario_overrides: scenario keys set on top of the trace, e.g.
+            :func:`lip_overrides` (LIPs after each pass).
         timeout_s: hard limit on QEMU, seconds.
         ready_timeout_s: bound on boot + driver set-up, seconds.
         icount: QEMU -icount.
@@ -635,7 +764,9 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
     except _setup_errors() as e:
         return _finish_race(out, {}, {"setup_error": _err(e)}, t_start,
                             build_error=isinstance(e, driver_mod.BuildError))
-    scen_file = write_variant(base, first_cmd_us, adir)
+    scen_file = write_variant(base, first_cmd_us, adir,
+                              overrides=scenario_overrides)
+    out["scenario"]["overrides"] = dict(scenario_overrides or {})
     scen = json.loads(scen_file.read_text())
     out["scenario"]["file"] = str(scen_file)
     bound = pass_bound_ns(scen) * int(str(scen.get("max-passes", 16)), 0)
@@ -673,9 +804,11 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
     if not stop and ("ready" in err or "wait_mark" in err):
         stop = "not-ready"
     state = {"guest_exit": r["exit"], "stop": stop,
+             "setup_error": r.get("setup_error"),
              "port_state": (r.get("fc_host") or {}).get("port_state")}
     ev = analyse(rep, scen) if rep else {}
     out["dmesg"] = relevant_dmesg(r.get("dmesg", ""))
+    out["topology"] = topology_of(r.get("fc_host") or {})
     out["guest_exit"] = r["exit"]
     out["console_log"] = r.get("console_log")
     out["controller_error"] = r.get("controller_error")
@@ -727,7 +860,8 @@ def _finish_race(out, ev, state, t_start, build_error=False) -> dict:
     verdict, reasons = judge(ev, state)
     out.update({
         "verdict": verdict,
-        "label": FAIL_LABEL if verdict == FAIL else verdict,
+        "label": fail_label(ev, verdict),
+        "iocb_errors": ev.get("iocb_errors", {}),
         "exit_code": EXIT_CODES[verdict],
         "reasons": reasons,
         "build_error": build_error,
@@ -757,7 +891,8 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
               trace=None, run_name: str | None = None,
               point_timeout_s: float = POINT_TIMEOUT_S,
               ready_timeout_s: float = 120, icount: str = "shift=3,sleep=off",
-              poll_s: float = POLL_S, progress=None) -> dict:
+              poll_s: float = POLL_S, progress=None,
+              scenario_overrides: dict | None = None) -> dict:
     """Run the race at every (latency, first-command delay) in one boot.
 
     Per point: write the scenario variant, qom-set prli-complete-latency
@@ -796,7 +931,9 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
         out["points"] = [_point(lat, d, INCONCLUSIVE, [out["setup_error"]])
                          for lat, d in grid]
         return _finish_sweep(out, t_start)
-    variants = {d: write_variant(base, d, pdir) for d in delays}
+    variants = {d: write_variant(base, d, pdir,
+                                 overrides=scenario_overrides)
+                for d in delays}
     bounds = {}
     for d, f in variants.items():
         sc = json.loads(f.read_text())
@@ -961,19 +1098,27 @@ def _fmt_counts(d: dict) -> str:
 def race_summary(r: dict, timeline_lines: int = 60) -> str:
     """Human-readable verdict and evidence of :func:`run_race`."""
     d = r.get("driver") or {}
-    lines = ["race: %s%s" % (r["verdict"], " (%s)" % FAIL_LABEL
+    lines = ["race: %s%s" % (r["verdict"], " (%s)" % r.get("label")
                              if r["verdict"] == FAIL else ""),
              "  driver: %s (%s)%s" % (d.get("name", "?"), d.get("kind", "?"),
                                       " tree %s" % d["tree"]
                                       if d.get("tree") else ""),
+             "  guest: kernel %s (%s), %s MiB" % (
+                 (r.get("kernel") or {}).get("release", "?"),
+                 (r.get("kernel") or {}).get("spec", "?"),
+                 r.get("memory_mib", "?")),
              "  scenario: %s, first command %d us after the PRLI LS_ACC, "
              "prli-complete-latency %d us, seed %s (nothing is random)" % (
                  (r.get("scenario") or {}).get("trace"), r["first_cmd_us"],
                  r["latency_us"], r.get("seed"))]
     for x in r.get("reasons", []):
         lines.append("  - " + x)
+    if r.get("topology"):
+        lines.append("  topology the driver brought up: %s" % r["topology"])
     lines.append("  CTIO completions by status: %s"
                  % _fmt_counts(r.get("ctio_status", {})))
+    lines.append("  IOCBs rejected by the firmware (entry_status): %s"
+                 % _fmt_counts(r.get("iocb_errors", {})))
     fl = r.get("forced_logouts") or {}
     lines.append("  forced logouts: ISP LOGO %s, ISP PRLO %s, initiator "
                  "logged-out why=logo %s" % (fl.get("isp_logo", "-"),
@@ -1103,7 +1248,8 @@ def junit_xml(r: dict) -> str:
         "time": "%.2f" % wall})
     msg = "; ".join(r.get("reasons", []))[:1000]
     if v == FAIL:
-        el = ET.SubElement(case, "failure", {"type": FAIL_LABEL,
+        el = ET.SubElement(case, "failure", {"type": r.get("label")
+                                             or FAIL_LABEL,
                                              "message": msg})
         el.text = race_summary(r)
     elif v == INCONCLUSIVE:

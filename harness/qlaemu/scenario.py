@@ -88,13 +88,16 @@ def target_setup(wwpn: int, rd_pages: int = probe_mod.RD_PAGES,
     Stock and debian-src profiles (and None): the harness's own set-up,
     :func:`qlaemu.probe.target_setup_script` (the src-built modules replace
     the stock ones in the image, so the same modprobes load them).  An
-    out-of-tree profile: its load script, then its configure script (or,
-    without one, the harness's LIO set-up minus the modprobes).  Output
-    goes to ``/tmp/setup.log`` either way.
+    out-of-tree profile: its load script, then (if that succeeded) its
+    configure script or, without one, the harness's LIO set-up minus the
+    modprobes.  Output goes to ``/tmp/setup.log`` either way; for an
+    out-of-tree profile it holds one ``qlaemu-setup STEP rc=N`` line per
+    step run (:func:`setup_failure`).
 
     Args:
         wwpn: the HBA's port name.
-        rd_pages: ramdisk size in 4 KiB pages.
+        rd_pages: ramdisk size in 4 KiB pages (exported to the profile's
+            scripts as QLAEMU_RD_PAGES).
         profile: a qlaemu.driver.Profile, or None.
     """
     from . import driver as driver_mod
@@ -104,17 +107,57 @@ def target_setup(wwpn: int, rd_pages: int = probe_mod.RD_PAGES,
     load = driver_mod.target_load_commands(profile)
     conf = driver_mod.target_configure_commands(
         profile, probe_mod.format_wwn(wwpn))
-    if conf is None:
-        conf = ""
-    lio = "\n".join(ln for ln in text.splitlines()
-                    if not ln.startswith("modprobe "))
-    if conf:
-        lio = lio.replace("set -x\n", "set -x\n%s" % conf, 1)
-        # the profile's configure replaces the harness's LIO commands
-        lio = re.sub(r"(?ms)^mkdir -p \$T/core.*?^echo 1 > "
-                     r"\$W/tpgt_1/enable\n", "", lio)
-    return lio.replace("set -x\n", "set -x\nexport QLAEMU_RD_PAGES=%d\n%s"
-                       % (rd_pages, load), 1)
+    if not conf:
+        # no configure script: the harness's LIO set-up without modprobes
+        m = re.search(r"(?ms)^set -x\n(.*?)^set \+x\n", text)
+        conf = "".join(ln + "\n" for ln in m.group(1).splitlines()
+                       if not ln.startswith("modprobe "))
+        conf = "(\nset -e\n%s)\n" % conf
+    pre = text[:text.index("{\n")]
+    return pre + """{
+set -x
+export QLAEMU_RD_PAGES=%(pages)d
+%(load)src=$?
+echo "qlaemu-setup load rc=$rc"
+if [ $rc -eq 0 ]; then
+%(conf)secho "qlaemu-setup configure rc=$?"
+fi
+set +x
+} > /tmp/setup.log 2>&1
+""" % {"pages": rd_pages, "load": load, "conf": conf}
+
+
+#: ``qlaemu-setup STEP rc=N`` lines of /tmp/setup.log (:func:`target_setup`).
+SETUP_STEP_RE = re.compile(r"^qlaemu-setup (\w+) rc=(\d+)$", re.M)
+
+
+def setup_failure(setup_log: str, profile=None) -> str | None:
+    """Why the driver's set-up failed in the guest, or None.
+
+    Args:
+        setup_log: the guest's /tmp/setup.log (the ``setup`` section).
+        profile: the driver profile (its scripts are named in the text).
+
+    Returns:
+        None when every step that ran exited 0 (or the log has no step
+        lines: the harness's own LIO set-up), else e.g. ``"the profile's
+        configure script (configure.sh) exited 3: <its last output
+        lines>"``.
+    """
+    steps = SETUP_STEP_RE.findall(setup_log or "")
+    for step, rc in steps:
+        if int(rc) == 0:
+            continue
+        name = getattr(profile, step, None) if profile else None
+        out = [ln for ln in setup_log.splitlines()
+               if not ln.startswith("+") and not SETUP_STEP_RE.match(ln)
+               and ln.strip()]
+        return "the profile's %s script%s exited %s: %s" % (
+            step, " (%s)" % name.name if name else "", rc,
+            " | ".join(out[-6:]) or "no output")
+    if steps and len(steps) < 2 and steps[0][0] == "load":
+        return "the driver set-up stopped after the load script"
+    return None
 
 
 def guest_script(wwpn: int, wait_s: int, rd_pages: int = probe_mod.RD_PAGES,
@@ -368,10 +411,12 @@ def iocb_counts(trace_text: str) -> dict:
 
 
 def driver_errors(dmesg_raw: str, max_level: int = 3) -> list:
-    """The qla2xxx driver's own messages at level <= ``max_level``.
+    """The QLogic driver's own messages at level <= ``max_level``.
 
     Unlike :func:`qlaemu.probe.qla_warnings`, only lines whose text starts
-    with ``qla2xxx`` (the driver's ql_log prefix) count: LIO names the
+    with the driver's name (``qla2xxx``, ql_log's prefix; SCST's
+    ``qla2xxx_scst``, ``qla2x00t``, ``scst``, ``dev_vdisk``) or that carry
+    SCST's ``***ERROR***`` marker count (probe.DRIVER_LINE_RE): LIO names the
     fabric in its own messages, e.g. the pr_err "ABORT_TASK: Found
     referenced qla2xxx task_tag: 21" that every ABTS produces.
 
@@ -383,7 +428,7 @@ def driver_errors(dmesg_raw: str, max_level: int = 3) -> list:
         the matching lines without the ``<N>`` prefix.
     """
     return [line for line in probe_mod.qla_warnings(dmesg_raw, max_level)
-            if re.match(r"^(\[[^\]]*\]\s*)?qla2xxx\b", line)]
+            if probe_mod.DRIVER_LINE_RE.search(line)]
 
 
 def checks(result: dict) -> list:
@@ -392,6 +437,8 @@ def checks(result: dict) -> list:
     counters = ini.get("counters", {})
     unexpected = result.get("unexpected_ctios", [])
     return [
+        ("driver set-up", not result.get("setup_error"),
+         result.get("setup_error") or "load and configure exited 0"),
         ("guest powered off", result["exit"] == "poweroff",
          result["exit"]),
         ("scenario done", bool(ini.get("done")),
@@ -634,6 +681,8 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
                     "tree": str(prof.driver_tree) if prof.driver_tree
                     else None},
         "device_opts": opts,
+        "kernel": guest.kernel_info(),
+        "memory_mib": guest.memory(),
         "icount": icount or None,
         "exit": res.exit,
         "script_rc": res.script_rc,
@@ -662,6 +711,7 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
             if x.strip()],
         "fc_host": probe_mod._kv(s.get("fc_host", "")),
         "setup": s.get("setup", ""),
+        "setup_error": setup_failure(s.get("setup", ""), prof),
         "duration_s": round(res.duration_s, 2),
         "console_log": str(res.console_log),
         "console_tail": res.console[-4000:],
@@ -672,7 +722,8 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
     result["ok"] = all(c[1] for c in result["checks"])
     # a run whose initiator never got done within the bound hung
     broken = (res.exit != "poweroff" or res.controller_error is not None
-              or not report or not result["done_seen"])
+              or not report or not result["done_seen"]
+              or result["setup_error"] is not None)
     result["status"] = ("error" if broken else
                         "passed" if result["ok"] else "failed")
     (adir / "result.json").write_text(json.dumps(
@@ -692,6 +743,11 @@ def summary(r: dict, timeline_lines: int = 40) -> str:
         r.get("name"), r.get("scenario"), r.get("driver"),
         r.get("status", "?").upper(), r.get("exit"), r.get("duration_s", 0))]
     lines.append("  device: %s" % r.get("device_opts"))
+    k = r.get("kernel") or {}
+    lines.append("  guest: kernel %s (%s), %s MiB" % (
+        k.get("release", "?"), k.get("spec", "?"), r.get("memory_mib", "?")))
+    if r.get("setup_error"):
+        lines.append("  driver set-up FAILED: %s" % r["setup_error"])
     if ini:
         lines.append("  initiator: done=%s all_passed=%s phase=%s passes=%s"
                      " (done %s)" % (ini.get("done"), ini.get("all_passed"),

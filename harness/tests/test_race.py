@@ -110,6 +110,69 @@ def test_verdict_fail_on_target_logout_and_0x29():
         race.FAIL
 
 
+def test_fail_labels_name_what_was_seen():
+    """Issue #8: the FAIL label names the failure seen, not always
+    "PORT_LOGGED_OUT regression"."""
+    base = _clean_events()[:8]
+    done = [_e(9900, "initiator", "scenario-done", all_passed=True,
+               **{"pass": 2})]
+    c29 = [_e(5200, "isp", "ctio-done", exchange=1, status=0x29,
+              flags=0x8002)]
+    logo = [_e(5300, "isp", "els-sent", els=0x05, d_id=2, ox_id=9,
+               reply=False)]
+    rej = [_e(5200, "isp", "iocb-error", entry_type=0x12, entry_status=8,
+              handle=0x60000001)]
+    cases = [(c29 + logo, race.FAIL_LABEL),
+             (c29, race.LABEL_CTIO_29),
+             (logo, race.LABEL_TARGET_LOGOUT),
+             (rej, race.LABEL_IOCB_REJECTED)]
+    for extra, label in cases:
+        ev = race.analyse(_report(base + extra + done), SCEN)
+        v, why = race.judge(ev, {"guest_exit": "poweroff", "stop": "done"})
+        assert v == race.FAIL, (label, why)
+        assert race.fail_label(ev, v) == label, why
+    ev = race.analyse(_report(base + rej + done), SCEN)
+    assert ev["iocb_errors"] == {"type 0x12 entry_status 0x08": 1}
+    tl = [x for x in ev["events"] if x["event"] == "iocb-error"]
+    assert tl and "RF_INV_E_PARAM" in tl[0]["detail"]
+    ev = race.analyse(_report(base + done, all_passed=False), SCEN)
+    assert race.fail_label(ev, race.FAIL) == race.LABEL_COMMANDS_FAILED
+    assert race.fail_label(ev, race.PASS) == race.PASS
+    assert race.entry_status_names(0x18) == "RF_INV_E_COUNT|RF_INV_E_PARAM"
+
+
+def test_topology_of_fc_host():
+    assert race.topology_of({"port_type": "LPort (private loop)",
+                             "port_id": "0x000002"}).startswith("loop (")
+    assert race.topology_of({"port_type": "Point-To-Point (direct nport "
+                             "connection)"}).startswith("p2p (")
+    assert race.topology_of({}) is None
+
+
+def test_setup_failure_is_inconclusive_with_the_scripts_output():
+    """A failing configure script is the reported cause, not "no
+    session"."""
+    log = ("+ sh /lib/qlaemu/driver/load.sh\n+ rc=0\n"
+           "qlaemu-setup load rc=0\n"
+           "+ sh /lib/qlaemu/driver/configure.sh\n"
+           "sh: write error: No such file or directory\n"
+           "qlaemu-setup configure rc=1\n")
+    why = scenario.setup_failure(log)
+    assert why.startswith("the profile's configure script exited 1")
+    assert "write error" in why
+    assert scenario.setup_failure(log.replace("rc=1", "rc=0")) is None
+    assert scenario.setup_failure("") is None
+    v, reasons = race.judge({}, {"setup_error": why})
+    assert v == race.INCONCLUSIVE and "write error" in reasons[0]
+
+
+def test_lip_overrides():
+    assert race.lip_overrides(0) == {}
+    assert race.lip_overrides(2, 500) == {"lips": 2, "lip-delay-ms": 500}
+    with pytest.raises(race.RaceError):
+        race.lip_overrides(-1)
+
+
 def test_verdict_fail_on_failed_command_or_bound():
     ev = race.analyse(_report(_clean_events(), all_passed=False), SCEN)
     assert race.judge(ev, {"guest_exit": "poweroff",

@@ -144,7 +144,8 @@ def test_cli_scenario_arguments():
     args = cli.build_parser().parse_args(
         ["scenario", "x.json", "--opt", "prli-complete-latency=5000",
          "--json", "out.json"])
-    assert args.file == "x.json" and args.driver == "debian-6.1"
+    assert args.file == "x.json" and args.driver is None
+    assert cli.resolve_driver(args).name == "debian-6.1"    # the default
     assert cli._device_opts(args) == "prli-complete-latency=5000"
     assert args.func is cli.cmd_scenario
 
