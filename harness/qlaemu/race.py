@@ -382,7 +382,10 @@ def analyse(report: dict, scen: dict | None = None) -> dict:
     events = report.get("events", []) or []
     ini = report.get("initiator") or {}
     login = _first(events, lambda e: _is(e, "initiator", "logged-in"))
-    ini_id = login.get("port_id") if login else None
+    # the initiator's port IDs: a reset of the ISP can move it (a loop
+    # before the target is enabled, point to point after)
+    ini_ids = {e.get("port_id") for e in events
+               if _is(e, "initiator", "logged-in")}
     t_login = login.get("t_ns") if login else None
     ctio = {}
     iocb_errors = {}
@@ -398,10 +401,10 @@ def analyse(report: dict, scen: dict | None = None) -> dict:
              and e.get("t_ns", 0) >= t_login]
     isp_logo = sum(1 for e in after if _is(e, "isp", "els-sent")
                    and not e.get("reply") and e.get("els") == ELS_LOGO
-                   and (ini_id is None or e.get("d_id") == ini_id))
+                   and (not ini_ids or e.get("d_id") in ini_ids))
     isp_prlo = sum(1 for e in after if _is(e, "isp", "els-sent")
                    and not e.get("reply") and e.get("els") == ELS_PRLO
-                   and (ini_id is None or e.get("d_id") == ini_id))
+                   and (not ini_ids or e.get("d_id") in ini_ids))
     ini_logo = sum(1 for e in after
                    if _is(e, "initiator", "logged-out", why="logo"))
     dones = [e.get("t_ns") for e in events
