@@ -43,8 +43,13 @@ def _setup() -> None:
 
 
 def _add_machine_args(p: argparse.ArgumentParser) -> None:
-    """--kernel and --memory: the guest every command boots."""
+    """--kernel, --memory, --topology: the guest every command boots."""
     from . import kernels
+    p.add_argument("--topology", choices=("loop", "p2p"),
+                   default=None,
+                   help="the link: loop (FC-AL, as in the field report) or "
+                   "p2p; default: both ports loop preferred, so the driver "
+                   "chooses")
     p.add_argument("--kernel", metavar="SPEC", default=None,
                    help="guest kernel: %s (default %s), or a path to a "
                    "linux-image-*.deb" % (", ".join(kernels.DEBIAN_KERNELS),
@@ -91,8 +96,12 @@ def _opt(text: str) -> str:
 
 
 def _device_opts(args) -> str:
-    """The --opt values joined as 'k=v,k2=v2'."""
-    return ",".join(getattr(args, "opt", None) or [])
+    """--topology's properties (race.TOPOLOGY_OPTS) and the --opt values,
+    'k=v,k2=v2'."""
+    from . import race as race_mod
+    topo = race_mod.TOPOLOGY_OPTS.get(getattr(args, "topology", None) or "")
+    return ",".join(([topo] if topo else [])
+                    + list(getattr(args, "opt", None) or []))
 
 
 def cmd_test(args) -> int:
@@ -189,6 +198,7 @@ def cmd_sweep(args) -> int:
         print("qlaemu: %s" % e, file=sys.stderr)
         return race_mod.EXIT_CODES[race_mod.INCONCLUSIVE]
     r = race_mod.run_sweep(
+        device_opts=_device_opts(args),
         latencies=args.latencies, delays=args.delays, driver=prof,
         seed=args.seed, trace=args.trace,
         scenario_overrides=race_mod.lip_overrides(args.lips,
@@ -255,6 +265,39 @@ def cmd_bisect_step(args) -> int:
     print(race_mod.race_summary(r, timeline_lines=args.timeline))
     _write_race_outputs(args, r)
     return r["exit_code"]
+
+
+def _names(text: str) -> list:
+    """argparse type: 'a,b,c' -> ['a', 'b', 'c']."""
+    out = [x.strip() for x in text.split(",") if x.strip()]
+    if not out:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return out
+
+
+def cmd_matrix(args) -> int:
+    """drivers x kernels x topologies x variants x latencies: the table of
+    docs/field-report.md.  Exit 0 when every cell ran (whatever its
+    verdicts), 125 when a cell could not be set up."""
+    from . import matrix as matrix_mod
+    err = _race_setup()
+    if err:
+        print("qlaemu: set-up failed: %s" % err, file=sys.stderr)
+        return 125
+
+    def progress(row):
+        print("  %-12s %-12s %-5s %-9s %6d us: %-12s %s" % (
+            row["driver"], row["kernel"], row["topology"], row["variant"],
+            row["latency_us"], row["verdict"],
+            "" if row["verdict"] == "PASS" else row["label"]), flush=True)
+    m = matrix_mod.run_matrix(
+        driver_tree=args.driver_tree, drivers=args.drivers,
+        kernel_specs=args.kernels, topologies=args.topologies,
+        variants=args.variants, latencies=args.latencies,
+        first_cmd_us=args.first_cmd_us, lips=args.lips, progress=progress)
+    print(matrix_mod.markdown(m))
+    matrix_mod.write(m, args.json, args.markdown)
+    return 125 if any(c.get("setup_error") for c in m["cells"]) else 0
 
 
 def cmd_scenario(args) -> int:
@@ -499,11 +542,51 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--point-timeout", type=float, default=60, metavar="S",
                     help="wall-clock bound per point, seconds (default 60)")
     sw.add_argument("--json", metavar="FILE", help="write the result here")
+    sw.add_argument("--opt", metavar="KEY=VALUE", action="append",
+                    type=_opt, default=[],
+                    help="extra qla2532 device property, repeatable (e.g. "
+                    "last-login-state=session)")
     sw.set_defaults(func=cmd_sweep)
     bs = sub.add_parser("bisect-step", help="for git bisect run: build the "
                         "driver tree, run the race, exit 0/1/125")
     _add_race_args(bs)
     bs.set_defaults(func=cmd_bisect_step)
+    mx = sub.add_parser("matrix", help="the race over drivers x kernels x "
+                        "topologies x login-state variants x latencies "
+                        "(docs/field-report.md)")
+    from . import matrix as matrix_mod
+    mx.add_argument("--driver-tree", metavar="DIR", default=None,
+                    help="the SCST checkout for the scst-* drivers")
+    mx.add_argument("--drivers", type=_names,
+                    default=list(matrix_mod.DEFAULT_DRIVERS),
+                    metavar="P1,P2", help="driver profiles (default %s)"
+                    % ",".join(matrix_mod.DEFAULT_DRIVERS))
+    mx.add_argument("--kernels", type=_names,
+                    default=list(matrix_mod.DEFAULT_KERNELS),
+                    metavar="K1,K2", help="guest kernels (default %s)"
+                    % ",".join(matrix_mod.DEFAULT_KERNELS))
+    mx.add_argument("--topologies", type=_names,
+                    default=list(matrix_mod.DEFAULT_TOPOLOGIES),
+                    metavar="T1,T2", help="loop, p2p (default both)")
+    mx.add_argument("--variants", type=_names,
+                    default=list(matrix_mod.DEFAULT_VARIANTS),
+                    metavar="V1,V2", help="last-login-state variants "
+                    "(default previous,session)")
+    mx.add_argument("--latencies", type=_us_list,
+                    default=list(matrix_mod.DEFAULT_LATENCIES),
+                    metavar="L1,L2", help="PRLI-complete latencies, us "
+                    "(default 0,2000,5000)")
+    mx.add_argument("--first-cmd-us", type=int,
+                    default=race_defaults().DEFAULT_FIRST_CMD_US,
+                    metavar="N", help="first command after the PRLI "
+                    "LS_ACC, us (default %d)"
+                    % race_defaults().DEFAULT_FIRST_CMD_US)
+    mx.add_argument("--lips", type=int, default=1, metavar="N",
+                    help="LIPs after the first pass (default 1)")
+    mx.add_argument("--json", metavar="FILE", help="write the rows here")
+    mx.add_argument("--markdown", metavar="FILE",
+                    help="write the table here")
+    mx.set_defaults(func=cmd_matrix)
     sc = sub.add_parser("scenario", help="run a scenario against the "
                         "target-mode driver (docs/scenario.md)")
     sc.add_argument("file", help="scenario JSON file, e.g. traces/basic.json")

@@ -953,11 +953,16 @@ def _apply_patches(series, src: Path, fuzz: int, log: Path) -> None:
 _COMPILE_ERROR_RE = re.compile(
     r"(?:^\S+:\d+:\d+: (?:fatal )?error: .*$)|(?:^ERROR: modpost: .*$)"
     r"|(?:^\S*ld: .*undefined reference.*$)|(?:^\S+: No such file or "
-    r"directory$)|(?:^qlaemu: .*$)", re.M)
+    r"directory$)|(?:^qlaemu: .*$)"
+    # Kbuild's own refusals print a banner, then the reason (e.g.
+    # "'SUBDIRS' was removed in Linux 5.3" for trees older than 5.3)
+    r"|(?:(?<=ERROR ==============\n)\S+:\d+: .*$)"
+    r"|(?:^(?:make(?:\[\d+\])?: |\S+:\d+: )\*\*\* (?!\[).*$)", re.M)
 
 
 def first_build_error(text: str) -> str | None:
-    """The first compiler, linker or modpost error line of a build log.
+    """The first compiler, linker, modpost or make error line of a build
+    log (the earliest in the log).
 
     Returns:
         the line (e.g. ``foo.c:12:3: error: 'x' undeclared``), or None

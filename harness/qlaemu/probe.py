@@ -236,6 +236,36 @@ def qla_warnings(dmesg_raw: str, max_level: int = 4) -> list:
     return out
 
 
+#: A ql_log header printed as a record of its own: SCST's legacy
+#: qla2xxx_scst prints "qla2xxx [pci]-id:host: " and then the text with a
+#: second printk without KERN_CONT (its qla_dbg.c ql_log), so the kernel
+#: stores two records.
+_SPLIT_HEADER_RE = re.compile(
+    r"^(?P<pre>(?:<\d+>)?(?:\[\s*\d+\.\d+\]\s*)?)"
+    r"(?P<hdr>qla2xxx \[[^\]]+\]-[0-9a-f]+(?::\d+)?: ?)$")
+_RECORD_PREFIX_RE = re.compile(r"^(?:<\d+>)?(?:\[\s*\d+\.\d+\]\s*)?")
+
+
+def join_split_records(dmesg: str) -> str:
+    """``dmesg`` (or ``dmesg -r``) text with each split ql_log message
+    joined into one line: the header's record (and its level) followed by
+    the text of the next record.  Other lines are unchanged."""
+    lines = dmesg.splitlines()
+    out = []
+    i = 0
+    while i < len(lines):
+        m = _SPLIT_HEADER_RE.match(lines[i])
+        if m and i + 1 < len(lines) and \
+                not _SPLIT_HEADER_RE.match(lines[i + 1]):
+            text = _RECORD_PREFIX_RE.sub("", lines[i + 1], count=1)
+            out.append(lines[i].rstrip() + " " + text)
+            i += 2
+            continue
+        out.append(lines[i])
+        i += 1
+    return "\n".join(out) + ("\n" if dmesg.endswith("\n") else "")
+
+
 #: Names that mark a kernel message as the QLogic driver's: Linux's
 #: qla2xxx (ql_log's QL_MSGHDR, qla_dbg.h), SCST's qla2xxx_scst (whose
 #: ql_log prints "qla2xxx" too), its target parts qla2x00t / qla2x00tgt

@@ -65,6 +65,13 @@ RACE_TRACE = paths.REPO / "traces" / "prli-race.json"
 DEFAULT_DRIVER = driver_mod.DEFAULT_PROFILE
 #: Out-of-tree profile used with --driver-tree and no --profile-dir.
 TREE_PROFILE = "qla2xxx-tree"
+#: ``--topology``: the device properties that ask for it -- the NVRAM
+#: connection option of the ISP and of its link partner (qla_fw.h
+#: nvram_24xx: 0 loop only, 1 point to point only).  A driver may override
+#: its own (Linux 6.1's target mode forces point to point); the verdict
+#: states what came up (:func:`topology_of`).
+TOPOLOGY_OPTS = {"loop": "conn-option=0,partner-conn-option=0",
+                 "p2p": "conn-option=1,partner-conn-option=1"}
 #: Default virtual time from the end of a pass to the LIP the initiator
 #: originates with --lips (ms): well inside SCST legacy's 35 s deferred
 #: session deletion (qla2x00t.c "scheduled for deletion in 35 secs"), as a
@@ -895,7 +902,8 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
               point_timeout_s: float = POINT_TIMEOUT_S,
               ready_timeout_s: float = 120, icount: str = "shift=3,sleep=off",
               poll_s: float = POLL_S, progress=None,
-              scenario_overrides: dict | None = None) -> dict:
+              scenario_overrides: dict | None = None,
+              device_opts: str = "") -> dict:
     """Run the race at every (latency, first-command delay) in one boot.
 
     Per point: write the scenario variant, qom-set prli-complete-latency
@@ -986,7 +994,8 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
     timeout = ready_timeout_s + len(grid) * (point_timeout_s + 2) + 60
     try:
         r = scenario.run_scenario(
-            idle, driver=prof, device_opts="prli-complete-latency=0",
+            idle, driver=prof, device_opts="prli-complete-latency=0"
+            + ("," + device_opts if device_opts else ""),
             icount=icount, timeout_s=timeout, run_name=run,
             controller=controller, ready_timeout_s=ready_timeout_s,
             finish_margin_s=30, iocb_trace=False)
@@ -1005,6 +1014,7 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
         out["console_log"] = r.get("console_log")
         out["controller_error"] = r.get("controller_error")
         out["dmesg"] = relevant_dmesg(r.get("dmesg", ""))
+        out["topology"] = topology_of(r.get("fc_host") or {})
         out["timings"].update({"boot_to_ready_s": ctl.get("ready_s"),
                                "points_s": ctl.get("points_s"),
                                "guest_s": r.get("duration_s")})

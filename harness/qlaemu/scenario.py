@@ -663,8 +663,10 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
             continue
     report = report or {}
     events = report.get("events", [])
-    dmesg_raw = s.get("dmesg_raw", "")
-    (adir / "dmesg.txt").write_text(s.get("dmesg", ""))
+    # SCST's legacy driver splits each message in two records: joined
+    dmesg_raw = probe_mod.join_split_records(s.get("dmesg_raw", ""))
+    (adir / "dmesg.txt").write_text(
+        probe_mod.join_split_records(s.get("dmesg", "")))
     (adir / "dmesg-raw.txt").write_text(dmesg_raw)
     try:
         trace = (adir / "iocb-trace.log").read_text(errors="replace")
@@ -701,7 +703,7 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
         "done_t_ns": done_time_ns(report),
         "controller": ctl,
         "controller_error": res.controller_error,
-        "dmesg": s.get("dmesg", ""),
+        "dmesg": probe_mod.join_split_records(s.get("dmesg", "")),
         "dmesg_raw": dmesg_raw,
         "errors": driver_errors(dmesg_raw),
         "kernel_errors": _levels(dmesg_raw, 3),

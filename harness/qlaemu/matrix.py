@@ -1,0 +1,180 @@
+"""The field-report matrix: the race over drivers x kernels x topologies x
+firmware variants x PRLI latencies (``./qlaemu matrix``).
+
+Each cell (driver, kernel, topology, last-login-state variant) is one
+sweep boot (:func:`qlaemu.race.run_sweep`) over the PRLI-complete
+latencies at one first-command delay, with ``lips`` LIPs originated by the
+initiator after each pass: pass 1 is the race at a fresh login, the passes
+after it are the race after a LIP, the field report's case.  The verdict
+of a point covers every pass (0x29 or a logout anywhere fails it).
+
+Output: :func:`run_matrix` returns a dict (JSON-able) with one row per
+point; :func:`markdown` renders the table docs/field-report.md shows.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from . import driver as driver_mod
+from . import guest, kernels, paths, race
+
+#: Default axes (issue #8, docs/field-report.md).
+DEFAULT_DRIVERS = ("debian-6.1", "scst-legacy", "scst-32gbit")
+DEFAULT_KERNELS = ("debian-6.1", "debian-5.10")
+DEFAULT_TOPOLOGIES = ("loop", "p2p")
+DEFAULT_VARIANTS = ("previous", "session")
+DEFAULT_LATENCIES = (0, 2000, 5000)
+def _cell_opts(topology: str, variant: str) -> str:
+    return "%s,last-login-state=%s" % (race.TOPOLOGY_OPTS[topology],
+                                       variant)
+
+
+def run_matrix(driver_tree=None, drivers=DEFAULT_DRIVERS,
+               kernel_specs=DEFAULT_KERNELS, topologies=DEFAULT_TOPOLOGIES,
+               variants=DEFAULT_VARIANTS, latencies=DEFAULT_LATENCIES,
+               first_cmd_us: int = race.DEFAULT_FIRST_CMD_US, lips: int = 1,
+               progress=None) -> dict:
+    """Run every cell; returns {"rows": [...], "cells": [...], "timings"}.
+
+    Args:
+        driver_tree: the SCST checkout for the scst-* profiles (None: those
+            cells are INCONCLUSIVE "no tree").
+        drivers, kernel_specs, topologies, variants, latencies: the axes.
+        first_cmd_us: the initiator's first command after the PRLI LS_ACC.
+        lips: LIPs after the first pass (0: fresh-login race only).
+        progress: called with each finished row.
+
+    Returns:
+        dict: rows ({driver, kernel, release, topology, variant,
+        latency_us, verdict, label, ctio_status, logouts, topology_seen,
+        reasons}), cells ({driver, kernel, topology, variant, build_s,
+        wall_s, setup_error}), timings.
+    """
+    t0 = time.monotonic()
+    rows, cells = [], []
+    for kspec in kernel_specs:
+        kernels.select(kspec)
+        for dname in drivers:
+            for topo in topologies:
+                for var in variants:
+                    cell = {"driver": dname, "kernel": kspec,
+                            "topology": topo, "variant": var}
+                    t = time.monotonic()
+                    r = _sweep(dname, driver_tree, topo, var, latencies,
+                               first_cmd_us, lips)
+                    cell.update({"wall_s": round(time.monotonic() - t, 1),
+                                 "build_s": (r.get("timings") or {})
+                                 .get("build_s"),
+                                 "setup_error": r.get("setup_error")})
+                    cells.append(cell)
+                    release = (r.get("kernel") or {}).get("release")
+                    for p in r.get("points", []):
+                        row = dict(cell)
+                        row.pop("wall_s"), row.pop("build_s")
+                        row.pop("setup_error")
+                        row.update({
+                            "release": release,
+                            "latency_us": p["latency_us"],
+                            "verdict": p["verdict"],
+                            "label": race.fail_label(p, p["verdict"]),
+                            "ctio_status": p.get("ctio_status", {}),
+                            "logouts": p.get("forced_logouts", {}),
+                            "topology_seen": r.get("topology"),
+                            "reasons": p.get("reasons", [])[:3]})
+                        rows.append(row)
+                        if progress:
+                            progress(row)
+    kernels.select(kernels.DEFAULT_KERNEL)
+    return {"rows": rows, "cells": cells,
+            "axes": {"drivers": list(drivers), "kernels": list(kernel_specs),
+                     "topologies": list(topologies),
+                     "variants": list(variants),
+                     "latencies": list(latencies),
+                     "first_cmd_us": first_cmd_us, "lips": lips},
+            "timings": {"wall_s": round(time.monotonic() - t0, 1)}}
+
+
+def _sweep(dname, tree, topo, variant, latencies, first_cmd_us, lips):
+    """One cell's sweep; a set-up failure becomes INCONCLUSIVE points."""
+    try:
+        prof = driver_mod.load_profile(dname)
+        if prof.kind == "out-of-tree":
+            if tree is None:
+                raise driver_mod.ProfileError("no --driver-tree for %s"
+                                              % dname)
+            prof = driver_mod.load_profile(dname,
+                                           driver_tree=Path(tree).resolve())
+    except driver_mod.ProfileError as e:
+        return {"setup_error": str(e), "points": [
+            {"latency_us": lat, "verdict": race.INCONCLUSIVE,
+             "reasons": ["set-up: %s" % e]} for lat in latencies]}
+    r = race.run_sweep(latencies=latencies, delays=[first_cmd_us],
+                       driver=prof,
+                       scenario_overrides=race.lip_overrides(lips),
+                       device_opts=_cell_opts(topo, variant),
+                       run_name="matrix-%s-%s-%s-%s-%s" % (
+                           dname, kernels.tag(), topo, variant,
+                           time.strftime("%H%M%S")))
+    try:
+        r["kernel"] = guest.kernel_info()
+    except guest.GuestError:
+        r["kernel"] = {}
+    if r.get("setup_error"):
+        for p in r.get("points", []):
+            p["verdict"] = race.INCONCLUSIVE
+            p["reasons"] = ["set-up: %s" % r["setup_error"]]
+    return r
+
+
+def markdown(m: dict) -> str:
+    """The matrix as a Markdown table (one row per cell, one column per
+    latency), then the cells' set-up errors."""
+    lats = m["axes"]["latencies"]
+    head = ("| driver | kernel | topology asked (seen) | last-login-state | "
+            + " | ".join("%d µs" % x for x in lats) + " |")
+    out = [head, "|" + "---|" * (4 + len(lats))]
+    by_cell = {}
+    for row in m["rows"]:
+        key = (row["driver"], row["kernel"], row["topology"], row["variant"])
+        by_cell.setdefault(key, {"seen": row.get("topology_seen"),
+                                 "release": row.get("release")})
+        by_cell[key][row["latency_us"]] = row
+    for key, cols in by_cell.items():
+        d, k, t, v = key
+        seen = (cols.get("seen") or "?").split(" (")[0]
+        cells = []
+        for lat in lats:
+            row = cols.get(lat)
+            if row is None:
+                cells.append("-")
+                continue
+            c = row["verdict"]
+            if c == race.FAIL:
+                c += " (%s; 0x29 ×%d, LOGO ×%d)" % (
+                    row["label"], row["ctio_status"].get("0x29", 0),
+                    row["logouts"].get("isp_logo", 0))
+            cells.append(c)
+        out.append("| %s | %s | %s (%s) | %s | %s |" % (
+            d, cols.get("release") or k, t, seen, v, " | ".join(cells)))
+    errs = [c for c in m["cells"] if c.get("setup_error")]
+    if errs:
+        out.append("")
+        for c in errs:
+            out.append("- %s on %s: %s" % (c["driver"], c["kernel"],
+                                           c["setup_error"][:300]))
+    return "\n".join(out) + "\n"
+
+
+def write(m: dict, json_path=None, md_path=None) -> None:
+    """Write the JSON and/or Markdown renderings."""
+    if json_path:
+        Path(json_path).write_text(json.dumps(m, indent=2) + "\n")
+    if md_path:
+        Path(md_path).write_text(markdown(m))
+
+
+def artifacts_dir() -> Path:
+    """Where matrix runs leave their sweeps (BUILD_DIR/artifacts)."""
+    return paths.ARTIFACTS_DIR
