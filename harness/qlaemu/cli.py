@@ -638,7 +638,8 @@ def main(argv=None) -> int:
     try:
         _apply_machine_args(args)
         if hasattr(args, "lips"):
-            race_mod.lip_overrides(args.lips, args.lip_delay_ms)
+            race_mod.lip_overrides(args.lips,
+                                   getattr(args, "lip_delay_ms", 0))
     except (kernels.KernelError, ValueError, race_mod.RaceError) as e:
         print("qlaemu: %s" % e, file=sys.stderr)
         return 255 if args.command == "bisect-step" else 2

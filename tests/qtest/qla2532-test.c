@@ -164,6 +164,8 @@
 #define MBC_GET_FIRMWARE_STATE      0x69
 #define MBC_LIP_FULL_LOGIN          0x72
 #define MBC_GET_ID_LIST             0x7c
+#define MBC_GET_PORT_NAME           0x6a
+#define MBC_SEND_CHANGE_REQUEST     0x70
 
 /* qla_fw.h / qla_def.h values the driver sends or tests */
 #define TC_EFT_ENABLE           4
@@ -1368,6 +1370,35 @@ static void test_mbox_commands(void)
     g_assert_cmphex(ldq_be_p(pd + 32), ==, PARTNER_WWNN);
     g_assert_cmphex(pd[22] & BIT(4), ==, 0);
     g_assert_cmphex(pd[22] & BIT(5), ==, BIT(5));
+
+    /*
+     * qla_mbx.c qla2x00_get_port_name (extended IDs: mb1 handle, mb10
+     * BIT_0 node name): the name big-endian in mb2, mb3, mb6, mb7; SCST's
+     * legacy driver issues it.  A handle with no port (the name server's
+     * on a loop) is a command error.
+     */
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_GET_PORT_NAME;
+    mb[1] = handle;
+    g_assert_cmphex(fw_mbox(&t, mb, 11, out, 8), ==, MBS_COMMAND_COMPLETE);
+    g_assert_cmphex((uint64_t)out[2] << 48 | (uint64_t)out[3] << 32 |
+                    (uint64_t)out[6] << 16 | out[7], ==, PARTNER_WWPN);
+    mb[10] = BIT(0);
+    g_assert_cmphex(fw_mbox(&t, mb, 11, out, 8), ==, MBS_COMMAND_COMPLETE);
+    g_assert_cmphex((uint64_t)out[2] << 48 | (uint64_t)out[3] << 32 |
+                    (uint64_t)out[6] << 16 | out[7], ==, PARTNER_WWNN);
+    mb[1] = 0x7fc;                              /* NPH_SNS: no fabric */
+    g_assert_cmphex(fw_mbox(&t, mb, 11, NULL, 0), ==, MBS_COMMAND_ERROR);
+
+    /*
+     * qla_mbx.c qla2x00_send_change_request (SCR, format 3): on a loop
+     * there is no fabric controller; the drivers take the failure ("OK for
+     * non-fabric setups", SCST qla2x00t.c).
+     */
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_SEND_CHANGE_REQUEST;
+    mb[1] = 3;
+    g_assert_cmphex(fw_mbox(&t, mb, 10, NULL, 0), ==, MBS_COMMAND_ERROR);
 
     /*
      * qla_mbx.c qla24xx_get_port_login_templ (qla_init.c
