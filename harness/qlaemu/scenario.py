@@ -428,7 +428,16 @@ def driver_errors(dmesg_raw: str, max_level: int = 3) -> list:
         the matching lines without the ``<N>`` prefix.
     """
     return [line for line in probe_mod.qla_warnings(dmesg_raw, max_level)
-            if probe_mod.DRIVER_LINE_RE.search(line)]
+            if probe_mod.DRIVER_LINE_RE.search(line)
+            and not INFORMATIONAL_RE.search(line)]
+
+
+#: ql_log message IDs that a driver logs at ql_log_warn (KERN_ERR) although
+#: they report success, so they are no failure: SCST's legacy qla2xxx_scst
+#: logs link-up as ql_log_warn 0x505f "Link is operational" (its
+#: qla_isr.c qla2x00_async_event; Linux logs the same at ql_log_info).
+INFORMATIONAL_RE = re.compile(r"qla2xxx \[[^\]]+\]-505f:\d+: Link is "
+                              r"operational")
 
 
 def checks(result: dict) -> list:

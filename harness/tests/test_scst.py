@@ -111,6 +111,28 @@ def test_first_build_error():
         "'SUBDIRS' was removed in Linux 5.3")
 
 
+def test_scst_driver_messages():
+    """SCST's legacy driver splits each ql_log message into two records;
+    they are joined, its link-up at KERN_ERR is no failure, SCST's
+    ***ERROR*** is."""
+    raw = ("<3>[ 17.28] qla2xxx [0000:01:00.0]-505f:0: \n"
+           "<4>[ 17.29] Link is operational (8 Gbps).\n"
+           "<3>[ 20.90] qla2xxx [0000:01:00.0]-5030:0: \n"
+           "<4>[ 20.91] Error entry - invalid handle/queue.\n"
+           "<3>[ 20.92] [139]: ***ERROR***: qla2x00t(0): Received response "
+           "packet 12 with error status 8\n"
+           "<6>[ 21.00] [103]: scst: Target 21:00 registered\n")
+    joined = probe.join_split_records(raw)
+    assert "-505f:0: Link is operational (8 Gbps)." in joined
+    errs = scenario.driver_errors(joined)
+    assert len(errs) == 2, errs
+    assert errs[0].endswith("-5030:0: Error entry - invalid handle/queue.")
+    assert "***ERROR***" in errs[1]
+    assert any("scst: Target" in x for x in race.relevant_dmesg(
+        probe.join_split_records(raw.replace("<6>", "").replace("<3>", "")
+                                 .replace("<4>", ""))))
+
+
 @pytest.mark.build
 def test_tree_that_is_not_scst_is_a_build_error(tmp_path):
     """bisect-step exits 125 with the build script's own first error."""
@@ -131,6 +153,58 @@ def _dummy_tree(d: Path) -> Path:
     (d / "qlaemu_dummy.c").write_text(
         '#include <linux/module.h>\nMODULE_LICENSE("GPL");\n')
     return d
+
+
+def _dummy_profile(d: Path, **extra) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "profile.json").write_text(json.dumps(dict(
+        {"kind": "out-of-tree", "load": "load.sh"}, **extra)))
+    (d / "load.sh").write_text("true\n")
+    return d
+
+
+@pytest.mark.build
+def test_patches_on_an_out_of_tree_build(tmp_path):
+    """--patches: applied to the harness's copy (the tree is untouched),
+    part of the cache key; one that does not apply, or that breaks the
+    compile, is a BuildError naming the cause."""
+    tree = _dummy_tree(tmp_path / "tree")
+    prof = _dummy_profile(tmp_path / "prof")
+    pdir = tmp_path / "patches"
+    pdir.mkdir()
+    (pdir / "0001-param.patch").write_text(
+        "--- a/qlaemu_dummy.c\n+++ b/qlaemu_dummy.c\n@@ -1,2 +1,3 @@\n"
+        " #include <linux/module.h>\n MODULE_LICENSE(\"GPL\");\n"
+        "+MODULE_DESCRIPTION(\"patched by qlaemu\");\n")
+    p = driver.load_profile(str(prof), driver_tree=tree,
+                            patches=str(pdir))
+    mods = driver.ensure_modules(p)
+    desc = subprocess.run(["modinfo", "-F", "description",
+                           str(mods["qlaemu_dummy"])],
+                          capture_output=True, text=True).stdout.strip()
+    assert desc == "patched by qlaemu"
+    assert "MODULE_DESCRIPTION" not in (tree / "qlaemu_dummy.c").read_text()
+    # a patch that does not apply
+    (pdir / "0002-stale.patch").write_text(
+        "--- a/qlaemu_dummy.c\n+++ b/qlaemu_dummy.c\n@@ -1,1 +1,1 @@\n"
+        "-#include <linux/nothing.h>\n+#include <linux/else.h>\n")
+    p = driver.load_profile(str(prof), driver_tree=tree,
+                            patches=str(pdir))
+    with pytest.raises(driver.BuildError, match="0002-stale.patch does not "
+                       "apply"):
+        driver.ensure_modules(p)
+    # a patch that breaks the compile: the compiler's first error
+    (pdir / "0002-stale.patch").write_text(
+        "--- a/qlaemu_dummy.c\n+++ b/qlaemu_dummy.c\n@@ -2,2 +2,3 @@\n"
+        " MODULE_LICENSE(\"GPL\");\n"
+        " MODULE_DESCRIPTION(\"patched by qlaemu\");\n"
+        "+int qlaemu_broken = undeclared_thing;\n")
+    p = driver.load_profile(str(prof), driver_tree=tree,
+                            patches=str(pdir))
+    with pytest.raises(driver.BuildError,
+                       match=r"qlaemu_dummy.c:\d+:\d+: error: "
+                       r".undeclared_thing. undeclared"):
+        driver.ensure_modules(p)
 
 
 @pytest.mark.guest
