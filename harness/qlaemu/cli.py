@@ -151,6 +151,18 @@ def _write_race_outputs(args, r) -> None:
         print("  junit: %s" % args.junit)
 
 
+def _run_race(args, prof) -> dict:
+    """race.run_race with the race options of the command line."""
+    from . import race as race_mod
+    return race_mod.run_race(
+        driver=prof, latency_us=args.latency_us,
+        first_cmd_us=args.first_cmd_us, seed=args.seed, trace=args.trace,
+        scenario_overrides=race_mod.lip_overrides(args.lips,
+                                                  args.lip_delay_ms),
+        timeout_s=args.timeout, ready_timeout_s=args.ready_timeout,
+        device_opts=_device_opts(args))
+
+
 def _race_result(args, setup_error=None) -> dict:
     from . import driver as driver_mod
     from . import race as race_mod
@@ -160,13 +172,7 @@ def _race_result(args, setup_error=None) -> dict:
         prof = resolve_driver(args)
     except driver_mod.ProfileError as e:
         return race_mod.setup_failure(race_mod._err(e), args)
-    return race_mod.run_race(
-        driver=prof, latency_us=args.latency_us,
-        first_cmd_us=args.first_cmd_us, seed=args.seed, trace=args.trace,
-        scenario_overrides=race_mod.lip_overrides(args.lips,
-                                                  args.lip_delay_ms),
-        timeout_s=args.timeout, ready_timeout_s=args.ready_timeout,
-        device_opts=_device_opts(args))
+    return _run_race(args, prof)
 
 
 def cmd_race(args) -> int:
@@ -255,13 +261,7 @@ def cmd_bisect_step(args) -> int:
         print("qlaemu bisect-step: %s; stopping the bisection" % e,
               file=sys.stderr)
         return race_mod.EXIT_ABORT
-    r = race_mod.run_race(
-        driver=prof, latency_us=args.latency_us,
-        first_cmd_us=args.first_cmd_us, seed=args.seed, trace=args.trace,
-        scenario_overrides=race_mod.lip_overrides(args.lips,
-                                                  args.lip_delay_ms),
-        timeout_s=args.timeout, ready_timeout_s=args.ready_timeout,
-        device_opts=_device_opts(args))
+    r = _run_race(args, prof)
     print(race_mod.race_summary(r, timeline_lines=args.timeline))
     _write_race_outputs(args, r)
     return r["exit_code"]

@@ -90,7 +90,7 @@ PROFILE_KEYS = frozenset((
     "make_vars", "tree", "build", "load", "configure", "load_initiator",
     "vars"))
 #: Names a profile variable may have (``vars``, ``--profile-var``): shell
-#: variable names, not the harness's own QLAEMU_* nor the build's KDIR/KVER/SRC.
+#: variable names, not the harness's own QLAEMU_* nor KDIR, KVER, SRC.
 VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 RESERVED_VARS = ("KDIR", "KVER", "SRC", "PATH", "HOME")
 #: Directory of the driver inside the kernel source.

@@ -177,7 +177,8 @@ def ensure_suite(suite: str) -> None:
     from . import build
     have = set()
     if SOURCES_FILE.is_file():
-        for m in re.finditer(r"(?m)^Suites:\s*(.*)$", SOURCES_FILE.read_text()):
+        text = SOURCES_FILE.read_text()
+        for m in re.finditer(r"(?m)^Suites:\s*(.*)$", text):
             have |= {s.replace("-security", "") for s in m.group(1).split()}
     suites = have | {suite}
     changed = build._sync_file(PREFERENCES_FILE, preferences_text(suites))
