@@ -299,7 +299,7 @@ def parse_sections(text: str) -> dict:
 #: dma_get_required_mask), otherwise it stays off ("hdma-").  On q35, RAM
 #: above 2 GiB is split around the 4 GiB hole, so 4096 MiB already puts
 #: 2 GiB above 4 GiB.  Under TCG the guest's RAM is allocated on first
-#: touch, so the cost is the kernel's page tables: docs/race.md has the
+#: touch, so the cost is the kernel's page tables: docs/kernels.md has the
 #: measured boot times.
 DEFAULT_MEMORY_MIB = 4096
 #: Smallest and largest --memory accepted (MiB).

@@ -1884,8 +1884,8 @@ static void sim_rx_rsp(FcSimScsi *ss, const FcFrame *f)
     /*
      * BUSY and TASK SET FULL are retried unless they are the answer, and
      * so is a UNIT ATTENTION unless the step expects one: a target reports
-     * one on the first command of every new I_T nexus (SAM-5 §5.14, e.g.
-     * SCST's "reported luns data has changed" / power on), and an
+     * one on the first command of every new I_T nexus (SAM-5, unit
+     * attention conditions; e.g. SCST's power-on / reset UA), and an
      * initiator retries the command (Linux scsi_error.c scsi_check_sense:
      * UNIT_ATTENTION -> NEEDS_RETRY).  Each retry counts as an attempt.
      */
@@ -2096,9 +2096,9 @@ static void sim_pass_done(FcSimScsi *ss)
 /*
  * The scenario's "lips": lip-delay-ms after a pass, the initiator's port
  * originates LIP(F7, AL_PS) -- the LIP an HBA sends to re-initialise the
- * loop on demand (FC-AL-2 §10.3; Linux fc_host issue_lip) -- and, once
- * logged in again, starts the next pass.  On a point-to-point link the
- * same call re-runs the link initialisation.
+ * loop on demand (FC-AL-2, LIP primitive sequences; Linux fc_host
+ * issue_lip) -- and, once logged in again, starts the next pass.  On a
+ * point-to-point link the same call re-runs the link initialisation.
  */
 static void sim_lip_cb(void *opaque)
 {

@@ -580,7 +580,7 @@ static void isp_els_request(IspState *s, const FcFrame *f)
     case ELS_ADISC:
         if (!rp || rp->state == PDS_PORT_UNAVAILABLE ||
             rp->state == PDS_PLOGI_PENDING) {
-            /* FC-LS-3 §6.2.3: LS_RJT "unable to perform command
+            /* FC-LS-3 LS_RJT reason codes: "unable to perform command
              * request" (0x09), explanation "N_Port login required"
              * (0x1e) */
             isp_els_reply(s, peer, fc_ox_id(f), pl,
@@ -1169,8 +1169,9 @@ static void isp_els_logout_all(IspState *s)
 /*
  * Link events.  A LIP leaves logins in place (FC-AL-2: ports keep their
  * AL_PA through LIPA and their logins; an initiator re-validates with
- * ADISC or PLOGI), unless full login after LIP is on (above).  Loss of the link, or a new point-to-point FLOGI,
- * implicitly logs every port out (FC-LS-3 §4.2.11 implicit logout).
+ * ADISC or PLOGI), unless full login after LIP is on (above).  Loss of
+ * the link, or a new point-to-point FLOGI, implicitly logs every port out
+ * (FC-LS-3 §4.2.11 implicit logout).
  */
 void isp_els_link_event(IspState *s, FcLinkEvent ev)
 {
