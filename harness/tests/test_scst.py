@@ -367,3 +367,28 @@ def test_scst_32gbit_reproduces_the_race(guest_ready):
     assert r["verdict"] == race.FAIL, race.race_summary(r)
     assert r["ctio_status"].get("0x29") and r["label"] == race.FAIL_LABEL
     assert (r["topology"] or "").startswith("p2p")
+
+
+def test_matrix_markdown_renders_every_cell():
+    """./qlaemu matrix's table: one row per cell, one column per latency,
+    FAIL cells with their label and counts, set-up errors listed."""
+    from qlaemu import matrix
+    rows = []
+    for lat, verdict, n29 in ((0, race.PASS, 0), (2000, race.FAIL, 4)):
+        rows.append({"driver": "scst-legacy", "kernel": "debian-6.1",
+                     "topology": "loop", "variant": "session",
+                     "release": "6.1.0-57-amd64", "latency_us": lat,
+                     "verdict": verdict, "label": race.LABEL_CTIO_29,
+                     "ctio_status": {"0x29": n29} if n29 else {},
+                     "logouts": {"isp_logo": 0}, "topology_seen":
+                     "loop (LPort (private loop), port_id 0x000002)",
+                     "reasons": []})
+    m = {"rows": rows, "axes": {"latencies": [0, 2000]},
+         "cells": [{"driver": "scst-32gbit", "kernel": "debian-6.12",
+                    "setup_error": "ProfileError: cannot install headers"}]}
+    md = matrix.markdown(m)
+    line = [x for x in md.splitlines() if x.startswith("| scst-legacy")]
+    assert len(line) == 1
+    assert "| loop (loop) | session | PASS | FAIL (CTIO PORT LOGGED OUT; " \
+        "0x29 ×4, LOGO ×0) |" in line[0]
+    assert "scst-32gbit on debian-6.12: ProfileError" in md
