@@ -425,9 +425,16 @@ def analyse(report: dict, scen: dict | None = None) -> dict:
             "reasons") if k in c})
     counters = ini.get("counters", {}) or {}
     bound = pass_bound_ns(scen) if scen else None
+    # passes that ran to their end with a failed step or BIOS scan (the
+    # initiator reports only the last pass's commands; with --lips there
+    # are several)
+    passes_failed = [e.get("pass") for e in events
+                     if _is(e, "initiator", "scenario-done")
+                     and not e.get("all_passed")]
     return {
         "ctio_status": dict(sorted(ctio.items())),
         "iocb_errors": dict(sorted(iocb_errors.items())),
+        "passes_failed": passes_failed,
         "forced_logouts": {"isp_logo": isp_logo, "isp_prlo": isp_prlo,
                            "initiator_logo": ini_logo},
         "initiator": {
@@ -534,6 +541,10 @@ def judge(ev: dict, state: dict) -> tuple:
             and ev["elapsed_ns"] > ev["bound_ns"]:
         reasons.append("done %.3f s after the first login, bound %.3f s"
                        % (ev["elapsed_ns"] / 1e9, ev["bound_ns"] / 1e9))
+    if ini["done"] and ini["all_passed"] and ev.get("passes_failed"):
+        reasons.append("pass(es) %s ended with a failed command or BIOS "
+                       "scan (the last pass passed)" % ", ".join(
+                           str(p) for p in ev["passes_failed"]))
     # A CTIO that completes 0x29 never reached the initiator: its command
     # is lost (the initiator times out and aborts), even when a retry
     # passes later -- the field report's symptom, with or without a
@@ -589,7 +600,8 @@ def fail_label(ev: dict, verdict: str) -> str:
     if ev.get("iocb_errors"):
         return LABEL_IOCB_REJECTED
     ini = ev.get("initiator") or {}
-    if ini.get("done") and not ini.get("all_passed"):
+    if ini.get("done") and (not ini.get("all_passed")
+                            or ev.get("passes_failed")):
         return LABEL_COMMANDS_FAILED
     return LABEL_TOO_SLOW
 

@@ -141,6 +141,22 @@ def test_fail_labels_name_what_was_seen():
     assert race.entry_status_names(0x18) == "RF_INV_E_COUNT|RF_INV_E_PARAM"
 
 
+def test_an_earlier_failed_pass_fails_the_run():
+    """With --lips the initiator runs several passes; one that ended with a
+    failed step fails the run even when the last one passed."""
+    evs = _clean_events()[:-1] + [
+        _e(5300, "initiator", "scenario-done", all_passed=False,
+           **{"pass": 1}),
+        _e(9000, "initiator", "logged-in", port_id=2, peer_id=1),
+        _e(9900, "initiator", "scenario-done", all_passed=True,
+           **{"pass": 2})]
+    ev = race.analyse(_report(evs), SCEN)
+    assert ev["passes_failed"] == [1]
+    v, why = race.judge(ev, {"guest_exit": "poweroff", "stop": "done"})
+    assert v == race.FAIL and "pass(es) 1" in why[-1], why
+    assert race.fail_label(ev, v) == race.LABEL_COMMANDS_FAILED
+
+
 def test_topology_of_fc_host():
     assert race.topology_of({"port_type": "LPort (private loop)",
                              "port_id": "0x000002"}).startswith("loop (")

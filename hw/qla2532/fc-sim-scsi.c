@@ -1308,7 +1308,9 @@ static bool sim_all_passed(FcSimScsi *ss)
 {
     unsigned i;
 
-    if (!ss->done || (ss->scan && !ss->scan_ok)) {
+    /* the pass that ended last (with "lips" the scenario is not done
+     * yet after it, but the pass is) */
+    if (ss->phase != SIM_PHASE_DONE || (ss->scan && !ss->scan_ok)) {
         return false;
     }
     for (i = 0; i < ss->nsteps; i++) {
