@@ -146,7 +146,8 @@ SESS=%(sess)s
 j=0
 while [ "$st" = Online ] && [ $j -lt %(peer)d ]; do
     if [ -n "$SESS" ]; then
-        [ -s "$SESS" ] && break
+        # a configfs attribute's size is never 0: read what it holds
+        [ -n "$(tr -d '\000\n' < "$SESS" 2>/dev/null)" ] && break
     else
         grep -qx Online /sys/class/fc_remote_ports/*/port_state \
             2>/dev/null && break
