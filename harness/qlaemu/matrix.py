@@ -78,7 +78,7 @@ def run_matrix(driver_tree=None, drivers=DEFAULT_DRIVERS,
                             "release": release,
                             "latency_us": p["latency_us"],
                             "verdict": p["verdict"],
-                            "label": race.fail_label(p, p["verdict"]),
+                            "label": p.get("label", p["verdict"]),
                             "ctio_status": p.get("ctio_status", {}),
                             "logouts": p.get("forced_logouts", {}),
                             "topology_seen": r.get("topology"),
@@ -123,7 +123,7 @@ def _sweep(dname, tree, topo, variant, latencies, first_cmd_us, lips):
         r["kernel"] = {}
     if r.get("setup_error"):
         for p in r.get("points", []):
-            p["verdict"] = race.INCONCLUSIVE
+            p["verdict"] = p["label"] = race.INCONCLUSIVE
             p["reasons"] = ["set-up: %s" % r["setup_error"]]
     return r
 

@@ -568,7 +568,7 @@ def topology_of(fc_host: dict) -> str | None:
     pt = fc_host.get("port_type")
     if not pt:
         return None
-    kind = ("loop" if "LPort" in pt or "NLPort" in pt else
+    kind = ("loop" if "LPort" in pt else           # LPort, NLPort
             "p2p" if "Point-To-Point" in pt else
             "fabric" if "NPort" in pt else "unknown")
     return "%s (%s, port_id %s)" % (kind, pt, fc_host.get("port_id", "?"))
@@ -1038,8 +1038,10 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
 def _point(lat, d, verdict, reasons, ev=None, stop=None) -> dict:
     ev = ev or {}
     return {"latency_us": lat, "first_cmd_us": d, "verdict": verdict,
+            "label": fail_label(ev, verdict),
             "reasons": reasons, "stop": stop,
             "ctio_status": ev.get("ctio_status", {}),
+            "iocb_errors": ev.get("iocb_errors", {}),
             "forced_logouts": ev.get("forced_logouts", {}),
             "logins": ev.get("logins"),
             "elapsed_ms": round(ev["elapsed_ns"] / 1e6, 3)
