@@ -1,2 +1,25 @@
-"""qla2532-emu harness: build QEMU with the ISP2532 model, boot a guest with the
-driver under test, run scenarios and report what the driver and the device saw."""
+"""qla2532-emu harness: build QEMU with the ISP2532 model, boot a guest
+with the driver under test, run scenarios and judge what the driver and
+the device did.
+
+The modules, bottom to top (each imports only modules above it in this
+list; ``docs/architecture.md`` has the picture):
+
+host plumbing
+    paths (locations), host (progress, logged runs, locks), apt (Debian
+    packages and sources), build (QEMU with the overlay), firmware (the
+    synthetic ql2500_fw.bin)
+the guest
+    kernels (which Debian kernel, unpacked), profiles (driver-under-test
+    profiles), kernel_src (headers and source of the guest kernel),
+    patches (patch series), modbuild (driver builds), driver (loading and
+    configuring the driver in the guest), image (the initramfs, with
+    harness/guest/*), control (data/control channels and QMP of a
+    running guest), vm (boot, run a script, power off)
+runs
+    kmsg and evidence (what a run shows), verdict (PASS / FAIL /
+    INCONCLUSIVE), probe, scenario, race, sweep, matrix (the runs),
+    report (text and JUnit output)
+the command line
+    commands (one function per command), cli (the parser, ``main``)
+"""

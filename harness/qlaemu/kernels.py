@@ -25,15 +25,22 @@ installed; headers are installed by exact version).
 
 The selection is process-wide (one kernel per command): :func:`select`
 (the CLI's ``--kernel``), else ``$QLAEMU_KERNEL``, else ``debian-6.1``.
+
+The selected kernel's package is downloaded into ``CACHE_DIR/debs`` and
+unpacked once per version into ``BUILD_DIR/guest/root`` (``root-<tag>``
+for the other kernels): :func:`ensure_kernel_root`, :func:`kernel_image`,
+:func:`kernel_info`.
 """
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
-from . import paths
+from . import apt, host, paths
 
 #: Debian kernels by spec: (suite, upstream series).
 DEBIAN_KERNELS = {
@@ -119,8 +126,7 @@ def _run(cmd, **kw) -> subprocess.CompletedProcess:
 
 def _host_stanzas() -> list:
     """The machine's deb822 stanzas for the Debian archive's host suite."""
-    from . import build
-    stanzas, _lines = build._read_apt_config(exclude={SOURCES_FILE})
+    stanzas, _lines = apt.read_apt_config(exclude={SOURCES_FILE})
     out = []
     for _f, raw, fl in stanzas:
         suites = fl.get("suites", "").split()
@@ -174,22 +180,21 @@ def ensure_suite(suite: str) -> None:
     """
     if suite == HOST_SUITE:
         return
-    from . import build
     have = set()
     if SOURCES_FILE.is_file():
         text = SOURCES_FILE.read_text()
         for m in re.finditer(r"(?m)^Suites:\s*(.*)$", text):
             have |= {s.replace("-security", "") for s in m.group(1).split()}
     suites = have | {suite}
-    changed = build._sync_file(PREFERENCES_FILE, preferences_text(suites))
-    changed |= build._sync_file(SOURCES_FILE, sources_text(suites))
+    changed = host.sync_file(PREFERENCES_FILE, preferences_text(suites))
+    changed |= host.sync_file(SOURCES_FILE, sources_text(suites))
     if changed or not _run(["apt-cache", "policy"]).stdout.count(
             "n=%s" % suite):
-        build._progress("adding Debian %s to apt's sources (pinned to %d)"
-                        % (suite, PIN_PRIORITY))
+        host.progress("adding Debian %s to apt's sources (pinned to %d)"
+                      % (suite, PIN_PRIORITY))
         try:
-            build._apt_update()
-        except build.SetupError as e:
+            apt.apt_update()
+        except host.SetupError as e:
             raise KernelError("apt-get update with %s failed: %s"
                               % (suite, e)) from e
 
@@ -212,7 +217,7 @@ def debian_package(spec: str) -> tuple:
                       stanza, re.M)
         v = re.search(r"^Version:\s*(\S+)", stanza, re.M)
         if m and v and m.group(2) == series:
-            if best is None or _vercmp(v.group(1), best[0]) > 0:
+            if best is None or apt.version_cmp(v.group(1), best[0]) > 0:
                 best = (v.group(1), m.group(1))
     if best is None:
         raise KernelError("Debian %s has no linux-image-amd64 for Linux %s "
@@ -225,17 +230,9 @@ def debian_package(spec: str) -> tuple:
         raise KernelError("apt-cache knows no %s" % pkg)
     ver = vers[0]
     for v in vers[1:]:
-        if _vercmp(v, ver) > 0:
+        if apt.version_cmp(v, ver) > 0:
             ver = v
     return pkg, ver
-
-
-def _vercmp(a: str, b: str) -> int:
-    """dpkg's version order: <0, 0, >0."""
-    if a == b:
-        return 0
-    r = _run(["dpkg", "--compare-versions", a, "gt", b])
-    return 1 if r.returncode == 0 else -1
 
 
 def deb_package(deb: Path) -> tuple:
@@ -257,3 +254,172 @@ def deb_package(deb: Path) -> tuple:
 def memo_file() -> Path:
     """Where the resolved package of the current kernel is remembered."""
     return paths.BUILD_DIR / "guest" / ("kernel-package-%s" % tag())
+
+
+# --------------------------------------------------------------------------
+# The selected kernel's package, unpacked
+# --------------------------------------------------------------------------
+
+def _guest_dir() -> Path:
+    return paths.BUILD_DIR / "guest"
+
+
+def _root_dir() -> Path:
+    """The unpacked package of the selected kernel: ``root`` for the
+    default, ``root-<kernel tag>`` for the others."""
+    t = tag()
+    return _guest_dir() / ("root" if t == DEFAULT_KERNEL else "root-" + t)
+
+
+def _deb_dir() -> Path:
+    return paths.CACHE_DIR / "debs"
+
+
+def _sh(cmd, **kw) -> subprocess.CompletedProcess:
+    """Run ``cmd`` (list); KernelError with its output on failure."""
+    return host.run_captured(cmd, error=KernelError, **kw)
+
+
+def _apt_lists_stamp() -> str:
+    """Changes whenever ``apt-get update`` rewrites the package lists."""
+    try:
+        return str(os.stat("/var/lib/apt/lists").st_mtime_ns)
+    except OSError:
+        return "none"
+
+
+def kernel_package() -> tuple:
+    """Resolve the Debian kernel image package behind linux-image-amd64.
+
+    apt-cache is asked once per state of /var/lib/apt/lists (about 1 s);
+    the answer is remembered in BUILD_DIR/guest/kernel-package.
+
+    Returns:
+        (package name, version), e.g.
+        ('linux-image-6.1.0-56-amd64', '6.1.192-2').
+
+    Raises:
+        KernelError: if apt-cache does not know the packages and no .deb is
+            cached.
+    """
+    deb = user_deb()
+    if deb is not None:
+        return deb_package(deb)
+    memo = memo_file()
+    stamp = _apt_lists_stamp()
+    try:
+        key, pkg, ver = memo.read_text().split()
+        if key == stamp:
+            return pkg, ver
+    except (OSError, ValueError):
+        pass
+    pkg, ver = _kernel_package_apt()
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    memo.write_text("%s %s %s\n" % (stamp, pkg, ver))
+    return pkg, ver
+
+
+def _kernel_package_apt() -> tuple:
+    """kernel_package() without the memo."""
+    if current() != DEFAULT_KERNEL:
+        return debian_package(current())
+    try:
+        dep = _sh(["apt-cache", "depends", "linux-image-amd64"]).stdout
+        m = re.search(r"Depends:\s*(linux-image-[0-9][^\s]*-amd64)", dep)
+        if not m:
+            raise KernelError("no kernel in: %s" % dep)
+        pkg = m.group(1)
+        show = _sh(["apt-cache", "show", "--no-all-versions", pkg]).stdout
+        ver = re.search(r"^Version:\s*(\S+)", show, re.M).group(1)
+        return pkg, ver
+    except (KernelError, AttributeError, FileNotFoundError):
+        debs = sorted(_cached_debs("linux-image-[0-9]*-amd64_*_amd64.deb"))
+        if not debs:
+            raise
+        name, ver, _ = debs[-1].name.split("_")
+        return name, ver
+
+
+def _cached_debs(pattern: str) -> list:
+    """Cached .deb files matching ``pattern`` in CACHE_DIR/{debs,src}."""
+    out = []
+    for d in (_deb_dir(), paths.CACHE_DIR / "src"):
+        if d.is_dir():
+            out.extend(d.glob(pattern))
+    return out
+
+
+def kernel_deb() -> Path:
+    """Path of the kernel .deb, downloaded into CACHE_DIR/debs if absent.
+
+    Raises:
+        KernelError: if apt-get download fails.
+    """
+    deb = user_deb()
+    if deb is not None:
+        return deb
+    pkg, ver = kernel_package()
+    fname = "%s_%s_amd64.deb" % (pkg, ver.replace(":", "%3a"))
+    have = _cached_debs(fname)
+    if have:
+        return have[0]
+    _deb_dir().mkdir(parents=True, exist_ok=True)
+    _sh(["apt-get", "download", "%s=%s" % (pkg, ver)], cwd=_deb_dir())
+    got = list(_deb_dir().glob("%s_*_amd64.deb" % pkg))
+    if not got:
+        raise KernelError("apt-get download %s left no .deb" % pkg)
+    return got[0]
+
+
+def ensure_kernel_root() -> tuple:
+    """Unpack the kernel .deb into BUILD_DIR/guest/root once per version.
+
+    Returns:
+        (root dir Path, kernel release str e.g. '6.1.0-56-amd64').
+
+    Raises:
+        KernelError: on download / unpack / depmod failure.
+    """
+    deb = kernel_deb()
+    stamp = _root_dir() / ".qlaemu-deb"
+    if not (stamp.is_file() and stamp.read_text() == deb.name):
+        _guest_dir().mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix="root.", dir=_guest_dir()))
+        _sh(["dpkg-deb", "-x", str(deb), str(tmp)])
+        (tmp / ".qlaemu-deb").write_text(deb.name)
+        if _root_dir().exists():
+            shutil.rmtree(_root_dir())
+        tmp.rename(_root_dir())
+    root = _root_dir()
+    if not (root / "lib" / "modules").exists() and \
+            (root / "usr" / "lib" / "modules").is_dir():
+        # merged /usr (trixie's packages ship usr/lib/modules only)
+        (root / "lib").mkdir(exist_ok=True)
+        os.symlink("../usr/lib/modules", root / "lib" / "modules")
+    kvers = sorted(p.name for p in (root / "lib" / "modules").iterdir())
+    if len(kvers) != 1:
+        raise KernelError("expected one kernel in %s: %r" % (root, kvers))
+    kver = kvers[0]
+    if not (root / "lib" / "modules" / kver / "modules.dep").is_file():
+        # The .deb does not ship modules.dep (its postinst runs depmod).
+        _sh(["depmod", "-b", str(root), kver])
+    return root, kver
+
+
+def kernel_info() -> dict:
+    """The selected guest kernel, for reports: {"spec" (qlaemu.kernels),
+    "package", "version" (Debian), "release" (uname -r)}.
+
+    Raises:
+        KernelError: the kernel cannot be had.
+    """
+    pkg, ver = kernel_package()
+    _root, kver = ensure_kernel_root()
+    return {"spec": current(), "package": pkg, "version": ver,
+            "release": kver}
+
+
+def kernel_image() -> Path:
+    """Path of the guest bzImage (vmlinuz)."""
+    root, kver = ensure_kernel_root()
+    return root / "boot" / ("vmlinuz-%s" % kver)

@@ -2,7 +2,7 @@
 firmware variants x PRLI latencies (``./qlaemu matrix``).
 
 Each cell (driver, kernel, topology, last-login-state variant) is one
-sweep boot (:func:`qlaemu.race.run_sweep`) over the PRLI-complete
+sweep boot (:func:`qlaemu.sweep.run_sweep`) over the PRLI-complete
 latencies at one first-command delay, with ``lips`` LIPs originated by the
 initiator after each pass: pass 1 is the race at a fresh login, the passes
 after it are the race after a LIP, the field report's case.  The verdict
@@ -17,8 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from . import driver as driver_mod
-from . import guest, kernels, paths, race
+from . import kernels, paths, profiles, race, sweep, verdict
 
 #: Default axes (issue #8, docs/field-report.md).
 DEFAULT_DRIVERS = ("debian-6.1", "scst-legacy", "scst-32gbit")
@@ -26,6 +25,8 @@ DEFAULT_KERNELS = ("debian-6.1", "debian-5.10")
 DEFAULT_TOPOLOGIES = ("loop", "p2p")
 DEFAULT_VARIANTS = ("previous", "session")
 DEFAULT_LATENCIES = (0, 2000, 5000)
+
+
 def _cell_opts(topology: str, variant: str) -> str:
     return "%s,last-login-state=%s" % (race.TOPOLOGY_OPTS[topology],
                                        variant)
@@ -99,31 +100,31 @@ def run_matrix(driver_tree=None, drivers=DEFAULT_DRIVERS,
 def _sweep(dname, tree, topo, variant, latencies, first_cmd_us, lips):
     """One cell's sweep; a set-up failure becomes INCONCLUSIVE points."""
     try:
-        prof = driver_mod.load_profile(dname)
+        prof = profiles.load_profile(dname)
         if prof.kind == "out-of-tree":
             if tree is None:
-                raise driver_mod.ProfileError("no --driver-tree for %s"
-                                              % dname)
-            prof = driver_mod.load_profile(dname,
-                                           driver_tree=Path(tree).resolve())
-    except driver_mod.ProfileError as e:
+                raise profiles.ProfileError("no --driver-tree for %s"
+                                            % dname)
+            prof = profiles.load_profile(dname,
+                                         driver_tree=Path(tree).resolve())
+    except profiles.ProfileError as e:
         return {"setup_error": str(e), "points": [
-            {"latency_us": lat, "verdict": race.INCONCLUSIVE,
+            {"latency_us": lat, "verdict": verdict.INCONCLUSIVE,
              "reasons": ["set-up: %s" % e]} for lat in latencies]}
-    r = race.run_sweep(latencies=latencies, delays=[first_cmd_us],
-                       driver=prof,
-                       scenario_overrides=race.lip_overrides(lips),
-                       device_opts=_cell_opts(topo, variant),
-                       run_name="matrix-%s-%s-%s-%s-%s" % (
-                           dname, kernels.tag(), topo, variant,
-                           time.strftime("%H%M%S")))
+    r = sweep.run_sweep(latencies=latencies, delays=[first_cmd_us],
+                        driver=prof,
+                        scenario_overrides=race.lip_overrides(lips),
+                        device_opts=_cell_opts(topo, variant),
+                        run_name="matrix-%s-%s-%s-%s-%s" % (
+        dname, kernels.tag(), topo, variant,
+        time.strftime("%H%M%S")))
     try:
-        r["kernel"] = guest.kernel_info()
-    except guest.GuestError:
+        r["kernel"] = kernels.kernel_info()
+    except kernels.KernelError:
         r["kernel"] = {}
     if r.get("setup_error"):
         for p in r.get("points", []):
-            p["verdict"] = p["label"] = race.INCONCLUSIVE
+            p["verdict"] = p["label"] = verdict.INCONCLUSIVE
             p["reasons"] = ["set-up: %s" % r["setup_error"]]
     return r
 
@@ -151,7 +152,7 @@ def markdown(m: dict) -> str:
                 cells.append("-")
                 continue
             c = row["verdict"]
-            if c == race.FAIL:
+            if c == verdict.FAIL:
                 c += " (%s; 0x29 ×%d, LOGO ×%d)" % (
                     row["label"], row["ctio_status"].get("0x29", 0),
                     row["logouts"].get("isp_logo", 0))

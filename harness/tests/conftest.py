@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qlaemu import guest, probe  # noqa: E402
+from qlaemu import image, probe, vm  # noqa: E402
 
 
 def pytest_configure(config):
@@ -31,8 +31,8 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def guest_ready():
     """QEMU built (or $QLAEMU_QEMU) and guest image made; returns QEMU path."""
-    qemu = guest.qemu_binary()
-    guest.prepare()
+    qemu = vm.qemu_binary()
+    image.prepare()
     return qemu
 
 

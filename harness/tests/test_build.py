@@ -1,4 +1,5 @@
-"""Tests of qlaemu.build: apt sources, overlay idempotence, built binary.
+"""Tests of qlaemu.build and qlaemu.apt: apt sources, the overlay and its
+build hooks (qemu/build-hooks.patch), the built binary.
 
 Tests marked ``build`` need the real QEMU source tree or build (minutes on a
 cold machine: ``ensure_qemu()`` runs in the fixture); deselect them with
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from qlaemu import build, paths
+from qlaemu import apt, build, host, paths
 
 DEB822 = """\
 Types: deb
@@ -28,35 +29,43 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 """
 
-HOOK_FILES = {name: rel for rel, name, _ in build.HOOKS}
+#: The QEMU files the build hooks patch (qemu/build-hooks.patch).
+HOOK_FILES = ("hw/meson.build", "hw/Kconfig", "meson.build",
+              "tests/qtest/meson.build")
+
+#: What the regex hooks of earlier harness versions inserted, by file.
+OLD_HOOKS = {
+    "hw/meson.build": "# qlaemu-overlay: hw-subdir\nsubdir('qla2532')\n",
+    "hw/Kconfig": "# qlaemu-overlay: hw-kconfig\nsource qla2532/Kconfig\n",
+}
 
 
 @pytest.fixture
 def fake_apt(tmp_path, monkeypatch):
-    """Point build.APT_ETC/APT_LISTS at scratch dirs; record apt-get calls."""
+    """Point apt.APT_ETC/APT_LISTS at scratch dirs; record apt-get calls."""
     etc = tmp_path / "etc-apt"
     (etc / "sources.list.d").mkdir(parents=True)
     lists = tmp_path / "lists"
     lists.mkdir()
     for kind in ("Packages", "Sources"):
         (lists / f"deb.debian.org_debian_dists_bookworm_main_x_{kind}").touch()
-    monkeypatch.setattr(build, "APT_ETC", etc)
-    monkeypatch.setattr(build, "APT_LISTS", lists)
+    monkeypatch.setattr(apt, "APT_ETC", etc)
+    monkeypatch.setattr(apt, "APT_LISTS", lists)
     monkeypatch.setattr(paths, "BUILD_DIR", tmp_path / "build")
     calls = []
-    monkeypatch.setattr(build, "_apt_update", lambda: calls.append("update"))
+    monkeypatch.setattr(apt, "apt_update", lambda: calls.append("update"))
     return etc, calls
 
 
 def test_deb822_deb_src_is_sed_copy(fake_apt):
     etc, calls = fake_apt
     (etc / "sources.list.d" / "debian.sources").write_text(DEB822)
-    build.ensure_apt_sources()
+    apt.ensure_apt_sources()
     out = etc / "sources.list.d" / "qlaemu-src.sources"
     assert out.read_text() == DEB822.replace("Types: deb\n",
                                              "Types: deb-src\n")
     assert calls == ["update"]
-    build.ensure_apt_sources()          # second run: nothing to do
+    apt.ensure_apt_sources()          # second run: nothing to do
     assert calls == ["update"]
 
 
@@ -66,7 +75,7 @@ def test_deb822_existing_deb_src_is_noop(fake_apt):
     (d / "debian.sources").write_text(DEB822)
     (d / "other-src.sources").write_text(
         DEB822.replace("Types: deb\n", "Types: deb-src\n"))
-    build.ensure_apt_sources()
+    apt.ensure_apt_sources()
     assert not (d / "qlaemu-src.sources").exists()
     assert calls == []
 
@@ -79,51 +88,81 @@ def test_one_line_format(fake_apt):
         "deb http://deb.debian.org/debian-security bookworm-security main\n"
         "deb-src http://deb.debian.org/debian-security "
         "bookworm-security main\n")
-    build.ensure_apt_sources()
+    apt.ensure_apt_sources()
     out = etc / "sources.list.d" / "qlaemu-src.list"
     assert out.read_text() == ("deb-src [signed-by=/k.gpg] "
                                "http://deb.debian.org/debian bookworm main\n")
     assert calls == ["update"]
 
 
-@pytest.mark.build
-def test_hooks_apply_once_on_scratch_tree(tmp_path, monkeypatch):
-    """apply_overlay twice on copies of the hooked files: each hook once."""
+def _pristine_tree(tmp_path):
+    """The files the hooks patch, as Debian ships them, in a scratch tree
+    (the real tree's files with the applied patch reverted)."""
     src = build.ensure_qemu_source()
     tree = tmp_path / "qemu"
-    for rel in HOOK_FILES.values():
+    for rel in HOOK_FILES:
         (tree / rel).parent.mkdir(parents=True, exist_ok=True)
-        text = (src / rel).read_text()
-        (tree / rel).write_text(_strip_hooks(text))
+        (tree / rel).write_text((src / rel).read_text())
+    subprocess.run(["patch", "-p1", "-R", "--batch", "--silent", "-d", tree,
+                    "-i", build.HOOKS_PATCH], check=True)
+    for rel in HOOK_FILES:
+        assert "qla2532" not in (tree / rel).read_text(), rel
+    return tree
+
+
+@pytest.mark.build
+def test_hooks_apply_once_on_scratch_tree(tmp_path, monkeypatch):
+    """apply_overlay twice on a pristine tree: each hook once; a moved
+    repository re-points the links."""
+    tree = _pristine_tree(tmp_path)
     monkeypatch.setattr(paths, "HW_DIR", tmp_path / "repo" / "hw" / "qla2532")
     build.apply_overlay(tree)
     build.apply_overlay(tree)
     _assert_hooks_once(tree)
+    assert (tree / build.APPLIED_PATCH).read_bytes() == \
+        build.HOOKS_PATCH.read_bytes()
     monkeypatch.setattr(paths, "HW_DIR", tmp_path / "moved" / "qla2532")
     build.apply_overlay(tree)
     assert os.readlink(tree / "hw" / "qla2532") == str(paths.HW_DIR)
 
 
-def _strip_hooks(text):
-    """Remove our hooks again (marker line up to the hook's last line)."""
-    out, skip = [], 0
-    lines = text.splitlines(keepends=True)
-    for i, line in enumerate(lines):
-        if skip:
-            skip -= 1
-            continue
-        if line.startswith(build.MARKER):
-            nxt = lines[i + 1] if i + 1 < len(lines) else ""
-            skip = 3 if nxt.startswith("if ") else 1
-            continue
-        out.append(line)
-    return "".join(out)
+@pytest.mark.build
+def test_changed_hooks_replace_the_applied_ones(tmp_path, monkeypatch):
+    """A new build-hooks.patch: the old one is reverted, the new applied."""
+    tree = _pristine_tree(tmp_path)
+    build.apply_overlay(tree)
+    new = tmp_path / "new.patch"
+    new.write_text(build.HOOKS_PATCH.read_text().replace(
+        "# qla2532-emu: config QLA2532", "# qla2532-emu: config QLA2532 v2"))
+    monkeypatch.setattr(build, "HOOKS_PATCH", new)
+    build.apply_overlay(tree)
+    _assert_hooks_once(tree)
+    assert "config QLA2532 v2" in (tree / "hw" / "Kconfig").read_text()
+
+
+@pytest.mark.build
+def test_old_regex_hooks_are_reverted(tmp_path):
+    """A tree edited by the regex hooks of earlier versions (marker lines)
+    takes the patch after they are removed."""
+    tree = _pristine_tree(tmp_path)
+    for rel, text in OLD_HOOKS.items():
+        f = tree / rel
+        f.write_text(f.read_text() + text)
+    build.apply_overlay(tree)
+    _assert_hooks_once(tree)
+    assert build.OLD_MARKER not in (tree / "hw" / "meson.build").read_text()
+
+
+@pytest.mark.build
+def test_foreign_tree_is_refused(tmp_path):
+    """A tree the patch does not fit gives a SetupError naming the fix."""
+    tree = _pristine_tree(tmp_path)
+    (tree / "meson.build").write_text("project('not qemu')\n")
+    with pytest.raises(build.SetupError, match="re-extract"):
+        build.apply_overlay(tree)
 
 
 def _assert_hooks_once(tree):
-    for name, rel in HOOK_FILES.items():
-        text = (tree / rel).read_text()
-        assert text.count(f"{build.MARKER} {name}\n") == 1, rel
     assert (tree / "hw" / "meson.build").read_text().count(
         "subdir('qla2532')") == 1
     assert (tree / "hw" / "Kconfig").read_text().count(
@@ -181,9 +220,9 @@ def test_device_help_lists_qla2532(qemu_binary):
 def test_warm_ensure_packages_does_not_call_apt(qemu_binary, monkeypatch):
     def no_apt(cmd, *a, **kw):
         raise AssertionError(f"apt called on a warm machine: {cmd}")
-    monkeypatch.setattr(build, "_run", no_apt)
-    monkeypatch.setattr(build, "_apt_update", lambda: no_apt(["update"]))
-    build.ensure_packages()
+    monkeypatch.setattr(host, "run_step", no_apt)
+    monkeypatch.setattr(apt, "apt_update", lambda: no_apt(["update"]))
+    apt.ensure_packages()
 
 
 @pytest.mark.build

@@ -1,13 +1,13 @@
-"""Tests of qlaemu.driver: driver-under-test profiles and module builds.
+"""Tests of driver-under-test profiles (qlaemu.profiles), module builds
+(qlaemu.modbuild, qlaemu.patches, qlaemu.kernel_src) and the driver's
+guest-side commands (qlaemu.driver).
 
 The parsing / command / classification tests need nothing.  The build
 tests install ``linux-headers-<kver>`` (and ``linux-source-6.1`` if absent)
 and build qla2xxx out of tree: about 45 s the first time on 2 cores, then
-cached in ``BUILD_DIR/driver``.  The boot test needs the guest.py hook
-(``profile`` argument of guest.run) and is skipped without it.
+cached in ``BUILD_DIR/driver``.
 """
 import difflib
-import inspect
 import json
 import re
 import subprocess
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from qlaemu import driver, guest
+from qlaemu import (driver, image, kernel_src, kmsg, modbuild, patches, probe,
+                    profiles, vm)
 
 
 def _write_profile(d: Path, data: dict) -> Path:
@@ -29,21 +30,21 @@ def _write_profile(d: Path, data: dict) -> Path:
 # --------------------------------------------------------------------------
 
 def test_default_profile_is_stock():
-    p = driver.load_profile(None)
-    assert p.name == driver.DEFAULT_PROFILE == "debian-6.1"
+    p = profiles.load_profile(None)
+    assert p.name == profiles.DEFAULT_PROFILE == "debian-6.1"
     assert p.kind == "stock" and p.is_stock
-    assert driver.ensure_modules(p) == {}
+    assert modbuild.ensure_modules(p) == {}
     assert driver.expected_taint(p) == 0
 
 
 def test_repository_profiles_parse():
-    names = driver.list_profiles()
+    names = profiles.list_profiles()
     assert {"debian-6.1", "debian-6.1-src", "qla2xxx-tree"} <= set(names)
-    src = driver.load_profile("debian-6.1-src")
+    src = profiles.load_profile("debian-6.1-src")
     assert src.kind == "debian-src"
     assert src.modules == ("qla2xxx", "tcm_qla2xxx")
     assert all(p.suffix == ".patch" for p in src.patches)
-    oot = driver.load_profile("qla2xxx-tree")
+    oot = profiles.load_profile("qla2xxx-tree")
     assert oot.kind == "out-of-tree" and oot.load.name == "load.sh"
     assert oot.driver_tree is None
 
@@ -54,18 +55,18 @@ def test_profile_by_path_and_series_order(tmp_path):
     pd.mkdir()
     for n in ("a.patch", "b.patch", "c.patch"):
         (pd / n).write_text("")
-    assert [p.name for p in driver.load_profile(d).patches] == \
+    assert [p.name for p in profiles.load_profile(d).patches] == \
         ["a.patch", "b.patch", "c.patch"]
     (pd / "series").write_text("# order\nc.patch\n\nb.patch -p1\n")
-    p = driver.load_profile(d / "profile.json")
+    p = profiles.load_profile(d / "profile.json")
     assert p.name == "mine"
     assert [x.name for x in p.patches] == ["c.patch", "b.patch"]
     (pd / "series").write_text("missing.patch\n")
-    with pytest.raises(driver.ProfileError, match="no such patch"):
-        driver.load_profile(d)
+    with pytest.raises(profiles.ProfileError, match="no such patch"):
+        profiles.load_profile(d)
     (pd / "series").write_text("a.patch -p0\n")
-    with pytest.raises(driver.ProfileError, match="-p1"):
-        driver.load_profile(d)
+    with pytest.raises(profiles.ProfileError, match="-p1"):
+        profiles.load_profile(d)
 
 
 @pytest.mark.parametrize("data,msg", [
@@ -79,13 +80,13 @@ def test_profile_by_path_and_series_order(tmp_path):
 ])
 def test_bad_profiles(tmp_path, data, msg):
     d = _write_profile(tmp_path / "bad", data)
-    with pytest.raises(driver.ProfileError, match=msg):
-        driver.load_profile(d)
+    with pytest.raises(profiles.ProfileError, match=msg):
+        profiles.load_profile(d)
 
 
 def test_unknown_profile_lists_known():
-    with pytest.raises(driver.ProfileError, match="debian-6.1-src"):
-        driver.load_profile("no-such-profile")
+    with pytest.raises(profiles.ProfileError, match="debian-6.1-src"):
+        profiles.load_profile("no-such-profile")
 
 
 def test_out_of_tree_profile_and_commands(tmp_path):
@@ -93,7 +94,7 @@ def test_out_of_tree_profile_and_commands(tmp_path):
         "kind": "out-of-tree", "load": "load.sh", "configure": "cfg.sh"})
     (d / "load.sh").write_text("modprobe scst\n")
     (d / "cfg.sh").write_text("echo hi\n")
-    p = driver.load_profile(d, driver_tree=tmp_path)
+    p = profiles.load_profile(d, driver_tree=tmp_path)
     assert p.driver_tree == tmp_path.resolve()
     assert "QLAEMU_MODE=target" in driver.target_load_commands(p)
     assert "/lib/qlaemu/driver/load.sh" in driver.initiator_load_commands(p)
@@ -101,11 +102,11 @@ def test_out_of_tree_profile_and_commands(tmp_path):
     assert "QLAEMU_WWPN=21:00:00:24:ff:00:00:01" in cfg
     assert "/lib/qlaemu/driver/configure.sh" in cfg
     assert driver.expected_taint(p) == (1 << 12) | (1 << 13)
-    with pytest.raises(driver.ProfileError, match="out-of-tree profiles"):
-        driver.load_profile("debian-6.1-src", driver_tree=tmp_path)
+    with pytest.raises(profiles.ProfileError, match="out-of-tree profiles"):
+        profiles.load_profile("debian-6.1-src", driver_tree=tmp_path)
     p.driver_tree = None
-    with pytest.raises(driver.ProfileError, match="--driver-tree"):
-        driver.ensure_modules(p)
+    with pytest.raises(profiles.ProfileError, match="--driver-tree"):
+        modbuild.ensure_modules(p)
 
 
 def test_stock_and_src_commands():
@@ -136,11 +137,11 @@ def test_patch_paths(tmp_path):
     p.write_text("--- a/drivers/scsi/qla2xxx/qla_os.c\n"
                  "+++ b/drivers/scsi/qla2xxx/qla_os.c\n"
                  "--- /dev/null\n+++ b/include/trace/events/qla.h\n")
-    assert driver.patch_paths(p) == ["drivers/scsi/qla2xxx/qla_os.c",
-                                     "include/trace/events/qla.h"]
+    assert patches.patch_paths(p) == ["drivers/scsi/qla2xxx/qla_os.c",
+                                      "include/trace/events/qla.h"]
     p.write_text("--- a/../etc/passwd\n+++ b/../etc/passwd\n")
-    with pytest.raises(driver.BuildError, match="bad path"):
-        driver.patch_paths(p)
+    with pytest.raises(profiles.BuildError, match="bad path"):
+        patches.patch_paths(p)
 
 
 # --------------------------------------------------------------------------
@@ -150,7 +151,7 @@ def test_patch_paths(tmp_path):
 @pytest.fixture(scope="module")
 def src_modules():
     """ensure_modules('debian-6.1-src') (built once, then cached)."""
-    return driver.ensure_modules("debian-6.1-src")
+    return modbuild.ensure_modules("debian-6.1-src")
 
 
 def _modinfo(ko, field):
@@ -159,8 +160,8 @@ def _modinfo(ko, field):
 
 
 def test_src_versions_match_guest_kernel(src_modules):
-    k = driver.guest_kernel()
-    man = driver.build_manifest(driver.load_profile("debian-6.1-src"))
+    k = kernel_src.guest_kernel()
+    man = modbuild.build_manifest(profiles.load_profile("debian-6.1-src"))
     assert man["kver"] == k.kver
     assert man["source_version"] == man["headers_version"] == k.version
     assert man["source_package"] == "linux-source-%s" % ".".join(
@@ -170,7 +171,7 @@ def test_src_versions_match_guest_kernel(src_modules):
 
 def test_src_build_vermagic_equals_stock(src_modules):
     assert sorted(src_modules) == ["qla2xxx", "tcm_qla2xxx"]
-    k = driver.guest_kernel()
+    k = kernel_src.guest_kernel()
     stock = {}
     for line in (k.moddir / "modules.dep").read_text().splitlines():
         rel = line.split(":", 1)[0]
@@ -187,20 +188,20 @@ def test_src_build_vermagic_equals_stock(src_modules):
 
 
 def test_src_build_is_cached(src_modules):
-    again = driver.ensure_modules("debian-6.1-src")
+    again = modbuild.ensure_modules("debian-6.1-src")
     assert again == src_modules
 
 
 def test_initramfs_plan_replaces_stock(src_modules):
-    k = driver.guest_kernel()
-    plan = driver.initramfs_plan("debian-6.1-src", k.moddir, guest.MODULES)
+    k = kernel_src.guest_kernel()
+    plan = image.initramfs_plan("debian-6.1-src", k.moddir, image.MODULES)
     assert plan.replace == {
         "kernel/drivers/scsi/qla2xxx/qla2xxx.ko": src_modules["qla2xxx"],
         "kernel/drivers/scsi/qla2xxx/tcm_qla2xxx.ko":
             src_modules["tcm_qla2xxx"]}
-    assert plan.wanted[:len(guest.MODULES)] == guest.MODULES
+    assert plan.wanted[:len(image.MODULES)] == image.MODULES
     assert plan.tag.startswith("debian-6.1-src-") and plan.key
-    stock = driver.initramfs_plan(None, k.moddir, guest.MODULES)
+    stock = image.initramfs_plan(None, k.moddir, image.MODULES)
     assert (stock.replace, stock.files, stock.key) == ({}, {}, "")
 
 
@@ -220,7 +221,7 @@ def _patch_for(src_modules, rel, edit) -> str:
 @pytest.fixture
 def scratch_builds(tmp_path, monkeypatch):
     """Build directories of throw-away profiles go to tmp_path."""
-    monkeypatch.setattr(driver, "_driver_dir", lambda: tmp_path / "driver")
+    monkeypatch.setattr(modbuild, "_driver_dir", lambda: tmp_path / "driver")
     return tmp_path
 
 
@@ -239,8 +240,8 @@ def test_patch_that_does_not_apply_is_build_error(src_modules,
            "@@ -1,3 +1,4 @@\n"
            " no such line 1\n no such line 2\n+added\n no such line 3\n")
     d = _src_profile(scratch_builds, "broken-apply", {"0001-x.patch": bad})
-    with pytest.raises(driver.BuildError, match="does not apply") as ei:
-        driver.ensure_modules(d)
+    with pytest.raises(profiles.BuildError, match="does not apply") as ei:
+        modbuild.ensure_modules(d)
     assert ei.value.log is not None and ei.value.log.is_file()
 
 
@@ -250,8 +251,8 @@ def test_patch_that_breaks_the_compile_is_build_error(src_modules,
     text = _patch_for(src_modules, rel, lambda s: s.replace(
         "\n", "\n#error qlaemu: deliberately broken\n", 1))
     d = _src_profile(scratch_builds, "broken-cc", {"0001-x.patch": text})
-    with pytest.raises(driver.BuildError, match="failed") as ei:
-        driver.ensure_modules(d)
+    with pytest.raises(profiles.BuildError, match="failed") as ei:
+        modbuild.ensure_modules(d)
     assert "deliberately broken" in ei.value.log.read_text()
 
 
@@ -259,8 +260,8 @@ def test_patch_outside_driver_is_build_error(scratch_builds):
     text = ("--- a/drivers/target/target_core_tpg.c\n"
             "+++ b/drivers/target/target_core_tpg.c\n@@ -1 +1 @@\n-a\n+b\n")
     d = _src_profile(scratch_builds, "outside", {"0001-x.patch": text})
-    with pytest.raises(driver.BuildError, match="does not rebuild"):
-        driver.ensure_modules(d)
+    with pytest.raises(profiles.BuildError, match="does not rebuild"):
+        modbuild.ensure_modules(d)
 
 
 def test_patch_is_applied_and_built(src_modules, scratch_builds):
@@ -270,7 +271,7 @@ def test_patch_is_applied_and_built(src_modules, scratch_builds):
     text = _patch_for(src_modules, rel, lambda s: s.replace(
         m.group(0), m.group(0)[:-1] + '-qlaemu"'))
     d = _src_profile(scratch_builds, "versioned", {"0001-ver.patch": text})
-    mods = driver.ensure_modules(d)
+    mods = modbuild.ensure_modules(d)
     # qla2xxx 6.1 has no MODULE_VERSION; the string is in its banner
     ver = (m.group(1) + "-qlaemu").encode()
     assert ver in mods["qla2xxx"].read_bytes()
@@ -280,19 +281,11 @@ def test_patch_is_applied_and_built(src_modules, scratch_builds):
 
 
 # --------------------------------------------------------------------------
-# the guest with the src-built modules (needs the guest.py hook)
+# the guest with the src-built modules
 # --------------------------------------------------------------------------
 
-HAS_HOOK = "profile" in inspect.signature(guest.run).parameters
-
-
 @pytest.mark.guest
-@pytest.mark.skipif(not HAS_HOOK, reason=(
-    "guest.run() has no 'profile' argument yet: the initramfs hook "
-    "(driver.initramfs_plan in guest.ensure_base_initramfs) is not in "
-    "guest.py"))
 def test_guest_loads_src_built_modules(guest_ready, src_modules):
-    from qlaemu import probe
     script = driver.target_load_commands("debian-6.1-src") + r"""
 qlaemu_section tainted cat /proc/sys/kernel/tainted
 cd /sys/module
@@ -301,8 +294,8 @@ cd /
 qlaemu_section driver sh -c 'readlink /sys/bus/pci/drivers/qla2xxx/0000:*'
 qlaemu_section dmesg dmesg -r
 """
-    r = guest.run(script, device_args=probe.device_args(), timeout_s=120,
-                  profile="debian-6.1-src")
+    r = vm.run(script, device_args=probe.device_args(), timeout_s=120,
+               profile="debian-6.1-src")
     assert r.exit == "poweroff" and r.script_rc == 0, r.console[-3000:]
     assert int(r.sections["tainted"]) & driver.expected_taint(
         "debian-6.1-src") == driver.expected_taint("debian-6.1-src")
@@ -313,7 +306,7 @@ qlaemu_section dmesg dmesg -r
                if driver.is_kernel_load_notice(ln)]
     assert len(notices) == 2, notices
     assert "version magic" not in dmesg and "disagrees about" not in dmesg
-    errors = [ln for ln in probe.qla_warnings(dmesg, max_level=3)
+    errors = [ln for ln in kmsg.qla_warnings(dmesg, max_level=3)
               if not driver.is_kernel_load_notice(ln)]
     assert errors == []
 
@@ -326,6 +319,6 @@ def test_stale_initramfs(tmp_path):
              "initramfs-base-p-x-%s.cpio.gz" % ("c" * 16)]
     for n in names:
         (tmp_path / n).write_text("")
-    assert driver.stale_initramfs(tmp_path, "p-" + "b" * 16) == \
+    assert image.stale_initramfs(tmp_path, "p-" + "b" * 16) == \
         [tmp_path / names[2], tmp_path / names[3]]
-    assert driver.stale_initramfs(tmp_path, "") == []
+    assert image.stale_initramfs(tmp_path, "") == []

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from qlaemu import guest
+from qlaemu import firmware, image, vm
 
 # ---------------------------------------------------------------- unit tests
 
@@ -17,18 +17,18 @@ def _block(name, content):
 @pytest.mark.parametrize("content", ["", "one", "one\n", "a\nb\n\nc",
                                      "@@QLAEMU-END other@@"])
 def test_sections_round_trip(content):
-    assert guest.parse_sections(_block("x", content)) == {"x": content}
+    assert vm.parse_sections(_block("x", content)) == {"x": content}
 
 
 def test_sections_ignore_surrounding_noise_and_cr():
     text = ("[    1.0] noise\r\n" + _block("a", "1\n2").replace("\n", "\r\n")
             + "junk @@QLAEMU-BEGIN b@@\n" + _block("b", "B"))
-    assert guest.parse_sections(text) == {"a": "1\n2", "b": "B"}
+    assert vm.parse_sections(text) == {"a": "1\n2", "b": "B"}
 
 
 def test_incomplete_section_is_dropped():
     text = _block("ok", "fine") + "@@QLAEMU-BEGIN cut@@\npartial\n"
-    assert guest.parse_sections(text) == {"ok": "fine"}
+    assert vm.parse_sections(text) == {"ok": "fine"}
 
 
 def test_module_closure_follows_deps_and_softdeps(tmp_path):
@@ -37,10 +37,10 @@ def test_module_closure_follows_deps_and_softdeps(tmp_path):
         "kernel/b.ko:\nkernel/c-d.ko:\nkernel/gen.ko:\nkernel/other.ko:\n")
     (tmp_path / "modules.softdep").write_text("softdep c_d pre: thing\n")
     (tmp_path / "modules.alias").write_text("alias thing gen\n")
-    assert guest.module_closure(tmp_path, ["a"]) == [
+    assert image.module_closure(tmp_path, ["a"]) == [
         "kernel/a.ko", "kernel/b.ko", "kernel/c-d.ko", "kernel/gen.ko"]
-    with pytest.raises(guest.GuestError):
-        guest.module_closure(tmp_path, ["missing"])
+    with pytest.raises(image.GuestError):
+        image.module_closure(tmp_path, ["missing"])
 
 
 # ---------------------------------------------------------- guest boot tests
@@ -69,9 +69,8 @@ exit 3
 
 @pytest.mark.guest
 def test_boot_runs_script_and_powers_off(guest_ready):
-    from qlaemu import firmware
-    r = guest.run(BOOT_SCRIPT, timeout_s=120,
-                  extra_files={"/etc/extra.txt": b"extra file\n"})
+    r = vm.run(BOOT_SCRIPT, timeout_s=120,
+               extra_files={"/etc/extra.txt": b"extra file\n"})
     assert r.exit == "poweroff", r.console[-3000:] + r.stderr
     assert r.script_rc == 3
     assert r.sections["hello"].startswith("hello from 6.1.")
@@ -94,7 +93,7 @@ def test_boot_runs_script_and_powers_off(guest_ready):
 @pytest.mark.guest
 def test_hung_guest_is_killed(guest_ready):
     t0 = time.monotonic()
-    r = guest.run("echo going to sleep; sleep 1000", timeout_s=20)
+    r = vm.run("echo going to sleep; sleep 1000", timeout_s=20)
     wall = time.monotonic() - t0
     assert r.exit == "timeout"
     assert 20 <= r.duration_s < 40
@@ -106,7 +105,7 @@ def test_hung_guest_is_killed(guest_ready):
 
 @pytest.mark.guest
 def test_kernel_panic_is_reported(guest_ready):
-    r = guest.run("echo 1 > /proc/sys/kernel/sysrq; "
-                  "echo c > /proc/sysrq-trigger; sleep 30", timeout_s=90)
+    r = vm.run("echo 1 > /proc/sys/kernel/sysrq; "
+               "echo c > /proc/sysrq-trigger; sleep 30", timeout_s=90)
     assert r.exit == "panic", r.console[-2000:]
     assert r.duration_s < 80

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from qlaemu import guest
+from qlaemu import vm
 
 MODES = {
     # ql2xenablemsix: (/proc/interrupts chip name, what it means); this
@@ -55,8 +55,8 @@ def _irq_lines(text: str) -> list:
 @pytest.mark.parametrize("msix", sorted(MODES))
 def test_interrupt_mode_brings_link_up(guest_ready, msix):
     chip, what = MODES[msix]
-    r = guest.run(SCRIPT % msix, device_args=["-device", "qla2532,bus=rp0"],
-                  timeout_s=150)
+    r = vm.run(SCRIPT % msix, device_args=["-device", "qla2532,bus=rp0"],
+               timeout_s=150)
     assert r.exit == "poweroff", r.console[-2000:]
     assert r.sections.get("state", "").strip() == "Online", \
         "%s: port did not come Online\n%s" % (what, r.sections.get("dmesg"))

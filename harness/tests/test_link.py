@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from qlaemu import guest, paths, probe
+from qlaemu import cli, commands, control, paths, probe, vm
 
 PARTNER_WWPN = "0x2100001b32aa0001"
 PARTNER_LIO = "21:00:00:1b:32:aa:00:01"
@@ -168,56 +168,19 @@ def test_probe_device_opts_and_rports():
 
 
 def test_cli_opt_is_repeatable():
-    from qlaemu import cli
     args = cli.build_parser().parse_args(
         ["probe", "--opt", "conn-option=1", "--opt", "partner=off"])
-    assert cli._device_opts(args) == "conn-option=1,partner=off"
+    assert commands._device_opts(args) == "conn-option=1,partner=off"
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["probe", "--opt", "a=1,b=2"])
 
 
-def test_stdlib_qmp_fallback(tmp_path):
-    """guest._SocketQMP speaks enough QMP (greeting, negotiation, ids)."""
-    import json
-    import socket
-    import threading
-    path = tmp_path / "q.sock"
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(str(path))
-    srv.listen(1)
-    seen = []
-
-    def serve():
-        conn, _ = srv.accept()
-        f = conn.makefile("rwb")
-        f.write(b'{"QMP": {"version": {}, "capabilities": []}}\n')
-        f.flush()
-        for line in f:
-            msg = json.loads(line)
-            seen.append(msg["execute"])
-            f.write(b'{"event": "X", "data": {}}\n')
-            reply = {"return": {}, "id": msg["id"]}
-            if msg["execute"] == "bad":
-                reply = {"error": {"class": "GenericError"}, "id": msg["id"]}
-            f.write(json.dumps(reply).encode() + b"\n")
-            f.flush()
-        conn.close()
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    q = guest._SocketQMP(path, 5.0)
-    assert q.cmd("qom-set", {"path": "/x"}) == {"return": {}, "id": 2}
-    assert "error" in q.cmd("bad")
-    q.close()
-    t.join(5)
-    srv.close()
-    assert seen == ["qmp_capabilities", "qom-set", "bad"]
-
-
 def test_qemu_qmp_library_is_used():
-    """QEMU's own qemu.qmp (from its 7.2 source tree) imports here."""
-    cls = guest.load_qemu_qmp()
-    assert cls is not None and cls.__name__ == "QEMUMonitorProtocol"
+    """QEMU's own qemu.qmp (from its 7.2 source tree) is the one QMP
+    client."""
+    cls = control.load_qemu_qmp()
+    assert cls.__name__ == "QEMUMonitorProtocol"
+    assert cls.__module__ == "qemu.qmp.legacy"
 
 
 @pytest.mark.guest
@@ -229,8 +192,8 @@ def test_controller_failure_stops_guest_promptly(guest_ready):
         ctl.wait_mark("never", 3)
 
     t0 = time.monotonic()
-    res = guest.run("qlaemu_mark one; sleep 100", timeout_s=90,
-                    controller=controller)
+    res = vm.run("qlaemu_mark one; sleep 100", timeout_s=90,
+                 controller=controller)
     assert res.exit == "controller-error"
     assert "TimeoutError" in res.controller_error
     assert res.marks == ["one"]
@@ -479,9 +442,9 @@ def _boot_runtime(name: str, controller, min_samples: int,
     adir.mkdir(parents=True, exist_ok=True)
     trace = ["-msg", "timestamp=on", "-trace", "qla2532_event_present"]
     dev = probe.device_args(device_opts="id=hba0")
-    res = guest.run(RUNTIME_SCRIPT % {"min": min_samples, "max": max_samples},
-                    device_args=dev + trace, timeout_s=150,
-                    log_path=adir / "console.log", controller=controller)
+    res = vm.run(RUNTIME_SCRIPT % {"min": min_samples, "max": max_samples},
+                 device_args=dev + trace, timeout_s=150,
+                 log_path=adir / "console.log", controller=controller)
     s = res.sections
     (adir / "dmesg-raw.txt").write_text(s.get("dmesg_raw", ""))
     assert res.controller_error is None, res.controller_error
@@ -503,7 +466,7 @@ def test_runtime_lip(guest_ready, event, aen):
 
     res, s, adir = _boot_runtime("runtime-" + event, controller,
                                  min_samples=25, max_samples=150)
-    assert probe._kv(s["before"]).get("port_state") == "Online", s
+    assert probe.parse_kv(s["before"]).get("port_state") == "Online", s
     t_event = res.controller_result
     evs = [mb0 for _, mb0 in _events(res.stderr, t_event)]
     # the device presented the event and, because it presents one event at
@@ -520,7 +483,7 @@ def test_runtime_lip(guest_ready, event, aen):
     after = _after_mark(s["dmesg_raw"], "ready")
     # the driver logged the new link-up (the LIP itself is ql_dbg only)
     assert "LOOP UP detected (8 Gbps)" in after, after[-2000:]
-    fc = probe._kv(s["fc_host"])
+    fc = probe.parse_kv(s["fc_host"])
     assert fc.get("port_state") == "Online", s["timeline"]
     assert fc.get("port_type") == LOOP
     rp = probe.parse_rports(s["rports"])
@@ -565,7 +528,7 @@ def test_runtime_link_down_up(guest_ready):
     i = after.find("LOOP DOWN detected")
     assert i >= 0, "driver did not report LOOP DOWN:\n" + after[-2000:]
     assert "LOOP UP detected (8 Gbps)" in after[i:], after[-2000:]
-    fc = probe._kv(s["fc_host"])
+    fc = probe.parse_kv(s["fc_host"])
     assert fc.get("port_state") == "Online"
     assert fc.get("port_type") == LOOP and fc.get("speed") == "8 Gbit"
     rp = probe.parse_rports(s["rports"])
@@ -601,8 +564,8 @@ S=$(ls -d /sys/class/fc_host/host*)/statistics
 qlaemu_kv stats $S lip_count tx_frames rx_frames link_failure_count
 qlaemu_section dmesg_raw dmesg -r
 """
-    r = guest.run(script, device_args=["-device", "qla2532,bus=rp0"],
-                  timeout_s=120)
+    r = vm.run(script, device_args=["-device", "qla2532,bus=rp0"],
+               timeout_s=120)
     assert r.exit == "poweroff", r.console[-2000:]
     st = {}
     for line in r.sections.get("stats", "").splitlines():

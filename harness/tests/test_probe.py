@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qlaemu import probe
+from qlaemu import kmsg, probe
 
 # ---------------------------------------------------------------- unit tests
 
@@ -24,7 +24,7 @@ def test_qla_warnings_filters_level_and_driver():
            "<3>[    1.2] other: error\n"
            "<0>[    1.3] qla2xxx emerg\n"
            "<12>[    1.4] qla2xxx user facility warning\n")
-    assert probe.qla_warnings(raw) == [
+    assert kmsg.qla_warnings(raw) == [
         "[    1.0] qla2xxx [0000:01:00.0]-00fb:1: warn",
         "[    1.3] qla2xxx emerg",
         "[    1.4] qla2xxx user facility warning"]

@@ -24,7 +24,16 @@ from pathlib import Path
 
 import pytest
 
-from qlaemu import cli, race, scenario
+from qlaemu import cli, driver, evidence, race, report, sweep, verdict
+
+
+def _judge(ev, **state):
+    """(verdict, reasons) of verdict.judge with a RunState of ``state``."""
+    j = verdict.judge(ev, verdict.RunState(**state))
+    assert j.exit_code == verdict.EXIT_CODES[j.verdict]
+    assert j.label == verdict.fail_label(ev, j.verdict)
+    return j.verdict, j.reasons
+
 
 #: Virtual-time bound on run-to-run jitter (relative to the first PLOGI),
 #: as in test_scenario.py (measured 328-440 ns; 51 us once on a fresh clone
@@ -78,9 +87,9 @@ SCEN = {"first-command-delay-us": 100, "command-timeout-ms": 2000,
 # ---------------------------------------------------------------- unit tests
 
 def test_verdict_pass_on_clean_run():
-    ev = race.analyse(_report(_clean_events()), SCEN)
-    v, why = race.judge(ev, {"guest_exit": "poweroff", "stop": "done"})
-    assert v == race.PASS, why
+    ev = evidence.analyse(_report(_clean_events()), SCEN)
+    v, why = _judge(ev, guest_exit="poweroff", stop="done")
+    assert v == verdict.PASS, why
     assert ev["ctio_status"] == {"0x01": 1}
     assert ev["prli_latency_us"] == [5.0]
     whats = [x["what"] for x in ev["events"]]
@@ -99,15 +108,15 @@ def test_verdict_fail_on_target_logout_and_0x29():
         _e(9900, "initiator", "scenario-done", all_passed=True,
            **{"pass": 2}),
     ]
-    ev = race.analyse(_report(evs), SCEN)
+    ev = evidence.analyse(_report(evs), SCEN)
     assert ev["forced_logouts"] == {"isp_logo": 1, "isp_prlo": 0,
                                     "initiator_logo": 1}
-    v, why = race.judge(ev, {"guest_exit": "poweroff", "stop": "done"})
-    assert v == race.FAIL and "logged the initiator out" in why[0]
+    v, why = _judge(ev, guest_exit="poweroff", stop="done")
+    assert v == verdict.FAIL and "logged the initiator out" in why[0]
     assert [x["what"] for x in ev["events"]].count("relogin") == 1
     # the same evidence while the guest still runs (a sweep point)
-    assert race.judge(ev, {"guest_exit": None, "stop": "done"})[0] == \
-        race.FAIL
+    assert _judge(ev, guest_exit=None, stop="done")[0] == \
+        verdict.FAIL
 
 
 def test_fail_labels_name_what_was_seen():
@@ -122,23 +131,24 @@ def test_fail_labels_name_what_was_seen():
                reply=False)]
     rej = [_e(5200, "isp", "iocb-error", entry_type=0x12, entry_status=8,
               handle=0x60000001)]
-    cases = [(c29 + logo, race.FAIL_LABEL),
-             (c29, race.LABEL_CTIO_29),
-             (logo, race.LABEL_TARGET_LOGOUT),
-             (rej, race.LABEL_IOCB_REJECTED)]
+    cases = [(c29 + logo, verdict.FAIL_LABEL),
+             (c29, verdict.LABEL_CTIO_29),
+             (logo, verdict.LABEL_TARGET_LOGOUT),
+             (rej, verdict.LABEL_IOCB_REJECTED)]
     for extra, label in cases:
-        ev = race.analyse(_report(base + extra + done), SCEN)
-        v, why = race.judge(ev, {"guest_exit": "poweroff", "stop": "done"})
-        assert v == race.FAIL, (label, why)
-        assert race.fail_label(ev, v) == label, why
-    ev = race.analyse(_report(base + rej + done), SCEN)
+        ev = evidence.analyse(_report(base + extra + done), SCEN)
+        v, why = _judge(ev, guest_exit="poweroff", stop="done")
+        assert v == verdict.FAIL, (label, why)
+        assert verdict.fail_label(ev, v) == label, why
+    ev = evidence.analyse(_report(base + rej + done), SCEN)
     assert ev["iocb_errors"] == {"type 0x12 entry_status 0x08": 1}
     tl = [x for x in ev["events"] if x["event"] == "iocb-error"]
     assert tl and "RF_INV_E_PARAM" in tl[0]["detail"]
-    ev = race.analyse(_report(base + done, all_passed=False), SCEN)
-    assert race.fail_label(ev, race.FAIL) == race.LABEL_COMMANDS_FAILED
-    assert race.fail_label(ev, race.PASS) == race.PASS
-    assert race.entry_status_names(0x18) == "RF_INV_E_COUNT|RF_INV_E_PARAM"
+    ev = evidence.analyse(_report(base + done, all_passed=False), SCEN)
+    assert verdict.fail_label(ev, verdict.FAIL) == \
+        verdict.LABEL_COMMANDS_FAILED
+    assert verdict.fail_label(ev, verdict.PASS) == verdict.PASS
+    assert evidence.entry_status_names(0x18) == "RF_INV_E_COUNT|RF_INV_E_PARAM"
 
 
 def test_an_earlier_failed_pass_fails_the_run():
@@ -150,19 +160,19 @@ def test_an_earlier_failed_pass_fails_the_run():
         _e(9000, "initiator", "logged-in", port_id=2, peer_id=1),
         _e(9900, "initiator", "scenario-done", all_passed=True,
            **{"pass": 2})]
-    ev = race.analyse(_report(evs), SCEN)
+    ev = evidence.analyse(_report(evs), SCEN)
     assert ev["passes_failed"] == [1]
-    v, why = race.judge(ev, {"guest_exit": "poweroff", "stop": "done"})
-    assert v == race.FAIL and "pass(es) 1" in why[-1], why
-    assert race.fail_label(ev, v) == race.LABEL_COMMANDS_FAILED
+    v, why = _judge(ev, guest_exit="poweroff", stop="done")
+    assert v == verdict.FAIL and "pass(es) 1" in why[-1], why
+    assert verdict.fail_label(ev, v) == verdict.LABEL_COMMANDS_FAILED
 
 
 def test_topology_of_fc_host():
-    assert race.topology_of({"port_type": "LPort (private loop)",
-                             "port_id": "0x000002"}).startswith("loop (")
-    assert race.topology_of({"port_type": "Point-To-Point (direct nport "
-                             "connection)"}).startswith("p2p (")
-    assert race.topology_of({}) is None
+    assert evidence.topology_of({"port_type": "LPort (private loop)",
+                                 "port_id": "0x000002"}).startswith("loop (")
+    assert evidence.topology_of({"port_type": "Point-To-Point (direct nport "
+                                 "connection)"}).startswith("p2p (")
+    assert evidence.topology_of({}) is None
 
 
 def test_setup_failure_is_inconclusive_with_the_scripts_output():
@@ -173,13 +183,13 @@ def test_setup_failure_is_inconclusive_with_the_scripts_output():
            "+ sh /lib/qlaemu/driver/configure.sh\n"
            "sh: write error: No such file or directory\n"
            "qlaemu-setup configure rc=1\n")
-    why = scenario.setup_failure(log)
+    why = driver.setup_failure(log)
     assert why.startswith("the profile's configure script exited 1")
     assert "write error" in why
-    assert scenario.setup_failure(log.replace("rc=1", "rc=0")) is None
-    assert scenario.setup_failure("") is None
-    v, reasons = race.judge({}, {"setup_error": why})
-    assert v == race.INCONCLUSIVE and "write error" in reasons[0]
+    assert driver.setup_failure(log.replace("rc=1", "rc=0")) is None
+    assert driver.setup_failure("") is None
+    v, reasons = _judge({}, setup_error=why)
+    assert v == verdict.INCONCLUSIVE and "write error" in reasons[0]
 
 
 def test_lip_overrides():
@@ -190,39 +200,39 @@ def test_lip_overrides():
 
 
 def test_verdict_fail_on_failed_command_or_bound():
-    ev = race.analyse(_report(_clean_events(), all_passed=False), SCEN)
-    assert race.judge(ev, {"guest_exit": "poweroff",
-                           "stop": "done"})[0] == race.FAIL
-    ev = race.analyse(_report(_clean_events()[:-1], done=False), SCEN)
-    v, why = race.judge(ev, {"guest_exit": "poweroff", "stop": "bound"})
-    assert v == race.FAIL and "bound" in why[-1]
+    ev = evidence.analyse(_report(_clean_events(), all_passed=False), SCEN)
+    assert _judge(ev, guest_exit="poweroff",
+                  stop="done")[0] == verdict.FAIL
+    ev = evidence.analyse(_report(_clean_events()[:-1], done=False), SCEN)
+    v, why = _judge(ev, guest_exit="poweroff", stop="bound")
+    assert v == verdict.FAIL and "bound" in why[-1]
 
 
 def test_verdict_inconclusive_cases():
-    ev = race.analyse(_report(_clean_events()), SCEN)
+    ev = evidence.analyse(_report(_clean_events()), SCEN)
     for state in ({"setup_error": "BuildError: x"},
                   {"guest_exit": "timeout"}, {"guest_exit": "panic"},
                   {"guest_exit": "controller-error"},
                   {"guest_exit": None, "stop": "not-ready"}):
-        assert race.judge(ev, state)[0] == race.INCONCLUSIVE, state
+        assert _judge(ev, **state)[0] == verdict.INCONCLUSIVE, state
     # no login at all: the driver never came up
-    nologin = race.analyse(_report([_e(0, "isp", "login-state", handle=0,
+    nologin = evidence.analyse(_report([_e(0, "isp", "login-state", handle=0,
                                        **{"from": 7, "to": 3})],
-                                   done=False), SCEN)
-    v, why = race.judge(nologin, {"guest_exit": "poweroff",
-                                  "stop": "no-login",
-                                  "port_state": "Linkdown"})
-    assert v == race.INCONCLUSIVE and "never logged in" in why[0]
-    assert race.judge({}, {"guest_exit": "poweroff"})[0] == race.INCONCLUSIVE
+                                       done=False), SCEN)
+    v, why = _judge(nologin, guest_exit="poweroff",
+                    stop="no-login",
+                    port_state="Linkdown")
+    assert v == verdict.INCONCLUSIVE and "never logged in" in why[0]
+    assert _judge({}, guest_exit="poweroff")[0] == verdict.INCONCLUSIVE
     # not done at the wall-clock bound, nothing wrong seen: unknown
-    ev = race.analyse(_report(_clean_events()[:-1], done=False), SCEN)
-    assert race.judge(ev, {"guest_exit": "poweroff",
-                           "stop": "wall-timeout"})[0] == race.INCONCLUSIVE
-    assert race.EXIT_CODES == {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 125}
+    ev = evidence.analyse(_report(_clean_events()[:-1], done=False), SCEN)
+    assert _judge(ev, guest_exit="poweroff",
+                  stop="wall-timeout")[0] == verdict.INCONCLUSIVE
+    assert verdict.EXIT_CODES == {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 125}
 
 
 def test_pass_bound_and_variant(tmp_path):
-    b = race.pass_bound_ns(SCEN)
+    b = evidence.pass_bound_ns(SCEN)
     assert b == 100_000 + 8 * (4_000_000_000 + 20_000) + 3 * (
         4_000_000_000 + 1_000_000 + 20_000)
     f = race.write_variant(race.load_trace(), 2500, tmp_path)
@@ -232,41 +242,41 @@ def test_pass_bound_and_variant(tmp_path):
 
 
 def test_matrix_and_boundary():
-    pts = [race._point(lat, d, race.FAIL if lat > d else race.PASS, [])
+    pts = [sweep._point(lat, d, verdict.FAIL if lat > d else verdict.PASS, [])
            for lat in (0, 1000, 2000) for d in (100, 1500)]
-    b = race.boundary(pts)
+    b = sweep.boundary(pts)
     assert b[100]["first_fail_latency_us"] == 1000
     assert b[100]["last_pass_latency_us"] == 0 and b[100]["monotonic"]
     assert b[1500]["first_fail_latency_us"] == 2000
-    assert race.matrix(pts)[2000] == {100: race.FAIL, 1500: race.FAIL}
+    assert sweep.matrix(pts)[2000] == {100: verdict.FAIL, 1500: verdict.FAIL}
 
 
-def _fake_result(verdict, build_error=False):
-    ev = race.analyse(_report(_clean_events()), SCEN)
+def _fake_result(want, build_error=False):
+    ev = evidence.analyse(_report(_clean_events()), SCEN)
     out = {"verdict": None, "driver": {"name": "x", "kind": "stock"},
            "scenario": {"trace": "t"}, "latency_us": 5000,
            "first_cmd_us": 100, "seed": 0, "artifacts": "/tmp",
            "timings": {"wall_s": 1.0}}
     state = {"guest_exit": "poweroff", "stop": "done"}
-    if verdict == race.INCONCLUSIVE:
+    if want == verdict.INCONCLUSIVE:
         state = {"setup_error": "boom"}
-    elif verdict == race.FAIL:
+    elif want == verdict.FAIL:
         state = {"guest_exit": "poweroff", "stop": "bound"}
-    v, why = race.judge(ev, state)
-    assert v == verdict
-    out.update(verdict=v, reasons=why, exit_code=race.EXIT_CODES[v],
+    v, why = _judge(ev, **state)
+    assert v == want
+    out.update(verdict=v, reasons=why, exit_code=verdict.EXIT_CODES[v],
                build_error=build_error, ctio_status=ev["ctio_status"],
                events=ev["events"], initiator=ev["initiator"],
                forced_logouts=ev["forced_logouts"])
     return out
 
 
-@pytest.mark.parametrize("verdict,build_error,tag", [
-    (race.PASS, False, None), (race.FAIL, False, "failure"),
-    (race.INCONCLUSIVE, False, "error"), (race.INCONCLUSIVE, True,
-                                          "skipped")])
-def test_junit_xml(verdict, build_error, tag):
-    x = race.junit_xml(_fake_result(verdict, build_error))
+@pytest.mark.parametrize("want,build_error,tag", [
+    (verdict.PASS, False, None), (verdict.FAIL, False, "failure"),
+    (verdict.INCONCLUSIVE, False, "error"), (verdict.INCONCLUSIVE, True,
+                                             "skipped")])
+def test_junit_xml(want, build_error, tag):
+    x = report.junit_xml(_fake_result(want, build_error))
     suite = ET.fromstring(x.split("?>", 1)[1])
     assert suite.tag == "testsuite" and suite.get("tests") == "1"
     cases = suite.findall("testcase")
@@ -275,8 +285,8 @@ def test_junit_xml(verdict, build_error, tag):
     assert kids == ([tag] if tag else [])
     props = {p.get("name"): p.get("value")
              for p in suite.find("properties")}
-    assert props["verdict"] == verdict
-    assert verdict in cases[0].find("system-out").text
+    assert props["verdict"] == want
+    assert want in cases[0].find("system-out").text
 
 
 def test_cli_arguments():
@@ -313,8 +323,8 @@ def test_stock_driver_fails(stock_race, record_property):
     rc, d, wall = stock_race
     r = json.loads((d / "r.json").read_text())
     record_property("race_wall_s", round(wall, 1))
-    assert rc == 1, race.race_summary(r)
-    assert r["verdict"] == race.FAIL and r["label"] == race.FAIL_LABEL
+    assert rc == 1, report.race_summary(r)
+    assert r["verdict"] == verdict.FAIL and r["label"] == verdict.FAIL_LABEL
     assert r["driver"]["name"] == "debian-6.1"
     assert r["ctio_status"].get("0x29", 0) >= 1, r["ctio_status"]
     assert r["forced_logouts"]["isp_logo"] >= 1
@@ -345,7 +355,7 @@ def test_race_outputs_well_formed(stock_race):
     assert suite.tag == "testsuite" and suite.get("failures") == "1"
     (case,) = suite.findall("testcase")
     assert case.get("name") == "prli-race"
-    assert case.find("failure").get("type") == race.FAIL_LABEL
+    assert case.find("failure").get("type") == verdict.FAIL_LABEL
     assert "FAIL" in case.find("failure").text
 
 
@@ -354,7 +364,7 @@ def test_race_outputs_well_formed(stock_race):
 def test_fixed_driver_passes_race(guest_ready):
     """b. debian-6.1-src (the PRLI-wait patch): PASS at the defaults."""
     r = race.run_race(driver="debian-6.1-src", run_name="pytest-race-fixed")
-    assert r["verdict"] == race.PASS, race.race_summary(r)
+    assert r["verdict"] == verdict.PASS, report.race_summary(r)
     assert r["exit_code"] == 0
     assert "0x29" not in r["ctio_status"]
     assert r["forced_logouts"]["isp_logo"] == 0
@@ -369,15 +379,15 @@ def test_fixed_driver_passes_full_default_sweep(guest_ready,
                                                 record_property):
     """b. debian-6.1-src: PASS at every point of the default 10 x 10 grid
     (the grid ./qlaemu sweep runs)."""
-    r = race.run_sweep(driver="debian-6.1-src", run_name="pytest-sweep-fixed")
+    r = sweep.run_sweep(driver="debian-6.1-src", run_name="pytest-sweep-fixed")
     record_property("sweep_wall_s", r["timings"]["wall_s"])
     record_property("per_point_s", r["timings"].get("per_point_s"))
     assert len(r["points"]) == len(race.DEFAULT_LATENCIES) * len(
         race.DEFAULT_DELAYS)
     bad = [(p["latency_us"], p["first_cmd_us"], p["verdict"], p["reasons"])
-           for p in r["points"] if p["verdict"] != race.PASS]
-    assert not bad, race.sweep_summary(r)
-    assert r["verdict"] == race.PASS
+           for p in r["points"] if p["verdict"] != verdict.PASS]
+    assert not bad, report.sweep_summary(r)
+    assert r["verdict"] == verdict.PASS
 
 
 @pytest.mark.guest
@@ -386,18 +396,18 @@ def test_stock_sweep_has_fail_and_pass(guest_ready):
     """c. debian-6.1 over a small grid: latency 0 passes, latency 5000 with
     the first command at 100 us fails, a first command after the
     completion (9000 us) passes."""
-    r = race.run_sweep(latencies=[0, 5000], delays=[100, 9000],
-                       run_name="pytest-sweep-stock")
+    r = sweep.run_sweep(latencies=[0, 5000], delays=[100, 9000],
+                        run_name="pytest-sweep-stock")
     m = r["matrix"]
-    assert m["0"] == {"100": race.PASS, "9000": race.PASS}, \
-        race.sweep_summary(r)
-    assert m["5000"]["100"] == race.FAIL, race.sweep_summary(r)
-    assert m["5000"]["9000"] == race.PASS, race.sweep_summary(r)
+    assert m["0"] == {"100": verdict.PASS, "9000": verdict.PASS}, \
+        report.sweep_summary(r)
+    assert m["5000"]["100"] == verdict.FAIL, report.sweep_summary(r)
+    assert m["5000"]["9000"] == verdict.PASS, report.sweep_summary(r)
     p = next(p for p in r["points"] if p["latency_us"] == 5000
              and p["first_cmd_us"] == 100)
     assert p["ctio_status"].get("0x29") and p["forced_logouts"]["isp_logo"]
     assert r["boundary"]["100"]["first_fail_latency_us"] == 5000
-    assert r["verdict"] == race.FAIL and r["exit_code"] == 1
+    assert r["verdict"] == verdict.FAIL and r["exit_code"] == 1
 
 
 @pytest.mark.guest
@@ -412,7 +422,7 @@ def test_race_is_deterministic(guest_ready, record_property):
     suspect); exactness is recorded as a test property."""
     runs = [race.run_race(run_name="pytest-race-det-%d" % i)
             for i in range(RUNS)]
-    assert {r["verdict"] for r in runs} == {race.FAIL}, [
+    assert {r["verdict"] for r in runs} == {verdict.FAIL}, [
         r["reasons"] for r in runs]
     sigs, rels, exact_abs = [], [], []
     for r in runs:
@@ -423,7 +433,7 @@ def test_race_is_deterministic(guest_ready, record_property):
                    if e["event"] == "scenario-done")
         ev = [e for e in ev if e["t_ns"] <= done]
         t0 = next(e["t_ns"] for e in ev if e.get("els") == 0x03)
-        sigs.append(scenario.event_signature(ev))
+        sigs.append(evidence.event_signature(ev))
         rels.append([e["t_ns"] - t0 for e in ev])
         exact_abs.append([e["t_ns"] for e in ev])
     for i in range(1, RUNS):
@@ -490,7 +500,7 @@ def test_hang_or_panic_is_inconclusive(guest_ready, tmp_path, what, load,
     r = race.run_race(driver_tree=tree, profile_dir=prof, timeout_s=90,
                       ready_timeout_s=30, run_name="pytest-race-%s" % what)
     wall = time.monotonic() - t0
-    assert r["verdict"] == race.INCONCLUSIVE, race.race_summary(r)
+    assert r["verdict"] == verdict.INCONCLUSIVE, report.race_summary(r)
     assert r["exit_code"] == 125
     assert reason in " ".join(r["reasons"]), r["reasons"]
     assert r["console_log"] and r["console_tail"]
@@ -509,7 +519,7 @@ def test_bisect_step_broken_tree_is_skip(guest_ready, tmp_path):
                    "--json", str(out), "--junit", str(tmp_path / "r.xml")])
     assert rc == 125
     r = json.loads(out.read_text())
-    assert r["verdict"] == race.INCONCLUSIVE and r["build_error"]
+    assert r["verdict"] == verdict.INCONCLUSIVE and r["build_error"]
     assert "BuildError" in r["setup_error"]
     suite = ET.parse(tmp_path / "r.xml").getroot()
     assert suite.find("testcase").find("skipped") is not None

@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from qlaemu import cli, guest, paths, scenario
+from qlaemu import (cli, commands, evidence, kmsg, paths, report, scenario,
+                    verdict, vm)
 
 TRACES = paths.REPO / "traces"
 BASIC = TRACES / "basic.json"
@@ -53,7 +54,7 @@ def _after(indices, i):
 
 
 def _explain(r) -> str:
-    return "\n" + scenario.summary(r, timeline_lines=60)
+    return "\n" + report.scenario_summary(r, timeline_lines=60)
 
 
 # ---------------------------------------------------------------- unit tests
@@ -78,10 +79,10 @@ def test_unexpected_ctios_allows_timeout_only_on_aborted_exchange():
         _atio(3, 0x13), _ctio(3, 0x29),          # flagged
         _ctio(9, 0x02),                          # no ATIO: flagged
     ]
-    bad = scenario.unexpected_ctios(events)
+    bad = evidence.unexpected_ctios(events)
     assert [(c["exchange"], c["status"], c["ox_id"]) for c in bad] == [
         (2, 0x0b, 0x11), (3, 0x29, 0x13), (9, 0x02, None)]
-    assert [c["ox_id"] for c in scenario.annotate_ctios(events)
+    assert [c["ox_id"] for c in evidence.annotate_ctios(events)
             if c["exchange"] == 1] == [0x10, 0x12, 0x12, 0x12]
 
 
@@ -90,10 +91,10 @@ def test_event_signature_ignores_times_only():
           "latency_ns": 7}, {"t_ns": 9, "source": "isp", "event": "y"}]
     b = [{"t_ns": 6, "source": "isp", "event": "x", "v": 1,
           "latency_ns": 8}, {"t_ns": 99, "source": "isp", "event": "y"}]
-    assert scenario.event_signature(a) == scenario.event_signature(b)
+    assert evidence.event_signature(a) == evidence.event_signature(b)
     b[0]["v"] = 2
-    assert scenario.event_signature(a) != scenario.event_signature(b)
-    assert len(scenario.event_signature(a, until_ns=5)) == 1
+    assert evidence.event_signature(a) != evidence.event_signature(b)
+    assert len(evidence.event_signature(a, until_ns=5)) == 1
 
 
 def test_iocb_counts_and_driver_errors():
@@ -101,12 +102,12 @@ def test_iocb_counts_and_driver_errors():
              "123@1.0:qla2532_iocb port 0 request[8] type 0x12 count 1 "
              "handle 0x5\nqla2532_iocb port 0 request[9] type 0x53 count 1 "
              "handle 0x6\n")
-    assert scenario.iocb_counts(trace) == {"0x12": {"3": 1, "1": 1},
+    assert evidence.iocb_counts(trace) == {"0x12": {"3": 1, "1": 1},
                                            "0x53": {"1": 1}}
     raw = ("<3>[   21.4] ABORT_TASK: Found referenced qla2xxx task_tag: 21\n"
            "<3>[   21.5] qla2xxx [0000:01:00.0]-5034:0: Async-login error\n"
            "<4>[   21.6] qla2xxx [0000:01:00.0]-500a:0: LOOP UP detected\n")
-    assert scenario.driver_errors(raw) == [
+    assert kmsg.driver_errors(raw) == [
         "[   21.5] qla2xxx [0000:01:00.0]-5034:0: Async-login error"]
 
 
@@ -115,12 +116,12 @@ def test_checks_fail_on_each_problem():
             "initiator": {"done": True, "all_passed": True,
                           "commands": [{"passed": True}],
                           "counters": {"bad_frames": 0}}}
-    assert all(ok for _, ok, _ in scenario.checks(good))
+    assert all(ok for _, ok, _ in verdict.checks(good))
     bad = json.loads(json.dumps(good))
     bad["unexpected_ctios"] = [{"status": 0x29, "exchange": 1, "ox_id": 2}]
     bad["initiator"]["all_passed"] = False
     bad["errors"] = ["qla2xxx x"]
-    failed = [n for n, ok, _ in scenario.checks(bad) if not ok]
+    failed = [n for n, ok, _ in verdict.checks(bad) if not ok]
     assert failed == ["all commands passed", "CTIO statuses",
                       "no qla2xxx errors"]
 
@@ -129,7 +130,7 @@ def test_unknown_driver_and_bad_options_fail_before_boot(tmp_path,
                                                          monkeypatch):
     def no_boot(*a, **k):
         raise AssertionError("must not boot")
-    monkeypatch.setattr(guest, "run", no_boot)
+    monkeypatch.setattr(vm, "run", no_boot)
     monkeypatch.setattr(paths, "ARTIFACTS_DIR", tmp_path)
     with pytest.raises(scenario.ScenarioError, match="debian-6.1"):
         scenario.run_scenario(BASIC, driver="patched-6.6")
@@ -145,16 +146,16 @@ def test_cli_scenario_arguments():
         ["scenario", "x.json", "--opt", "prli-complete-latency=5000",
          "--json", "out.json"])
     assert args.file == "x.json" and args.driver is None
-    assert cli.resolve_driver(args).name == "debian-6.1"    # the default
-    assert cli._device_opts(args) == "prli-complete-latency=5000"
-    assert args.func is cli.cmd_scenario
+    assert commands.resolve_driver(args).name == "debian-6.1"    # the default
+    assert commands._device_opts(args) == "prli-complete-latency=5000"
+    assert args.func is commands.cmd_scenario
 
 
 # ------------------------------------------------------- the control channel
 
 @pytest.mark.guest
 def test_control_channel_send_and_timeout(guest_ready):
-    """guest.run: GuestControl.send() reaches qlaemu_wait_cmd; a wait
+    """vm.run: GuestControl.send() reaches qlaemu_wait_cmd; a wait
     without a line times out with status 1."""
     script = r"""
 qlaemu_mark ready
@@ -175,7 +176,7 @@ qlaemu_section third echo "[$z] $rc"
             ctl.send("two\nlines")
         return True
 
-    r = guest.run(script, timeout_s=120, controller=controller)
+    r = vm.run(script, timeout_s=120, controller=controller)
     assert r.controller_error is None, r.controller_error
     assert r.exit == "poweroff", r.console[-2000:]
     assert r.sections["first"].strip() == "[finish] 0"
@@ -244,7 +245,7 @@ def test_basic_scenario(basic_run):
     # CTIO statuses: 0x01, plus 0x0b/0x02 only on the aborted exchange
     assert not r["unexpected_ctios"], _explain(r)
     assert set(r["ctio_status"]) <= {"0x01", "0x0b", "0x02"}
-    aborted_ox = scenario.aborted_ox_ids(r["events"])
+    aborted_ox = evidence.aborted_ox_ids(r["events"])
     assert all(c["ox_id"] in aborted_ox for c in r["ctio_errors"])
     assert r["errors"] == [], r["errors"]
     # no logout before the end (the last one, if any, is the power-off)
@@ -378,7 +379,7 @@ def test_race_is_deterministic(race_runs, record_property):
     assert ta and tb, "scenario-done missing"
     ea = [e for e in a["events"] if e["t_ns"] <= ta]
     eb = [e for e in b["events"] if e["t_ns"] <= tb]
-    sa, sb = scenario.event_signature(ea), scenario.event_signature(eb)
+    sa, sb = evidence.event_signature(ea), evidence.event_signature(eb)
     diff = next((i for i, (x, y) in enumerate(zip(sa, sb)) if x != y),
                 None if len(sa) == len(sb) else min(len(sa), len(sb)))
     assert diff is None, "runs diverge at event %d:\n%r\n%r" % (

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from qlaemu import cli, driver, guest, kernels, probe, race, scenario
+from qlaemu import (cli, commands, driver, kernels, kmsg, matrix, modbuild,
+                    probe, profiles, race, report, verdict)
 
 SCST_TREE = os.environ.get("QLAEMU_SCST_TREE")
 needs_scst = pytest.mark.skipif(
@@ -36,7 +37,7 @@ needs_scst = pytest.mark.skipif(
 def test_scst_profiles_parse():
     for name, qla in (("scst-legacy", "qla2x00t"),
                       ("scst-32gbit", "qla2x00t-32gbit")):
-        p = driver.load_profile(name)
+        p = profiles.load_profile(name)
         assert p.kind == "out-of-tree" and p.driver_tree is None
         assert p.vars["QLA_DIR"] == qla
         assert p.modules == ("scst", "scst_vdisk", "qla2xxx_scst",
@@ -45,7 +46,7 @@ def test_scst_profiles_parse():
 
 
 def test_profile_vars_reach_the_guest_scripts():
-    p = driver.load_profile("scst-legacy", profile_vars={
+    p = profiles.load_profile("scst-legacy", profile_vars={
         "QLINI_MODE": "disabled", "BUILD_MODE": "debug"})
     assert p.vars["QLINI_MODE"] == "disabled"
     assert p.vars["QLA_DIR"] == "qla2x00t"           # kept
@@ -54,7 +55,7 @@ def test_profile_vars_reach_the_guest_scripts():
     conf = driver.target_configure_commands(p, "21:00:00:24:ff:00:00:01")
     assert "QLAEMU_WWPN=21:00:00:24:ff:00:00:01" in conf
     # values are shell-quoted
-    q = driver.load_profile("scst-legacy", profile_vars={"X": "a b;c"})
+    q = profiles.load_profile("scst-legacy", profile_vars={"X": "a b;c"})
     assert "X='a b;c'" in driver.target_load_commands(q)
 
 
@@ -65,20 +66,20 @@ def test_profile_vars_reach_the_guest_scripts():
     (["QLAEMU_MODE=x"], "set by the harness"),
 ])
 def test_bad_profile_vars(items, msg):
-    with pytest.raises(driver.ProfileError, match=msg):
-        driver.parse_vars(items)
+    with pytest.raises(profiles.ProfileError, match=msg):
+        profiles.parse_vars(items)
 
 
 def test_profile_var_and_patches_need_a_built_driver(tmp_path):
-    with pytest.raises(driver.ProfileError, match="out-of-tree"):
-        driver.load_profile("debian-6.1", profile_vars={"A": "1"})
-    with pytest.raises(driver.ProfileError, match="stock"):
-        driver.load_profile("debian-6.1", patches=str(tmp_path))
-    with pytest.raises(driver.ProfileError, match="no series file"):
-        driver.load_profile("scst-legacy", patches=str(tmp_path))
+    with pytest.raises(profiles.ProfileError, match="out-of-tree"):
+        profiles.load_profile("debian-6.1", profile_vars={"A": "1"})
+    with pytest.raises(profiles.ProfileError, match="stock"):
+        profiles.load_profile("debian-6.1", patches=str(tmp_path))
+    with pytest.raises(profiles.ProfileError, match="no series file"):
+        profiles.load_profile("scst-legacy", patches=str(tmp_path))
     (tmp_path / "b.patch").write_text("")
     (tmp_path / "a.patch").write_text("")
-    p = driver.load_profile("scst-legacy", patches=str(tmp_path))
+    p = profiles.load_profile("scst-legacy", patches=str(tmp_path))
     assert [x.name for x in p.extra_patches] == ["a.patch", "b.patch"]
 
 
@@ -87,7 +88,7 @@ def test_cli_resolves_profile_options(tmp_path):
         ["race", "--driver", "scst-legacy", "--driver-tree", str(tmp_path),
          "--profile-var", "QLINI_MODE=disabled", "--kernel", "debian-5.10",
          "--memory", "8192", "--lips", "2"])
-    p = cli.resolve_driver(args)
+    p = commands.resolve_driver(args)
     assert p.name == "scst-legacy" and p.driver_tree == tmp_path.resolve()
     assert p.vars["QLINI_MODE"] == "disabled"
     assert args.kernel == "debian-5.10" and args.memory == 8192
@@ -98,16 +99,16 @@ def test_first_build_error():
     log = ("make -C /usr/src/x M=/y\n  CC [M]  a.o\n"
            "b.c:12:3: error: 'x' undeclared (first use in this function)\n"
            "b.c:13:1: error: second\nmake: *** Error 1\n")
-    assert driver.first_build_error(log) == \
+    assert modbuild.first_build_error(log) == \
         "b.c:12:3: error: 'x' undeclared (first use in this function)"
-    assert driver.first_build_error("ERROR: modpost: \"f\" undefined!") \
+    assert modbuild.first_build_error("ERROR: modpost: \"f\" undefined!") \
         .startswith("ERROR: modpost")
-    assert driver.first_build_error("nothing") is None
+    assert modbuild.first_build_error("nothing") is None
     # Kbuild's refusal of an old tree (SCST 3.3 on Linux 5.10)
     kb = ("/usr/src/h/Makefile:232: =============== ERROR ==============\n"
           "/usr/src/h/Makefile:233: 'SUBDIRS' was removed in Linux 5.3\n"
           "/usr/src/h/Makefile:236: *** ..  Stop.\n")
-    assert driver.first_build_error(kb).endswith(
+    assert modbuild.first_build_error(kb).endswith(
         "'SUBDIRS' was removed in Linux 5.3")
 
 
@@ -122,15 +123,15 @@ def test_scst_driver_messages():
            "<3>[ 20.92] [139]: ***ERROR***: qla2x00t(0): Received response "
            "packet 12 with error status 8\n"
            "<6>[ 21.00] [103]: scst: Target 21:00 registered\n")
-    joined = probe.join_split_records(raw)
+    joined = kmsg.join_split_records(raw)
     assert "-505f:0: Link is operational (8 Gbps)." in joined
-    errs = scenario.driver_errors(joined)
+    errs = kmsg.driver_errors(joined)
     assert len(errs) == 2, errs
     assert errs[0].endswith("-5030:0: Error entry - invalid handle/queue.")
     assert "***ERROR***" in errs[1]
-    assert any("scst: Target" in x for x in race.relevant_dmesg(
-        probe.join_split_records(raw.replace("<6>", "").replace("<3>", "")
-                                 .replace("<4>", ""))))
+    assert any("scst: Target" in x for x in kmsg.relevant_dmesg(
+        kmsg.join_split_records(raw.replace("<6>", "").replace("<3>", "")
+                                .replace("<4>", ""))))
 
 
 @pytest.mark.build
@@ -176,9 +177,9 @@ def test_patches_on_an_out_of_tree_build(tmp_path):
         "--- a/qlaemu_dummy.c\n+++ b/qlaemu_dummy.c\n@@ -1,2 +1,3 @@\n"
         " #include <linux/module.h>\n MODULE_LICENSE(\"GPL\");\n"
         "+MODULE_DESCRIPTION(\"patched by qlaemu\");\n")
-    p = driver.load_profile(str(prof), driver_tree=tree,
-                            patches=str(pdir))
-    mods = driver.ensure_modules(p)
+    p = profiles.load_profile(str(prof), driver_tree=tree,
+                              patches=str(pdir))
+    mods = modbuild.ensure_modules(p)
     desc = subprocess.run(["modinfo", "-F", "description",
                            str(mods["qlaemu_dummy"])],
                           capture_output=True, text=True).stdout.strip()
@@ -188,23 +189,23 @@ def test_patches_on_an_out_of_tree_build(tmp_path):
     (pdir / "0002-stale.patch").write_text(
         "--- a/qlaemu_dummy.c\n+++ b/qlaemu_dummy.c\n@@ -1,1 +1,1 @@\n"
         "-#include <linux/nothing.h>\n+#include <linux/else.h>\n")
-    p = driver.load_profile(str(prof), driver_tree=tree,
-                            patches=str(pdir))
-    with pytest.raises(driver.BuildError, match="0002-stale.patch does not "
+    p = profiles.load_profile(str(prof), driver_tree=tree,
+                              patches=str(pdir))
+    with pytest.raises(profiles.BuildError, match="0002-stale.patch does not "
                        "apply"):
-        driver.ensure_modules(p)
+        modbuild.ensure_modules(p)
     # a patch that breaks the compile: the compiler's first error
     (pdir / "0002-stale.patch").write_text(
         "--- a/qlaemu_dummy.c\n+++ b/qlaemu_dummy.c\n@@ -2,2 +2,3 @@\n"
         " MODULE_LICENSE(\"GPL\");\n"
         " MODULE_DESCRIPTION(\"patched by qlaemu\");\n"
         "+int qlaemu_broken = undeclared_thing;\n")
-    p = driver.load_profile(str(prof), driver_tree=tree,
-                            patches=str(pdir))
-    with pytest.raises(driver.BuildError,
+    p = profiles.load_profile(str(prof), driver_tree=tree,
+                              patches=str(pdir))
+    with pytest.raises(profiles.BuildError,
                        match=r"qlaemu_dummy.c:\d+:\d+: error: "
                        r".undeclared_thing. undeclared"):
-        driver.ensure_modules(p)
+        modbuild.ensure_modules(p)
 
 
 @pytest.mark.guest
@@ -221,11 +222,11 @@ def test_failing_configure_is_the_reported_cause(guest_ready, tmp_path):
         "modprobe qla2xxx qlini_mode=disabled\nmodprobe tcm_qla2xxx\n")
     (prof / "configure.sh").write_text(
         "echo 'no target for $QLAEMU_WWPN' >&2\nexit 3\n")
-    p = driver.load_profile(str(prof),
-                            driver_tree=_dummy_tree(tmp_path / "tree"))
+    p = profiles.load_profile(str(prof),
+                              driver_tree=_dummy_tree(tmp_path / "tree"))
     r = race.run_race(driver=p, run_name="pytest-configure-fails",
                       timeout_s=240)
-    assert r["verdict"] == race.INCONCLUSIVE, r["reasons"]
+    assert r["verdict"] == verdict.INCONCLUSIVE, r["reasons"]
     assert r["exit_code"] == 125
     why = r["reasons"][0]
     assert "configure script (configure.sh) exited 3" in why, why
@@ -283,7 +284,7 @@ def test_each_debian_kernel_reaches_online(guest_ready, selected_kernel,
     mode (tcm_qla2xxx + LIO) reaches Online with no failure message."""
     kernels.select(spec)
     r = probe.probe(mode="target", run_name="pytest-kernel-%s" % spec)
-    info = guest.kernel_info()
+    info = kernels.kernel_info()
     series = kernels.DEBIAN_KERNELS[spec][1]
     record_property("kernel", info["release"])
     assert info["release"].startswith(series + "."), info
@@ -299,7 +300,7 @@ def test_each_debian_kernel_reaches_online(guest_ready, selected_kernel,
 # --------------------------------------------------------------------------
 
 def _scst_race(name, run, **kw):
-    p = driver.load_profile(name, driver_tree=Path(SCST_TREE).resolve())
+    p = profiles.load_profile(name, driver_tree=Path(SCST_TREE).resolve())
     return race.run_race(driver=p, run_name=run, **kw)
 
 
@@ -312,10 +313,10 @@ def test_scst_bring_up_without_failure_messages(guest_ready, name):
     message (KERN_ERR or worse from qla2xxx_scst / qla2x00t, or SCST's
     ***ERROR***) during bring-up."""
     r = _scst_race(name, "pytest-%s-lat0" % name, latency_us=0)
-    assert r["verdict"] == race.PASS, race.race_summary(r)
+    assert r["verdict"] == verdict.PASS, report.race_summary(r)
     dmesg = Path(r["artifacts"], "dmesg-raw.txt").read_text()
     failures = driver.filter_kernel_load_notices(
-        scenario.driver_errors(probe.join_split_records(dmesg)))
+        kmsg.driver_errors(kmsg.join_split_records(dmesg)))
     assert failures == [], failures
 
 
@@ -332,9 +333,9 @@ def test_scst_legacy_runs_on_a_loop(guest_ready):
 @needs_scst
 @pytest.mark.guest
 @pytest.mark.device
-@pytest.mark.parametrize("variant,verdict", [("previous", race.PASS),
-                                             ("session", race.FAIL)])
-def test_scst_legacy_after_a_lip(guest_ready, variant, verdict):
+@pytest.mark.parametrize("variant,want", [("previous", verdict.PASS),
+                                          ("session", verdict.FAIL)])
+def test_scst_legacy_after_a_lip(guest_ready, variant, want):
     """The field report's question, after a LIP: the legacy driver accepts
     a port whose *last* login state is PRLI complete (qla_mbx.c
     qla2x00_get_port_database).  When the firmware's last_login_state
@@ -344,10 +345,10 @@ def test_scst_legacy_after_a_lip(guest_ready, variant, verdict):
     r = _scst_race("scst-legacy", "pytest-scst-legacy-lip-%s" % variant,
                    scenario_overrides=race.lip_overrides(1),
                    device_opts="last-login-state=%s" % variant)
-    assert r["verdict"] == verdict, race.race_summary(r)
+    assert r["verdict"] == want, report.race_summary(r)
     n29 = r["ctio_status"].get("0x29", 0)
-    if verdict == race.FAIL:
-        assert n29 and r["label"] == race.LABEL_CTIO_29, r["label"]
+    if want == verdict.FAIL:
+        assert n29 and r["label"] == verdict.LABEL_CTIO_29, r["label"]
         t_lip = next(e["t_ns"] for e in r["events"]
                      if e["what"] == "LIP sent")
         first29 = next(e["t_ns"] for e in r["events"]
@@ -364,21 +365,20 @@ def test_scst_32gbit_reproduces_the_race(guest_ready):
     """The 32gbit driver (upstream lineage) forces point to point and
     registers the session at the PRLI notification, like Linux 6.1."""
     r = _scst_race("scst-32gbit", "pytest-scst-32gbit-race")
-    assert r["verdict"] == race.FAIL, race.race_summary(r)
-    assert r["ctio_status"].get("0x29") and r["label"] == race.FAIL_LABEL
+    assert r["verdict"] == verdict.FAIL, report.race_summary(r)
+    assert r["ctio_status"].get("0x29") and r["label"] == verdict.FAIL_LABEL
     assert (r["topology"] or "").startswith("p2p")
 
 
 def test_matrix_markdown_renders_every_cell():
     """./qlaemu matrix's table: one row per cell, one column per latency,
     FAIL cells with their label and counts, set-up errors listed."""
-    from qlaemu import matrix
     rows = []
-    for lat, verdict, n29 in ((0, race.PASS, 0), (2000, race.FAIL, 4)):
+    for lat, v, n29 in ((0, verdict.PASS, 0), (2000, verdict.FAIL, 4)):
         rows.append({"driver": "scst-legacy", "kernel": "debian-6.1",
                      "topology": "loop", "variant": "session",
                      "release": "6.1.0-57-amd64", "latency_us": lat,
-                     "verdict": verdict, "label": race.LABEL_CTIO_29,
+                     "verdict": v, "label": verdict.LABEL_CTIO_29,
                      "ctio_status": {"0x29": n29} if n29 else {},
                      "logouts": {"isp_logo": 0}, "topology_seen":
                      "loop (LPort (private loop), port_id 0x000002)",

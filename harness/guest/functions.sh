@@ -1,0 +1,57 @@
+# Helpers for scenario scripts (sourced before /scenario.sh)
+QLAEMU_DATA=${QLAEMU_DATA:-/dev/ttyS1}
+
+# qlaemu_begin NAME / qlaemu_end NAME: bracket a hand-written section;
+# write its content to "$QLAEMU_DATA" in between.
+qlaemu_begin() { echo "@@QLAEMU-BEGIN $1@@" >"$QLAEMU_DATA"; }
+qlaemu_end() { printf '\n@@QLAEMU-END %s@@\n' "$1" >"$QLAEMU_DATA"; }
+
+# qlaemu_section NAME CMD [ARGS...]: stdout+stderr of CMD as section NAME.
+qlaemu_section() {
+    _n=$1; shift
+    { echo "@@QLAEMU-BEGIN $_n@@"; "$@" 2>&1
+      printf '\n@@QLAEMU-END %s@@\n' "$_n"; } >"$QLAEMU_DATA"
+}
+
+# qlaemu_section_file NAME FILE: contents of FILE as section NAME.
+qlaemu_section_file() { qlaemu_section "$1" cat "$2"; }
+
+# qlaemu_mark NAME: one line "@@QLAEMU-MARK NAME@@" on the data channel at
+# once (a host-side controller can wait for it), and the same text in the
+# kernel log (level 6) so that dmesg shows where the mark was set.
+qlaemu_mark() {
+    echo "@@QLAEMU-MARK $1@@" >"$QLAEMU_DATA"
+    echo "<6>qlaemu: mark $1" >/dev/kmsg 2>/dev/null
+}
+
+# The control channel (host -> guest): ttyS2 stays open on fd 8, raw,
+# no echo (see harness/qlaemu/control.py).  Absent on a kernel without a third UART.
+QLAEMU_CTL=${QLAEMU_CTL:-/dev/ttyS2}
+# (probe in a subshell first: a failing redirection of the special builtin
+# exec would end a non-interactive shell)
+if [ -c "$QLAEMU_CTL" ] && (exec 8<>"$QLAEMU_CTL") 2>/dev/null; then
+    exec 8<>"$QLAEMU_CTL"
+    stty raw -echo <&8 2>/dev/null
+    QLAEMU_CTL_FD=8
+fi
+
+# qlaemu_wait_cmd [TIMEOUT_S]: read one line the host sent with
+# GuestControl.send() and print it (without CR/LF).  Waits at most
+# TIMEOUT_S seconds (default 600); status 1 and no output on timeout, EOF
+# or no control channel.
+qlaemu_wait_cmd() {
+    [ -n "$QLAEMU_CTL_FD" ] || return 1
+    _line=
+    IFS= read -r -t "${1:-600}" _line <&8 || return 1
+    printf '%s\n' "$(printf '%s' "$_line" | tr -d '\r')"
+}
+
+# qlaemu_kv NAME DIR ATTR...: "attr=value" lines for the readable ATTRs.
+qlaemu_kv() {
+    _n=$1; _d=$2; shift 2
+    { echo "@@QLAEMU-BEGIN $_n@@"
+      for _a in "$@"; do
+          [ -r "$_d/$_a" ] && echo "$_a=$(cat "$_d/$_a" 2>/dev/null)"
+      done
+      printf '\n@@QLAEMU-END %s@@\n' "$_n"; } >"$QLAEMU_DATA"
+}

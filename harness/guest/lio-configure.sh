@@ -1,0 +1,18 @@
+# The LIO target of the HBA's port (sourced by target-setup.sh, which sets
+# T and W): an rd_mcp ramdisk of $RD_PAGES 4 KiB pages as LUN 0 of
+# qla2xxx/$WWN/tpgt_1 in demo mode (generate_node_acls=1,
+# demo_mode_write_protect=0, demo_mode_login_only=0, cache_dynamic_acls=1),
+# then the TPG enabled.
+mkdir -p $T/core/rd_mcp_0/rd0
+echo rd_pages=$RD_PAGES > $T/core/rd_mcp_0/rd0/control
+echo 1 > $T/core/rd_mcp_0/rd0/enable
+mkdir -p $W/tpgt_1/lun/lun_0
+ln -s $T/core/rd_mcp_0/rd0 $W/tpgt_1/lun/lun_0/rd0
+echo 1 > $W/tpgt_1/attrib/generate_node_acls
+echo 0 > $W/tpgt_1/attrib/demo_mode_write_protect
+# tcm_qla2xxx defaults to demo_mode_login_only=1: a dynamic ACL then maps
+# no LUN and every command reaches LIO's read-only virtual LUN 0
+# (docs/driver-target-contract.md §6.1)
+echo 0 > $W/tpgt_1/attrib/demo_mode_login_only
+echo 1 > $W/tpgt_1/attrib/cache_dynamic_acls
+echo 1 > $W/tpgt_1/enable

@@ -1,0 +1,354 @@
+"""The commands of ``./qlaemu`` (:mod:`qlaemu.cli` parses the command
+line and calls them): each takes the argparse namespace and returns the
+process exit status.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import (apt, build, host, image, kernels, matrix as matrix_mod,
+               modbuild, paths, profiles, report, sweep, verdict, vm)
+from . import probe as probe_mod
+from . import race as race_mod
+from . import scenario as scenario_mod
+
+
+def apply_machine_args(args) -> None:
+    """Select the kernel and memory of this process's guests.
+
+    Raises:
+        kernels.KernelError, ValueError: a bad --kernel / --memory.
+    """
+    kernels.select(getattr(args, "kernel", None))
+    vm.set_memory(getattr(args, "memory", None))
+
+
+def _device_opts(args) -> str:
+    """--topology's properties (race.TOPOLOGY_OPTS) and the --opt values,
+    'k=v,k2=v2'."""
+    topo = race_mod.TOPOLOGY_OPTS.get(getattr(args, "topology", None) or "")
+    return ",".join(([topo] if topo else [])
+                    + list(getattr(args, "opt", None) or []))
+
+
+def _setup() -> None:
+    """Build QEMU (or use $QLAEMU_QEMU) and the guest image (idempotent)."""
+    vm.qemu_binary()
+    image.prepare()
+
+
+def cmd_test(args) -> int:
+    apt.ensure_packages()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(paths.REPO / "harness") + (
+        ":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    cmd = ["/usr/bin/python3", "-m", "pytest", "harness/tests", "-v", "-ra",
+           *args.pytest_args]
+    sys.stdout.flush()
+    return subprocess.run(cmd, cwd=paths.REPO, env=env).returncode
+
+
+def _run_probe(args, mode: str) -> int:
+    _setup()
+    r = probe_mod.probe(mode=mode, wwpn=args.wwpn, wwnn=args.wwnn,
+                        accel=args.accel, device_opts=_device_opts(args))
+    print(report.probe_summary(r))
+    if getattr(args, "json", None):
+        Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
+        print("  json: %s" % args.json)
+    return 0 if r["ok"] else 1
+
+
+def cmd_probe(args) -> int:
+    return _run_probe(args, args.mode)
+
+
+def _race_setup() -> str | None:
+    """QEMU and the stock image; the error text instead of raising."""
+    try:
+        _setup()
+    except (host.SetupError, image.GuestError, kernels.KernelError) as e:
+        return "%s: %s" % (type(e).__name__, e)
+    return None
+
+
+def _write_race_outputs(args, r) -> None:
+    if getattr(args, "json", None):
+        Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
+        print("  json: %s" % args.json)
+    if getattr(args, "junit", None):
+        Path(args.junit).write_text(report.junit_xml(r))
+        print("  junit: %s" % args.junit)
+
+
+def _run_race(args, prof) -> dict:
+    """race.run_race with the race options of the command line."""
+    return race_mod.run_race(
+        driver=prof, latency_us=args.latency_us,
+        first_cmd_us=args.first_cmd_us, seed=args.seed, trace=args.trace,
+        scenario_overrides=race_mod.lip_overrides(args.lips,
+                                                  args.lip_delay_ms),
+        timeout_s=args.timeout, ready_timeout_s=args.ready_timeout,
+        device_opts=_device_opts(args))
+
+
+def _race_result(args, setup_error=None) -> dict:
+    if setup_error:
+        return race_mod.setup_failure(setup_error, args)
+    try:
+        prof = resolve_driver(args)
+    except profiles.ProfileError as e:
+        return race_mod.setup_failure(race_mod.error_text(e), args)
+    return _run_race(args, prof)
+
+
+def cmd_race(args) -> int:
+    """The race: verdict PASS 0 / FAIL 1 / INCONCLUSIVE 125."""
+    r = _race_result(args, _race_setup())
+    print(report.race_summary(r, timeline_lines=args.timeline))
+    _write_race_outputs(args, r)
+    return r["exit_code"]
+
+
+def cmd_sweep(args) -> int:
+    """The latency x first-command-delay grid in one boot."""
+    err = _race_setup()
+    if err:
+        print("qlaemu: set-up failed: %s" % err, file=sys.stderr)
+        return verdict.EXIT_CODES[verdict.INCONCLUSIVE]
+
+    def progress(p):
+        print("  latency %6d us, first command %6d us: %-12s %5.2f s  %s"
+              % (p["latency_us"], p["first_cmd_us"], p["verdict"],
+                 p.get("wall_s") or 0, (p["reasons"] or [""])[0][:70]),
+              flush=True)
+    try:
+        prof = resolve_driver(args)
+    except profiles.ProfileError as e:
+        print("qlaemu: %s" % e, file=sys.stderr)
+        return verdict.EXIT_CODES[verdict.INCONCLUSIVE]
+    r = sweep.run_sweep(
+        device_opts=_device_opts(args),
+        latencies=args.latencies, delays=args.delays, driver=prof,
+        seed=args.seed, trace=args.trace,
+        scenario_overrides=race_mod.lip_overrides(args.lips,
+                                                  args.lip_delay_ms),
+        point_timeout_s=args.point_timeout, progress=progress)
+    print(report.sweep_summary(r))
+    if args.json:
+        Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
+        print("  json: %s" % args.json)
+    return r["exit_code"]
+
+
+def _wants_tree(args) -> bool:
+    """True when the named profile builds a tree and has none of its own
+    (no --driver, or an out-of-tree profile such as scst-legacy)."""
+    if not args.driver and not args.profile_dir:
+        return True
+    try:
+        prof = profiles.load_profile(args.profile_dir or args.driver)
+    except profiles.ProfileError:
+        return False            # reported by resolve_driver
+    return prof.kind == "out-of-tree" and prof.driver_tree is None
+
+
+def cmd_bisect_step(args) -> int:
+    """One step of ``git bisect run``: 0 good, 1 bad, 125 skip, 255 stop."""
+    if not args.driver_tree and _wants_tree(args):
+        # git bisect run runs us in the tree being bisected
+        args.driver_tree = os.getcwd()
+    err = _race_setup()
+    if err:
+        print("qlaemu bisect-step: the machine is not ready (%s); stopping "
+              "the bisection" % err, file=sys.stderr)
+        return verdict.EXIT_ABORT
+    try:
+        prof = resolve_driver(args)
+    except profiles.ProfileError as e:
+        print("qlaemu bisect-step: bad profile (%s); stopping the "
+              "bisection" % e, file=sys.stderr)
+        return verdict.EXIT_ABORT
+    try:
+        race_mod.build_profile(prof)
+    except profiles.BuildError as e:
+        print("qlaemu bisect-step: the driver does not build: %s\n"
+              "verdict: INCONCLUSIVE (exit 125, skip this commit)" % e)
+        r = race_mod.setup_failure(race_mod.error_text(e), args,
+                                   build_error=True, profile=prof)
+        _write_race_outputs(args, r)
+        return verdict.EXIT_CODES[verdict.INCONCLUSIVE]
+    except profiles.ProfileError as e:
+        print("qlaemu bisect-step: %s; stopping the bisection" % e,
+              file=sys.stderr)
+        return verdict.EXIT_ABORT
+    r = _run_race(args, prof)
+    print(report.race_summary(r, timeline_lines=args.timeline))
+    _write_race_outputs(args, r)
+    return r["exit_code"]
+
+
+def _names(text: str) -> list:
+    """argparse type: 'a,b,c' -> ['a', 'b', 'c']."""
+    out = [x.strip() for x in text.split(",") if x.strip()]
+    if not out:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    return out
+
+
+def cmd_matrix(args) -> int:
+    """drivers x kernels x topologies x variants x latencies: the table of
+    docs/field-report.md.  Exit 0 when every cell ran (whatever its
+    verdicts), 125 when a cell could not be set up."""
+    err = _race_setup()
+    if err:
+        print("qlaemu: set-up failed: %s" % err, file=sys.stderr)
+        return 125
+
+    def progress(row):
+        print("  %-12s %-12s %-5s %-9s %6d us: %-12s %s" % (
+            row["driver"], row["kernel"], row["topology"], row["variant"],
+            row["latency_us"], row["verdict"],
+            "" if row["verdict"] == "PASS" else row["label"]), flush=True)
+    m = matrix_mod.run_matrix(
+        driver_tree=args.driver_tree, drivers=args.drivers,
+        kernel_specs=args.kernels, topologies=args.topologies,
+        variants=args.variants, latencies=args.latencies,
+        first_cmd_us=args.first_cmd_us, lips=args.lips, progress=progress)
+    print(matrix_mod.markdown(m))
+    matrix_mod.write(m, args.json, args.markdown)
+    return 125 if any(c.get("setup_error") for c in m["cells"]) else 0
+
+
+def cmd_scenario(args) -> int:
+    """Run one scenario file; exit 0 passed, 1 failed, 2 broken run."""
+    try:
+        prof = resolve_driver(args)
+    except profiles.ProfileError as e:
+        print("qlaemu: %s" % e, file=sys.stderr)
+        return 2
+    _setup()
+    try:
+        modbuild.ensure_modules(prof)
+    except profiles.DriverError as e:
+        print("qlaemu: %s" % e, file=sys.stderr)
+        return 2
+    r = scenario_mod.run_scenario(
+        args.file, driver=prof, device_opts=_device_opts(args),
+        icount=args.icount or None, timeout_s=args.timeout,
+        wwpn=args.wwpn, wwnn=args.wwnn)
+    print(report.scenario_summary(r, timeline_lines=args.timeline))
+    if args.json:
+        Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
+        print("  json: %s" % args.json)
+    return {"passed": 0, "failed": 1}.get(r["status"], 2)
+
+
+def cmd_shell(args) -> int:
+    _setup()
+    wwn = probe_mod.format_wwn(args.wwpn)
+    banner = image.banner()
+    if args.mode == "target":
+        banner += ("LIO target for this port (after the two modprobes):\n"
+                   "  mkdir -p /sys/kernel/config/target/qla2xxx/%s/"
+                   "tpgt_1/lun\n" % wwn)
+    res = vm.run("", device_args=probe_mod.device_args(
+        args.wwpn, args.wwnn, device_opts=_device_opts(args)),
+        accel=args.accel, interactive=True,
+        extra_files={"etc/qlaemu-banner": banner})
+    print("\nguest exited (%s) after %.1f s; console log: %s"
+          % (res.exit, res.duration_s, res.console_log))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    _setup()
+    print("bench: warm probe wall time (initiator, %s)" % args.accel)
+    for i in (1, 2):
+        t0 = time.monotonic()
+        r = probe_mod.probe(mode="initiator", accel=args.accel,
+                            run_name="bench-probe-%d" % i)
+        print("  probe run %d: %.1f s wall (guest %.1f s, exit=%s, ok=%s)"
+              % (i, time.monotonic() - t0, r["duration_s"], r["exit"],
+                 r["ok"]), flush=True)
+    _bench_race(args)
+    src = paths.HW_DIR / "qla2532.c"
+    try:
+        dt = build.time_incremental_rebuild(src)
+        print("  incremental rebuild after touching %s: %.1f s"
+              % (src.relative_to(paths.REPO), dt))
+    except FileNotFoundError:
+        print("  incremental rebuild: %s does not exist" % src)
+    return 0
+
+
+def resolve_driver(args):
+    """The driver profile the command line names (qlaemu.driver.Profile).
+
+    Raises:
+        qlaemu.driver.ProfileError: no such profile, bad --profile-var or
+            --patches.
+    """
+    return race_mod.resolve_profile(
+        getattr(args, "driver", None), getattr(args, "driver_tree", None),
+        getattr(args, "profile_dir", None),
+        profile_vars=profiles.parse_vars(getattr(args, "profile_var",
+                                                 None)),
+        patches=getattr(args, "patches", None))
+
+
+#: Goals printed next to the race figures of ``bench`` (issue #5).
+GOAL_WARM_RACE_S = 10.0
+GOAL_SWEEP_100_S = 300.0
+
+
+def _bench_race(args) -> None:
+    """bench: warm race, sweep throughput, configured vs observed latency.
+
+    Figures, not assertions.
+    """
+    print("bench: race (stock driver, defaults)", flush=True)
+    race_mod.run_race(run_name="bench-race-0")          # warms caches
+    t0 = time.monotonic()
+    r = race_mod.run_race(run_name="bench-race-1")
+    dt = time.monotonic() - t0
+    print("  warm race: %.1f s to verdict %s (goal <= %.0f s: %s)"
+          % (dt, r["verdict"], GOAL_WARM_RACE_S,
+             "met" if dt <= GOAL_WARM_RACE_S else "MISSED"), flush=True)
+    lats, delays = (0, 1000, 5000, 9000), (100, 10000)
+    t0 = time.monotonic()
+    s = sweep.run_sweep(latencies=lats, delays=delays,
+                        run_name="bench-sweep")
+    dt = time.monotonic() - t0
+    tm = s["timings"]
+    per = tm.get("per_point_s") or 0
+    est = (tm.get("boot_to_ready_s") or 0) + 100 * per + \
+        (tm.get("build_s") or 0)
+    print("  sweep %dx%d: %.1f s wall (boot %.1f s); %.3f s per point, "
+          "%.0f scenarios per minute" % (
+              len(lats), len(delays), dt, tm.get("boot_to_ready_s") or 0,
+              per, tm.get("points_per_min") or 0))
+    print("  10x10 sweep estimate: %.0f s (goal <= %.0f s: %s)" % (
+        est, GOAL_SWEEP_100_S, "met" if est <= GOAL_SWEEP_100_S
+        else "MISSED"))
+    print("  PRLI latency, configured vs observed (virtual, login-state "
+          "4->5 at the LS_ACC to 5->6):")
+    for lat in lats:
+        obs = sorted({x for p in s["points"] if p["latency_us"] == lat
+                      for x in p.get("prli_latency_us") or []})
+        print("    configured %6d us: observed %s" % (
+            lat, ", ".join("%g us" % x for x in obs) or "no completion seen"))
+
+
+def cmd_build(args) -> int:
+    """Build QEMU with the device overlaid (``meson compile qemu`` runs
+    this); with ``--qtest`` also build and run the device's qtest."""
+    binary = build.ensure_qemu()
+    print(binary)
+    if args.qtest:
+        return build.run_qtests().returncode
+    return 0

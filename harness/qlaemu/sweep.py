@@ -1,0 +1,229 @@
+"""The sweep: the race at every (PRLI-complete latency, first-command
+delay) point of a grid, in one boot (``./qlaemu sweep``; issue #5).
+
+Per point the host writes a variant of the scenario, ``qom-set``s
+``prli-complete-latency`` and ``scenario`` (which clears the report) and
+injects ``link-event lip``, so the initiator logs in again and the new
+scenario starts; then it polls the report until the point is decided
+(:func:`qlaemu.race.poll_point`) and judges it as the race does
+(:func:`qlaemu.verdict.judge`).
+"""
+import json
+import time
+from pathlib import Path
+
+from . import control, scenario
+from .evidence import analyse
+from .race import (DEFAULT_DELAYS, DEFAULT_LATENCIES, POINT_TIMEOUT_S,
+                   POLL_S, RACE_TRACE, artifacts_dir, error_text, guest_facts,
+                   prepare_driver, setup_errors, total_bound_ns,
+                   idle_scenario, load_trace, poll_point, write_variant)
+from .verdict import (EXIT_CODES, FAIL, INCONCLUSIVE, PASS, RunState,
+                      fail_label, judge)
+
+
+def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
+              driver=None, driver_tree=None, profile_dir=None, seed: int = 0,
+              trace=None, run_name: str | None = None,
+              point_timeout_s: float = POINT_TIMEOUT_S,
+              ready_timeout_s: float = 120, icount: str = "shift=3,sleep=off",
+              poll_s: float = POLL_S, progress=None,
+              scenario_overrides: dict | None = None,
+              device_opts: str = "") -> dict:
+    """Run the race at every (latency, first-command delay) in one boot.
+
+    Per point: write the scenario variant, qom-set prli-complete-latency
+    and scenario (the report is cleared), qom-set link-event lip, poll
+    until the initiator is done (:func:`poll_point`), judge.
+
+    Args:
+        latencies, delays: the grid (µs).
+        progress: optional callable(point dict) after each point.
+        (others as :func:`qlaemu.race.run_race`)
+
+    Returns:
+        dict: driver, latencies, delays, points [{latency_us,
+        first_cmd_us, verdict, reasons, ctio_status, forced_logouts,
+        wall_s, virtual_ms, prli_latency_us, stop}], matrix
+        {latency: {delay: verdict}}, boundary, verdict (FAIL if any point
+        failed, PASS if all passed, else INCONCLUSIVE), timings,
+        artifacts.
+    """
+    t_start = time.monotonic()
+    adir = artifacts_dir(run_name, "sweep")
+    pdir = adir / "points"
+    pdir.mkdir(parents=True, exist_ok=True)
+    latencies, delays = list(latencies), list(delays)
+    out = {"driver": {}, "latencies": latencies, "delays": delays,
+           "seed": seed, "artifacts": str(adir), "points": [],
+           "timings": {}}
+    grid = [(lat, d) for lat in latencies for d in delays]
+    try:
+        base = load_trace(trace)
+        out["scenario"] = str(Path(trace or RACE_TRACE).resolve())
+        prof = prepare_driver(out, driver, driver_tree, profile_dir)
+    except setup_errors() as e:
+        out["setup_error"] = error_text(e)
+        out["points"] = [_point(lat, d, INCONCLUSIVE, [out["setup_error"]])
+                         for lat, d in grid]
+        return _finish_sweep(out, t_start)
+    variants = {d: write_variant(base, d, pdir,
+                                 overrides=scenario_overrides)
+                for d in delays}
+    scens = {d: json.loads(f.read_text()) for d, f in variants.items()}
+    controller = _sweep_controller(grid, variants, scens, pdir, out["points"],
+                                   point_timeout_s, ready_timeout_s, poll_s,
+                                   progress)
+    timeout = ready_timeout_s + len(grid) * (point_timeout_s + 2) + 60
+    try:
+        r = scenario.run_scenario(
+            idle_scenario(pdir), driver=prof,
+            device_opts="prli-complete-latency=0"
+            + ("," + device_opts if device_opts else ""),
+            icount=icount, timeout_s=timeout, run_name=adir.name,
+            controller=controller, ready_timeout_s=ready_timeout_s,
+            finish_margin_s=30, iocb_trace=False)
+    except setup_errors() as e:
+        out["setup_error"] = error_text(e)
+        r = None
+    done = {(p["latency_us"], p["first_cmd_us"]) for p in out["points"]}
+    why = ("the guest did not get to this point (guest exit %s)"
+           % (r["exit"] if r else None))
+    out["points"] += [_point(lat, d, INCONCLUSIVE, [why])
+                      for lat, d in grid if (lat, d) not in done]
+    if r is not None:
+        ctl = guest_facts(out, r)
+        out["timings"].update({"boot_to_ready_s": ctl.get("ready_s"),
+                               "points_s": ctl.get("points_s"),
+                               "guest_s": r.get("duration_s")})
+        if r["exit"] != "poweroff":
+            out["console_tail"] = r.get("console_tail", "")
+    return _finish_sweep(out, t_start)
+
+
+def _sweep_point(ctl, lat: int, d: int, variant: Path, scen: dict,
+                 pdir: Path, point_timeout_s: float, poll_s: float) -> dict:
+    """One point in the running guest: set the latency and the scenario,
+    originate a LIP, poll until decided, judge."""
+    t0 = time.monotonic()
+    try:
+        for prop, value in (("prli-complete-latency", int(lat)),
+                            ("scenario", str(variant)),
+                            ("link-event", "lip")):
+            ctl.qmp("qom-set", path=scenario.HBA_PATH, property=prop,
+                    value=value)
+        rep, stop, polls = poll_point(ctl, total_bound_ns(scen),
+                                      point_timeout_s, poll_s)
+    except control.GuestExited as e:
+        return _point(lat, d, INCONCLUSIVE, ["the guest exited: %s" % e])
+    (pdir / ("lat%d-d%d.report.json" % (lat, d))).write_text(json.dumps(rep))
+    ev = analyse(rep, scen)
+    v = judge(ev, RunState(guest_exit=None, stop=stop))
+    p = _point(lat, d, v.verdict, v.reasons, ev, stop)
+    p["wall_s"] = round(time.monotonic() - t0, 2)
+    p["polls"] = polls
+    return p
+
+
+def _sweep_controller(grid, variants, scens, pdir, points, point_timeout_s,
+                      ready_timeout_s, poll_s, progress):
+    """The sweep's host side: every point of ``grid`` in turn."""
+    def controller(ctl):
+        ctl.wait_mark("ready", ready_timeout_s)
+        t_ready = ctl.elapsed_s()
+        for lat, d in grid:
+            p = _sweep_point(ctl, lat, d, variants[d], scens[d], pdir,
+                             point_timeout_s, poll_s)
+            points.append(p)
+            if p.get("wall_s") is None:
+                continue            # the guest exited
+            if progress:
+                progress(p)
+            if p["stop"] == "wall-timeout":
+                # the guest no longer makes progress: do not wait
+                # point_timeout_s on every remaining point
+                break
+        t_end = ctl.elapsed_s()
+        ctl.send("finish")
+        return {"ready_s": round(t_ready, 2),
+                "points_s": round(t_end - t_ready, 2), "done": True}
+    return controller
+
+
+def _point(lat, d, verdict, reasons, ev=None, stop=None) -> dict:
+    ev = ev or {}
+    return {"latency_us": lat, "first_cmd_us": d, "verdict": verdict,
+            "label": fail_label(ev, verdict),
+            "reasons": reasons, "stop": stop,
+            "ctio_status": ev.get("ctio_status", {}),
+            "iocb_errors": ev.get("iocb_errors", {}),
+            "forced_logouts": ev.get("forced_logouts", {}),
+            "logins": ev.get("logins"),
+            "elapsed_ms": round(ev["elapsed_ns"] / 1e6, 3)
+            if ev.get("elapsed_ns") is not None else None,
+            "prli_latency_us": ev.get("prli_latency_us", [])}
+
+
+def matrix(points: list) -> dict:
+    """{latency: {delay: verdict}} of sweep points."""
+    m = {}
+    for p in points:
+        m.setdefault(p["latency_us"], {})[p["first_cmd_us"]] = p["verdict"]
+    return m
+
+
+def boundary(points: list) -> dict:
+    """Per first-command delay: the smallest latency that fails.
+
+    Returns:
+        {delay: {"first_fail_latency_us": int or None, "last_pass_latency_us":
+        int or None, "monotonic": every latency above the first failing
+        one fails too}}.
+    """
+    out = {}
+    by_d = {}
+    for p in points:
+        by_d.setdefault(p["first_cmd_us"], []).append(p)
+    for d, ps in by_d.items():
+        ps = sorted(ps, key=lambda p: p["latency_us"])
+        fails = [p["latency_us"] for p in ps if p["verdict"] == FAIL]
+        passes = [p["latency_us"] for p in ps if p["verdict"] == PASS]
+        ff = fails[0] if fails else None
+        out[d] = {"first_fail_latency_us": ff,
+                  "last_pass_latency_us": max(
+                      [x for x in passes if ff is None or x < ff],
+                      default=None),
+                  "monotonic": ff is None or all(
+                      p["verdict"] == FAIL for p in ps
+                      if p["latency_us"] >= ff)}
+    return out
+
+
+def _finish_sweep(out, t_start) -> dict:
+    pts = sorted(out["points"], key=lambda p: (
+        out["latencies"].index(p["latency_us"])
+        if p["latency_us"] in out["latencies"] else 0,
+        out["delays"].index(p["first_cmd_us"])
+        if p["first_cmd_us"] in out["delays"] else 0))
+    out["points"] = pts
+    out["matrix"] = {str(k): {str(d): v for d, v in row.items()}
+                     for k, row in matrix(pts).items()}
+    out["boundary"] = {str(k): v for k, v in boundary(pts).items()}
+    verdicts = [p["verdict"] for p in pts]
+    out["counts"] = {v: verdicts.count(v) for v in (PASS, FAIL,
+                                                    INCONCLUSIVE)}
+    out["verdict"] = (FAIL if FAIL in verdicts else
+                      PASS if verdicts and all(v == PASS for v in verdicts)
+                      else INCONCLUSIVE)
+    out["exit_code"] = EXIT_CODES[out["verdict"]]
+    wall = time.monotonic() - t_start
+    out["timings"]["wall_s"] = round(wall, 2)
+    timed = [p["wall_s"] for p in pts if p.get("wall_s") is not None]
+    if timed:
+        out["timings"]["per_point_s"] = round(sum(timed) / len(timed), 3)
+        out["timings"]["points_per_min"] = round(
+            60.0 * len(timed) / max(sum(timed), 1e-6), 1)
+    Path(out["artifacts"]).mkdir(parents=True, exist_ok=True)
+    (Path(out["artifacts"]) / "sweep.json").write_text(
+        json.dumps(out, indent=2) + "\n")
+    return out
