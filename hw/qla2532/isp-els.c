@@ -45,11 +45,6 @@ static uint32_t isp_own_wd3(IspState *s)
 /* Remote ports                                                           */
 /* ---------------------------------------------------------------------- */
 
-QDict *isp_log(IspState *s, const char *event)
-{
-    return s->log ? fc_log_event(s->log, "isp", event) : NULL;
-}
-
 /*
  * Does the change @from -> @to end a login (ISP_LAST_STATE_SESSION)?  A
  * logout (to port unavailable) or a new PLOGI (to PLOGI pending: FC-LS-3
@@ -284,23 +279,27 @@ static void exch_send_prli(IspState *s, IspExch *x)
 static void loginout_done(IspState *s, const uint8_t *iocb, uint16_t status,
                           uint32_t iop0, uint32_t iop1)
 {
-    uint8_t rsp[IOCB_SIZE];
+    const IspLogio *req = (const IspLogio *)iocb;
+    IspLogio rsp;
 
-    memset(rsp, 0, sizeof(rsp));
-    rsp[0] = ET_LOGINOUT;
-    rsp[1] = 1;
-    memcpy(rsp + 4, iocb + 4, 4);               /* handle */
-    stw_le_p(rsp + 8, status);
-    memcpy(rsp + 10, iocb + 10, 4);             /* nport_handle, control */
-    memcpy(rsp + 14, iocb + 14, 5);             /* vp_index, port_id */
-    stl_le_p(rsp + 20, iop0);
-    stl_le_p(rsp + 24, iop1);
+    memset(&rsp, 0, sizeof(rsp));
+    rsp.hdr.entry_type = ET_LOGINOUT;
+    rsp.hdr.entry_count = 1;
+    rsp.hdr.handle = req->hdr.handle;
+    rsp.comp_status = cpu_to_le16(status);
+    rsp.nport_handle = req->nport_handle;
+    rsp.control_flags = req->control_flags;
+    rsp.vp_index = req->vp_index;
+    memcpy(rsp.port_id, req->port_id, sizeof(rsp.port_id));
+    rsp.io_parameter[0] = cpu_to_le32(iop0);
+    rsp.io_parameter[1] = cpu_to_le32(iop1);
     if (status == CS_COMPLETE) {
-        stl_le_p(rsp + 56, 1);                  /* class 3 parameters valid */
+        rsp.io_parameter[9] = cpu_to_le32(1);   /* class 3 params valid */
     }
-    trace_qla2532_loginout_done(s->port_no, lduw_le_p(iocb + 12),
-                                lduw_le_p(iocb + 10), status, iop0);
-    isp_rsp_post(s, rsp);
+    trace_qla2532_loginout_done(s->port_no, le16_to_cpu(req->control_flags),
+                                le16_to_cpu(req->nport_handle), status,
+                                iop0);
+    isp_rsp_post(s, (const uint8_t *)&rsp);
 }
 
 /*
@@ -311,21 +310,25 @@ static void loginout_done(IspState *s, const uint8_t *iocb, uint16_t status,
 static void els_iocb_done(IspState *s, const uint8_t *iocb, uint16_t status,
                           uint32_t bytes, uint32_t sub1)
 {
-    uint8_t rsp[IOCB_SIZE];
+    const IspElsIocb *req = (const IspElsIocb *)iocb;
+    IspElsIocb rsp;
 
-    memset(rsp, 0, sizeof(rsp));
-    rsp[0] = ET_ELS;
-    rsp[1] = 1;
-    memcpy(rsp + 4, iocb + 4, 4);               /* handle */
-    stw_le_p(rsp + 8, status);
-    memcpy(rsp + 10, iocb + 10, 2);             /* nport_handle */
-    rsp[14] = iocb[14];                         /* vp_index */
-    rsp[15] = iocb[15];                         /* sof_type */
-    memcpy(rsp + 22, iocb + 22, 10);            /* opcode, d_id, s_id, flags */
-    stl_le_p(rsp + 32, bytes);
-    stl_le_p(rsp + 36, sub1);
-    trace_qla2532_els_iocb_done(s->port_no, iocb[22], status, bytes);
-    isp_rsp_post(s, rsp);
+    memset(&rsp, 0, sizeof(rsp));
+    rsp.hdr.entry_type = ET_ELS;
+    rsp.hdr.entry_count = 1;
+    rsp.hdr.handle = req->hdr.handle;
+    rsp.comp_status = cpu_to_le16(status);
+    rsp.nport_handle = req->nport_handle;
+    rsp.vp_index = req->vp_index;
+    rsp.sof_type = req->sof_type;
+    rsp.opcode = req->opcode;
+    memcpy(rsp.d_id, req->d_id, sizeof(rsp.d_id));
+    memcpy(rsp.s_id, req->s_id, sizeof(rsp.s_id));
+    rsp.control_flags = req->control_flags;
+    rsp.u.rsp.total_byte_count = cpu_to_le32(bytes);
+    rsp.u.rsp.error_subcode_1 = cpu_to_le32(sub1);
+    trace_qla2532_els_iocb_done(s->port_no, req->opcode, status, bytes);
+    isp_rsp_post(s, (const uint8_t *)&rsp);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -401,27 +404,27 @@ static void rport_prli_accepted(IspState *s, IspRport *rp)
  */
 static bool exch_post_notify(IspState *s, IspExch *x, IspRport *rp)
 {
-    uint8_t *e = x->iocb;
+    IspImmNtfy *e = (IspImmNtfy *)x->iocb;
 
-    memset(e, 0, IOCB_SIZE);
-    e[0] = ET_IMMED_NOTIFY;
-    e[1] = 1;
-    stw_le_p(e + 8, rp->handle);
-    stw_le_p(e + 16, IMM_NTFY_ELS);
-    e[18] = x->els;
-    stl_le_p(e + 20, x->exch_addr);
+    QEMU_BUILD_BUG_ON(sizeof(x->iocb) != sizeof(*e));
+    memset(e, 0, sizeof(*e));
+    e->entry_type = ET_IMMED_NOTIFY;
+    e->entry_count = 1;
+    e->nport_handle = cpu_to_le16(rp->handle);
+    e->status = cpu_to_le16(IMM_NTFY_ELS);
+    e->status_subcode = x->els;
+    e->exchange_address = cpu_to_le32(x->exch_addr);
     if (x->els == ELS_PRLI) {
-        stw_le_p(e + 32, fc_els_prli_wd3(x->payload, x->len));
+        e->u.prli_svc_param_word_3 =
+            cpu_to_le16(fc_els_prli_wd3(x->payload, x->len));
     } else {
-        stq_be_p(e + 32, rp->wwnn);
+        stq_be_p(e->u.node_name, rp->wwnn);
     }
-    stq_be_p(e + 40, rp->wwpn);
-    e[56] = x->peer_id;
-    e[57] = x->peer_id >> 8;
-    e[58] = x->peer_id >> 16;
-    stw_le_p(e + 62, x->ox_id);
+    stq_be_p(e->port_name, rp->wwpn);
+    isp_set_le_id(e->port_id, x->peer_id);
+    e->ox_id = cpu_to_le16(x->ox_id);
     trace_qla2532_notify(s->port_no, x->els, rp->handle, x->exch_addr);
-    return isp_atio_post(s, e);
+    return isp_atio_post(s, x->iocb);
 }
 
 static bool notify_pending_from(IspState *s, uint32_t peer, IspExch *self)
@@ -629,8 +632,10 @@ static void isp_els_request(IspState *s, const FcFrame *f)
  */
 void isp_iocb_notify_ack(IspState *s, const uint8_t *iocb)
 {
-    uint32_t addr = ldl_le_p(iocb + 20);
-    uint8_t rsp[IOCB_SIZE];
+    const IspNack *req = (const IspNack *)iocb;
+    uint32_t addr = le32_to_cpu(req->exchange_address);
+    bool terminate = le16_to_cpu(req->flags) & NOTIFY_ACK_TERMINATE;
+    IspNack rsp;
     IspExch *x = NULL;
     IspRport *rp;
     uint8_t pl[8];
@@ -644,23 +649,22 @@ void isp_iocb_notify_ack(IspState *s, const uint8_t *iocb)
             break;
         }
     }
-    memcpy(rsp, iocb, IOCB_SIZE);
-    rsp[1] = 1;
-    rsp[3] = 0;
-    stw_le_p(rsp + 16, NOTIFY_ACK_SUCCESS);
+    memcpy(&rsp, req, sizeof(rsp));
+    rsp.hdr.entry_count = 1;
+    rsp.hdr.entry_status = 0;
+    rsp.status = cpu_to_le16(NOTIFY_ACK_SUCCESS);
     if (!x) {
         /* not ours (or a notify the firmware never sent): complete it */
         trace_qla2532_nack(s->port_no, 0, addr, 0);
-        isp_rsp_post(s, rsp);
+        isp_rsp_post(s, (const uint8_t *)&rsp);
         return;
     }
     peer = x->peer_id;
     rp = rport_by_port_id(s, peer);
-    trace_qla2532_nack(s->port_no, x->els, addr,
-                       lduw_le_p(iocb + 12) & NOTIFY_ACK_TERMINATE);
+    trace_qla2532_nack(s->port_no, x->els, addr, terminate);
     if (!rp) {
         /* the port went away meanwhile: nothing to answer */
-    } else if (lduw_le_p(iocb + 12) & NOTIFY_ACK_TERMINATE) {
+    } else if (terminate) {
         /* [fw?] the driver does not care what a TERMINATE puts on the
          * wire; a reject says "logical error" (FC-LS-3) */
         isp_els_reply(s, peer, x->ox_id, pl, fc_els_ls_rjt(pl, 0x03, 0x00));
@@ -675,7 +679,7 @@ void isp_iocb_notify_ack(IspState *s, const uint8_t *iocb)
         isp_accept_simple(s, rp, x->ox_id, x->els);
     }
     exch_free(x);
-    isp_rsp_post(s, rsp);
+    isp_rsp_post(s, (const uint8_t *)&rsp);
     isp_release_deferred(s, peer);
 }
 
@@ -704,7 +708,8 @@ static void auto_login_finished(IspState *s);
 static void login_reply(IspState *s, IspExch *x, IspRport *rp, bool acc,
                         const FcFrame *f)
 {
-    uint16_t ctl = lduw_le_p(x->iocb + 12);
+    const IspLogio *req = (const IspLogio *)x->iocb;
+    uint16_t ctl = le16_to_cpu(req->control_flags);
     bool from_driver = x->kind == ISP_X_LOGINOUT;
 
     if (!acc) {
@@ -771,12 +776,13 @@ static void login_reply(IspState *s, IspExch *x, IspRport *rp, bool acc,
 static void els_iocb_reply(IspState *s, IspExch *x, IspRport *rp, bool acc,
                            const FcFrame *f)
 {
-    uint64_t rx_addr = ldq_le_p(x->iocb + 52);
-    uint32_t rx_len = ldl_le_p(x->iocb + 60);
+    const IspElsIocb *req = (const IspElsIocb *)x->iocb;
+    uint64_t rx_addr = le64_to_cpu(req->u.req.rx_address);
+    uint32_t rx_len = le32_to_cpu(req->u.req.rx_len);
     uint32_t n = MIN(rx_len, f->len);
     uint16_t status = CS_COMPLETE;
 
-    if (n && lduw_le_p(x->iocb + 20) &&
+    if (n && le16_to_cpu(req->rx_dsd_count) &&
         s->ops->dma_write(s->opaque, rx_addr, f->payload, n) != MEMTX_OK) {
         qemu_log_mask(LOG_GUEST_ERROR,
                       "qla2532: ELS IOCB receive buffer 0x%" PRIx64
@@ -851,11 +857,6 @@ void isp_els_receive(IspState *s, const FcFrame *f)
 }
 
 /* Port ID in an IOCB: [0] al_pa, [1] area, [2] domain (qla_iocb.c). */
-static uint32_t iocb_port_id(const uint8_t *p)
-{
-    return p[0] | p[1] << 8 | p[2] << 16;
-}
-
 /*
  * LOGINOUT IOCB (struct logio_entry_24xx, qla_fw.h; built by qla_iocb.c
  * qla24xx_login_iocb, qla24xx_prli_iocb, qla24xx_adisc_iocb,
@@ -865,9 +866,10 @@ static uint32_t iocb_port_id(const uint8_t *p)
  */
 void isp_iocb_loginout(IspState *s, const uint8_t *iocb)
 {
-    uint16_t handle = lduw_le_p(iocb + 10);
-    uint16_t ctl = lduw_le_p(iocb + 12);
-    uint32_t peer = iocb_port_id(iocb + 16);
+    const IspLogio *req = (const IspLogio *)iocb;
+    uint16_t handle = le16_to_cpu(req->nport_handle);
+    uint16_t ctl = le16_to_cpu(req->control_flags);
+    uint32_t peer = isp_le_id(req->port_id);
     uint8_t cmd = ctl & LCF_COMMAND_MASK;
     IspRport *rp;
     IspExch *x;
@@ -943,15 +945,16 @@ void isp_iocb_loginout(IspState *s, const uint8_t *iocb)
  */
 void isp_iocb_els(IspState *s, const uint8_t *iocb)
 {
-    uint16_t handle = lduw_le_p(iocb + 10);
-    uint32_t peer = iocb_port_id(iocb + 24);
-    uint64_t tx_addr = ldq_le_p(iocb + 40);
-    uint32_t tx_len = ldl_le_p(iocb + 48);
+    const IspElsIocb *req = (const IspElsIocb *)iocb;
+    uint16_t handle = le16_to_cpu(req->nport_handle);
+    uint32_t peer = isp_le_id(req->d_id);
+    uint64_t tx_addr = le64_to_cpu(req->u.req.tx_address);
+    uint32_t tx_len = le32_to_cpu(req->u.req.tx_len);
     g_autofree uint8_t *pl = NULL;
     IspRport *rp;
     IspExch *x;
 
-    trace_qla2532_els_iocb(s->port_no, iocb[22], handle, peer, tx_len);
+    trace_qla2532_els_iocb(s->port_no, req->opcode, handle, peer, tx_len);
     if (s->link != ISP_LINK_UP) {
         els_iocb_done(s, iocb, CS_PORT_UNAVAILABLE, 0, LSC_SCODE_NOLINK);
         return;
@@ -962,7 +965,8 @@ void isp_iocb_els(IspState *s, const uint8_t *iocb)
      * for an initiator without a session (qla_iocb.c qla24xx_els_logo_iocb
      * with the fcport of an unknown port; SCST's drivers likewise).
      */
-    if (lduw_le_p(iocb + 12) != 1 || tx_len < 4 || tx_len > FC_MAX_PAYLOAD ||
+    if (le16_to_cpu(req->tx_dsd_count) != 1 || tx_len < 4 ||
+        tx_len > FC_MAX_PAYLOAD ||
         (handle > ISP_MAX_NPORT_HANDLE && handle != NPH_NONE) ||
         peer == 0 || peer == s->port_id) {
         isp_rsp_entry_error(s, iocb, RF_INV_E_PARAM);
@@ -998,16 +1002,17 @@ void isp_iocb_els(IspState *s, const uint8_t *iocb)
  */
 void isp_iocb_abort(IspState *s, const uint8_t *iocb)
 {
-    uint32_t victim = ldl_le_p(iocb + 12);
+    const IspAbortIocb *req = (const IspAbortIocb *)iocb;
+    uint32_t victim = req->handle_to_abort;     /* the driver's, unswapped */
     uint16_t status = CS_LOGIO_ERROR;
-    uint8_t rsp[IOCB_SIZE];
+    IspAbortIocb rsp;
     int i;
 
     for (i = 0; i < ISP_MAX_EXCH; i++) {
         IspExch *x = &s->exch[i];
 
         if ((x->kind == ISP_X_LOGINOUT || x->kind == ISP_X_ELS_IOCB) &&
-            ldl_le_p(x->iocb + 4) == victim) {
+            ((const IspIocbHeader *)x->iocb)->handle == victim) {
             if (x->kind == ISP_X_LOGINOUT) {
                 loginout_done(s, x->iocb, CS_ABORTED, 0, 0);
             } else {
@@ -1017,11 +1022,11 @@ void isp_iocb_abort(IspState *s, const uint8_t *iocb)
             status = CS_COMPLETE;
         }
     }
-    memcpy(rsp, iocb, IOCB_SIZE);
-    rsp[1] = 1;
-    rsp[3] = 0;
-    stw_le_p(rsp + 8, status);
-    isp_rsp_post(s, rsp);
+    memcpy(&rsp, req, sizeof(rsp));
+    rsp.hdr.entry_count = 1;
+    rsp.hdr.entry_status = 0;
+    rsp.nport_handle = cpu_to_le16(status);     /* completion status */
+    isp_rsp_post(s, (const uint8_t *)&rsp);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1060,20 +1065,18 @@ static void auto_login_finished(IspState *s)
  */
 static void isp_post_rida(IspState *s, FcPort *peer)
 {
-    uint8_t e[IOCB_SIZE];
+    IspVpRptId e;
 
-    memset(e, 0, sizeof(e));
-    e[0] = ET_VP_RPT_ID;
-    e[1] = 1;
-    e[8] = 1;                           /* vp_acquired */
-    e[12] = s->port_id;
-    e[13] = s->port_id >> 8;
-    e[14] = s->port_id >> 16;
-    e[15] = 1;                          /* format 1 */
-    e[17] = 0x04;                       /* TOPO_N2N */
-    stq_be_p(e + 40, peer->wwpn);
-    stq_be_p(e + 48, peer->wwnn);
-    isp_rsp_post(s, e);
+    memset(&e, 0, sizeof(e));
+    e.entry_type = ET_VP_RPT_ID;
+    e.entry_count = 1;
+    e.vp_acquired = 1;
+    isp_set_le_id(e.port_id, s->port_id);
+    e.format = 1;
+    e.flags = 0x04;                     /* TOPO_N2N */
+    stq_be_p(e.port_name, peer->wwpn);
+    stq_be_p(e.node_name, peer->wwnn);
+    isp_rsp_post(s, (const uint8_t *)&e);
 }
 
 /*
@@ -1215,27 +1218,26 @@ void isp_els_link_event(IspState *s, FcLinkEvent ev)
  * for handle mb1: login states, port ID as domain/area/al_pa, PRLI word 3
  * byte, names.  Unknown handle: 0x4005 (the driver only tests mb0).
  */
-int isp_mbc_get_port_database(IspState *s, uint16_t *mb)
+int isp_mbc_get_port_database(IspState *s, uint16_t *mb, int *nout)
 {
     IspRport *rp = rport_by_handle(s, mb[1]);
-    uint8_t pd[64];
+    IspPortDb24xx pd;
 
     if (!rp) {
         return MBS_COMMAND_ERROR;
     }
-    memset(pd, 0, sizeof(pd));
-    pd[2] = rp->state;
-    pd[3] = rp->last_state;
-    pd[8] = rp->port_id >> 16;
-    pd[9] = rp->port_id >> 8;
-    pd[10] = rp->port_id;
-    stw_le_p(pd + 14, rp->handle);
-    stw_le_p(pd + 16, 2048);
-    pd[22] = rp->prli_wd3;
-    pd[23] = rp->prli_wd3 >> 8;
-    stq_be_p(pd + 24, rp->wwpn);
-    stq_be_p(pd + 32, rp->wwnn);
-    if (s->ops->dma_write(s->opaque, isp_mb_dma_addr(mb), pd, sizeof(pd))
+    memset(&pd, 0, sizeof(pd));
+    pd.current_login_state = rp->state;
+    pd.last_login_state = rp->last_state;
+    pd.port_id[0] = rp->port_id >> 16;
+    pd.port_id[1] = rp->port_id >> 8;
+    pd.port_id[2] = rp->port_id;
+    pd.nport_handle = cpu_to_le16(rp->handle);
+    pd.receive_data_size = cpu_to_le16(2048);
+    pd.prli_svc_param_word_3 = cpu_to_le16(rp->prli_wd3);
+    stq_be_p(pd.port_name, rp->wwpn);
+    stq_be_p(pd.node_name, rp->wwnn);
+    if (s->ops->dma_write(s->opaque, isp_mb_dma_addr(mb), &pd, sizeof(pd))
         != MEMTX_OK) {
         return MBS_COMMAND_ERROR;
     }
@@ -1260,7 +1262,7 @@ static bool gid_listed(IspState *s, const IspRport *rp)
 
 int isp_mbc_get_id_list(IspState *s, uint16_t *mb, int *nout)
 {
-    uint8_t list[ISP_MAX_RPORTS * 8];
+    IspGidListEntry list[ISP_MAX_RPORTS];
     unsigned n = 0;
     int i;
 
@@ -1272,14 +1274,14 @@ int isp_mbc_get_id_list(IspState *s, uint16_t *mb, int *nout)
         IspRport *rp = &s->rports[i];
 
         if (rp->valid && gid_listed(s, rp)) {
-            list[n * 8 + 0] = rp->port_id;
-            list[n * 8 + 1] = rp->port_id >> 8;
-            list[n * 8 + 2] = rp->port_id >> 16;
-            stw_le_p(list + n * 8 + 4, rp->handle);
-            n++;
+            IspGidListEntry *g = &list[n++];
+
+            isp_set_le_id(g->port_id, rp->port_id);
+            g->loop_id = cpu_to_le16(rp->handle);
         }
     }
-    if (n && s->ops->dma_write(s->opaque, isp_mb_dma_addr(mb), list, n * 8)
+    if (n && s->ops->dma_write(s->opaque, isp_mb_dma_addr(mb), list,
+                               n * sizeof(list[0]))
         != MEMTX_OK) {
         return MBS_COMMAND_ERROR;
     }
@@ -1324,36 +1326,34 @@ int isp_mbc_get_port_name(IspState *s, uint16_t *mb, int *nout)
  */
 int isp_mbc_get_port_name_list(IspState *s, uint16_t *mb, int *nout)
 {
-    uint8_t list[ISP_MAX_RPORTS * 40];
+    IspNameListEntry list[ISP_MAX_RPORTS];
     uint32_t room = mb[8];
     unsigned n = 0;
     int i;
 
     memset(list, 0, sizeof(list));
-    for (i = 0; i < ISP_MAX_RPORTS && (n + 1) * 40 <= room; i++) {
+    for (i = 0; i < ISP_MAX_RPORTS && (n + 1) * sizeof(list[0]) <= room;
+         i++) {
         IspRport *rp = &s->rports[i];
-        uint8_t *e = list + n * 40;
+        IspNameListEntry *e = &list[n];
 
         if (!rp->valid || rp->state == PDS_PORT_UNAVAILABLE) {
             continue;
         }
-        e[2] = rp->state;
-        e[3] = rp->last_state;
-        e[8] = rp->port_id;
-        e[9] = rp->port_id >> 8;
-        e[10] = rp->port_id >> 16;
-        stw_le_p(e + 14, rp->handle);
-        e[22] = rp->prli_wd3;
-        e[23] = rp->prli_wd3 >> 8;
-        stq_be_p(e + 24, rp->wwpn);
-        stq_be_p(e + 32, rp->wwnn);
+        e->current_login_state = rp->state;
+        e->last_login_state = rp->last_state;
+        isp_set_le_id(e->port_id, rp->port_id);
+        e->nport_handle = cpu_to_le16(rp->handle);
+        e->prli_svc_param_word_3 = cpu_to_le16(rp->prli_wd3);
+        stq_be_p(e->port_name, rp->wwpn);
+        stq_be_p(e->node_name, rp->wwnn);
         n++;
     }
-    if (n && s->ops->dma_write(s->opaque, isp_mb_dma_addr(mb), list, n * 40)
-        != MEMTX_OK) {
+    if (n && s->ops->dma_write(s->opaque, isp_mb_dma_addr(mb), list,
+                               n * sizeof(list[0])) != MEMTX_OK) {
         return MBS_COMMAND_ERROR;
     }
-    mb[1] = n * 40;
+    mb[1] = n * sizeof(list[0]);
     *nout = 2;
     return MBS_COMMAND_COMPLETE;
 }
@@ -1365,7 +1365,7 @@ int isp_mbc_get_port_name_list(IspState *s, uint16_t *mb, int *nout)
  * stored as a little-endian dword (the driver converts with
  * cpu_to_be32_array, qla_init.c qla_get_login_template).
  */
-int isp_mbc_get_login_template(IspState *s, uint16_t *mb)
+int isp_mbc_get_login_template(IspState *s, uint16_t *mb, int *nout)
 {
     uint8_t pl[FC_PLOGI_LEN], out[FC_PLOGI_LEN];
     uint32_t bytes = mb[8] * 4;

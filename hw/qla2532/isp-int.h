@@ -1,7 +1,14 @@
 /*
- * QLogic ISP2532 firmware model: definitions shared by its source files
- * (isp-fw.c: registers, mailbox engine, events, rings; isp-els.c: logins,
- * extended link services and the IOCBs that drive them).
+ * QLogic ISP2532 firmware model: definitions shared by its source files.
+ * The layers, bottom to top (a file calls only into files below it):
+ *
+ *   isp-core.c   events and interrupts, rings, link services, event log
+ *   isp-els.c    logins, extended link services, their IOCBs and mailbox
+ *                queries (port database, ID list)
+ *   isp-tgt.c    the target data path: ATIOs, CTIOs, ABTS
+ *   isp-mbx.c    the mailbox engine: the command table, the doorbell
+ *   isp-fw.c     registers, the request-queue dispatcher, link events,
+ *                reset, realize (isp_init)
  *
  * Copyright (c) 2026 qla2532-emu authors
  *
@@ -12,6 +19,7 @@
 #define HW_QLA2532_ISP_INT_H
 
 #include "isp-fw.h"
+#include "isp-iocb.h"
 
 /* IOCB entry types, qla_fw.h / qla_target.h */
 #define ET_IMMED_NOTIFY         0x0d
@@ -72,7 +80,11 @@
 #define ISP_LAST_LOCAL_LOOP_ID  0x7d    /* qla_def.h LAST_LOCAL_LOOP_ID */
 #define ISP_MAX_NPORT_HANDLE    0x7ef   /* qla_def.h NPH_LAST_HANDLE */
 
-/* events and rings (isp-fw.c) */
+/* services (isp-core.c) */
+QDict *isp_log(IspState *s, const char *event);
+void isp_event_ack(IspState *s);
+/* Tell the host the interrupt line's state changed (isp_irq_pending). */
+void isp_update_irq(IspState *s);
 void isp_post_event(IspState *s, IspEventKind kind, uint8_t code,
                     const uint16_t *mb, unsigned nmb);
 void isp_post_aen(IspState *s, uint16_t code, uint16_t mb1, uint16_t mb2,
@@ -83,6 +95,9 @@ void isp_rsp_entry_error(IspState *s, const uint8_t *iocb,
                          uint8_t entry_status);
 uint64_t isp_mb_dma_addr(const uint16_t *mb);
 void isp_link_send(IspState *s, FcFrame *f);
+void isp_port_offline(IspState *s);
+bool isp_flash_window(uint32_t risc, uint32_t dwords, uint32_t *off);
+void isp_after_command(IspState *s);
 
 /* Read request-ring entry @idx (taken modulo the ring length). */
 bool isp_req_read(IspState *s, uint32_t idx, uint8_t *entry);
@@ -97,13 +112,12 @@ void isp_iocb_loginout(IspState *s, const uint8_t *iocb);
 void isp_iocb_els(IspState *s, const uint8_t *iocb);
 void isp_iocb_notify_ack(IspState *s, const uint8_t *iocb);
 void isp_iocb_abort(IspState *s, const uint8_t *iocb);
-int isp_mbc_get_port_database(IspState *s, uint16_t *mb);
+int isp_mbc_get_port_database(IspState *s, uint16_t *mb, int *nout);
 int isp_mbc_get_port_name(IspState *s, uint16_t *mb, int *nout);
 int isp_mbc_get_id_list(IspState *s, uint16_t *mb, int *nout);
 int isp_mbc_get_port_name_list(IspState *s, uint16_t *mb, int *nout);
-int isp_mbc_get_login_template(IspState *s, uint16_t *mb);
+int isp_mbc_get_login_template(IspState *s, uint16_t *mb, int *nout);
 bool isp_els_logins_pending(IspState *s);
-QDict *isp_log(IspState *s, const char *event);
 
 /* target data path (isp-tgt.c) */
 void isp_iocb_ctio(IspState *s, const uint8_t *ctio, uint32_t idx,
@@ -114,5 +128,11 @@ void isp_tgt_link_event(IspState *s);
 void isp_tgt_init(IspState *s);
 void isp_tgt_reset(IspState *s);
 void isp_tgt_write_complete(IspState *s, IspTgtExch *x);
+
+/* the mailbox engine (isp-mbx.c) */
+int isp_mbox_execute(IspState *s, uint16_t *mb, int *nout);
+void isp_mbox_doorbell(IspState *s);
+void isp_mbox_timer_cb(void *opaque);
+void isp_iocb_mbx(IspState *s, const uint8_t *iocb);
 
 #endif /* HW_QLA2532_ISP_INT_H */

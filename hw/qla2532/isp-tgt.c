@@ -151,7 +151,7 @@ static void tgt_send_status_direct(IspState *s, const FcFrame *cmd,
  */
 static void tgt_fcp_cmnd(IspState *s, const FcFrame *f, IspRport *rp)
 {
-    uint8_t atio[IOCB_SIZE];
+    IspAtio7 atio;
     IspTgtExch *x = NULL;
     QDict *e;
     int i;
@@ -181,14 +181,15 @@ static void tgt_fcp_cmnd(IspState *s, const FcFrame *f, IspRport *rp)
     x->ox_id = fc_ox_id(f);
     x->fcp_dl = ldl_be_p(f->payload + 28);
 
-    memset(atio, 0, sizeof(atio));
-    atio[0] = ET_ATIO_TYPE7;
-    atio[1] = 1;
-    stw_le_p(atio + 2, (f->payload[9] & 7) << 12 | ATIO_FCP_LEN);
-    stl_le_p(atio + 4, x->exch_addr);
-    memcpy(atio + 8, f->hdr, FC_HDR_LEN);
-    memcpy(atio + 32, f->payload, FCP_CMND_LEN);
-    if (!isp_atio_post(s, atio)) {
+    memset(&atio, 0, sizeof(atio));
+    atio.entry_type = ET_ATIO_TYPE7;
+    atio.entry_count = 1;
+    atio.attr_n_length = cpu_to_le16((f->payload[9] & 7) << 12 |
+                                     ATIO_FCP_LEN);
+    atio.exchange_addr = cpu_to_le32(x->exch_addr);
+    memcpy(atio.fcp_hdr, f->hdr, FC_HDR_LEN);
+    memcpy(atio.fcp_cmnd, f->payload, FCP_CMND_LEN);
+    if (!isp_atio_post(s, (const uint8_t *)&atio)) {
         tgt_exch_free(x);
         tgt_send_status_direct(s, f, 0x28);
         return;
@@ -222,39 +223,41 @@ static void tgt_fcp_cmnd(IspState *s, const FcFrame *f, IspRport *rp)
 static void ctio_done(IspState *s, const uint8_t *ctio, uint16_t status,
                       uint8_t entry_status)
 {
-    uint16_t flags = lduw_le_p(ctio + 26);
-    uint8_t rsp[IOCB_SIZE];
+    const IspCtio7 *c = (const IspCtio7 *)ctio;
+    uint16_t flags = le16_to_cpu(c->u.status0.flags);
+    uint32_t exch = le32_to_cpu(c->exchange_addr);
+    IspCtio7 rsp;
     QDict *e;
 
     if (s->log) {
         fc_log_count_code(s->log, "ctio_status", status);
         e = fc_log_event(s->log, "isp", "ctio-done");
         if (e) {
-            qdict_put_int(e, "exchange", ldl_le_p(ctio + 20));
-            qdict_put_int(e, "handle", ldl_le_p(ctio + 4));
+            qdict_put_int(e, "exchange", exch);
+            qdict_put_int(e, "handle", le32_to_cpu(c->hdr.handle));
             qdict_put_int(e, "flags", flags);
             qdict_put_int(e, "status", status);
             qdict_put_int(e, "entry_status", entry_status);
         }
     }
-    trace_qla2532_ctio_done(s->port_no, ldl_le_p(ctio + 20), flags, status);
+    trace_qla2532_ctio_done(s->port_no, exch, flags, status);
     if (status == CTIO_SUCCESS && !entry_status &&
         (flags & CTIO7_DONT_RET_CTIO)) {
         return;
     }
-    memset(rsp, 0, sizeof(rsp));
-    rsp[0] = ET_CTIO_TYPE7;
-    rsp[1] = 1;
-    rsp[3] = entry_status;
-    memcpy(rsp + 4, ctio + 4, 4);               /* handle */
-    stw_le_p(rsp + 8, status);
-    memcpy(rsp + 10, ctio + 10, 2);
-    rsp[14] = ctio[14];                         /* vp_index */
-    memcpy(rsp + 20, ctio + 20, 4);             /* exchange address */
-    stw_le_p(rsp + 26, flags & ~CTIO7_TERMINATE);
-    memcpy(rsp + 28, ctio + 28, 4);             /* residual */
-    memcpy(rsp + 32, ctio + 32, 2);             /* ox_id */
-    isp_rsp_post(s, rsp);
+    memset(&rsp, 0, sizeof(rsp));
+    rsp.hdr.entry_type = ET_CTIO_TYPE7;
+    rsp.hdr.entry_count = 1;
+    rsp.hdr.entry_status = entry_status;
+    rsp.hdr.handle = c->hdr.handle;
+    rsp.nport_handle = cpu_to_le16(status);     /* ctio7_from_24xx status */
+    rsp.timeout = c->timeout;
+    rsp.vp_index = c->vp_index;
+    rsp.exchange_addr = c->exchange_addr;
+    rsp.u.status0.flags = cpu_to_le16(flags & ~CTIO7_TERMINATE);
+    rsp.u.status0.residual = c->u.status0.residual;
+    rsp.u.status0.ox_id = c->u.status0.ox_id;
+    isp_rsp_post(s, (const uint8_t *)&rsp);
 }
 
 /*
@@ -266,26 +269,28 @@ static void ctio_done(IspState *s, const uint8_t *ctio, uint16_t status,
 static bool ctio_dsds(IspState *s, const uint8_t *ctio, uint32_t idx,
                       unsigned count, IspDsd **out, unsigned *ndsd)
 {
-    unsigned n = lduw_le_p(ctio + 12), i, c;
-    uint8_t cont[IOCB_SIZE];
+    const IspCtio7 *ct = (const IspCtio7 *)ctio;
+    unsigned n = le16_to_cpu(ct->dseg_count), i, c;
+    IspContA64 cont;
     IspDsd *d;
 
     if (n == 0 || n > 1 + DSDS_PER_CONT * (count - 1)) {
         return false;
     }
     d = g_new(IspDsd, n);
-    d[0].addr = ldq_le_p(ctio + 52);
-    d[0].len = ldl_le_p(ctio + 60);
+    d[0].addr = le64_to_cpu(ct->u.status0.dsd.address);
+    d[0].len = le32_to_cpu(ct->u.status0.dsd.length);
     for (i = 1, c = 1; i < n; c++) {
         unsigned k;
 
-        if (!isp_req_read(s, idx + c, cont) || cont[0] != ET_CONTINUE_A64_TYPE) {
+        if (!isp_req_read(s, idx + c, (uint8_t *)&cont) ||
+            cont.entry_type != ET_CONTINUE_A64_TYPE) {
             g_free(d);
             return false;
         }
         for (k = 0; k < DSDS_PER_CONT && i < n; k++, i++) {
-            d[i].addr = ldq_le_p(cont + 4 + 12 * k);
-            d[i].len = ldl_le_p(cont + 12 + 12 * k);
+            d[i].addr = le64_to_cpu(cont.dsd[k].address);
+            d[i].len = le32_to_cpu(cont.dsd[k].length);
         }
     }
     *out = d;
@@ -345,8 +350,9 @@ static void tgt_send_data(IspState *s, IspTgtExch *x, const uint8_t *buf,
  */
 static void tgt_send_rsp(IspState *s, IspTgtExch *x, const uint8_t *ctio)
 {
-    uint16_t flags = lduw_le_p(ctio + 26);
-    uint16_t st = lduw_le_p(ctio + 34);
+    const IspCtio7 *c = (const IspCtio7 *)ctio;
+    uint16_t flags = le16_to_cpu(c->u.status0.flags);
+    uint16_t st = le16_to_cpu(c->u.status0.scsi_status);
     uint8_t rsp[24 + 32];
     uint32_t len = 24, n = 0, i;
 
@@ -358,19 +364,19 @@ static void tgt_send_rsp(IspState *s, IspTgtExch *x, const uint8_t *ctio)
     if (st & SS_RESIDUAL_OVER) {
         rsp[10] |= FCP_RESID_OVER;
     }
-    stl_be_p(rsp + 12, ldl_le_p(ctio + 28));
+    stl_be_p(rsp + 12, le32_to_cpu(c->u.status0.residual));
     if (flags & CTIO7_STATUS_MODE_1) {
         if (st & SS_RESPONSE_INFO_LEN_VALID) {
-            n = MIN(lduw_le_p(ctio + 36), 8u);
+            n = MIN(le16_to_cpu(c->u.status1.response_len), 8u);
             rsp[10] |= FCP_RSP_LEN_VALID;
             stl_be_p(rsp + 20, n);
         } else if (st & SS_SENSE_LEN_VALID) {
-            n = MIN(lduw_le_p(ctio + 24), 24u);
+            n = MIN(le16_to_cpu(c->u.status1.sense_length), 24u);
             rsp[10] |= FCP_SNS_LEN_VALID;
             stl_be_p(rsp + 16, n);
         }
         for (i = 0; i < n; i++) {
-            rsp[24 + i] = ctio[40 + 4 * (i / 4) + 3 - (i % 4)];
+            rsp[24 + i] = c->u.status1.sense_data[4 * (i / 4) + 3 - (i % 4)];
         }
         len += n;
     }
@@ -405,10 +411,12 @@ static uint16_t tgt_port_status(IspState *s, IspTgtExch *x)
 void isp_iocb_ctio(IspState *s, const uint8_t *ctio, uint32_t idx,
                    unsigned count)
 {
-    uint16_t flags = lduw_le_p(ctio + 26);
-    uint32_t addr = ldl_le_p(ctio + 20);
-    uint32_t xfer = ldl_le_p(ctio + 44);
-    uint32_t ro = ldl_le_p(ctio + 36);
+    const IspCtio7 *c = (const IspCtio7 *)ctio;
+    uint16_t flags = le16_to_cpu(c->u.status0.flags);
+    uint32_t addr = le32_to_cpu(c->exchange_addr);
+    uint32_t xfer = le32_to_cpu(c->u.status0.transfer_length);
+    uint32_t ro = le32_to_cpu(c->u.status0.relative_offset);
+    uint16_t timeout_s = le16_to_cpu(c->timeout);
     bool data = !(flags & CTIO7_STATUS_MODE_1) &&
                 (flags & (CTIO7_DATA_IN | CTIO7_DATA_OUT));
     IspTgtExch *x = tgt_exch_by_addr(s, addr);
@@ -417,7 +425,8 @@ void isp_iocb_ctio(IspState *s, const uint8_t *ctio, uint32_t idx,
     unsigned ndsd = 0;
     uint16_t status;
 
-    trace_qla2532_ctio(s->port_no, addr, flags, xfer, ldl_le_p(ctio + 4));
+    trace_qla2532_ctio(s->port_no, addr, flags, xfer,
+                       le32_to_cpu(c->hdr.handle));
     if (s->log) {
         QDict *e = fc_log_event(s->log, "isp", "ctio");
 
@@ -425,7 +434,7 @@ void isp_iocb_ctio(IspState *s, const uint8_t *ctio, uint32_t idx,
             qdict_put_int(e, "exchange", addr);
             qdict_put_int(e, "flags", flags);
             qdict_put_int(e, "entry_count", count);
-            qdict_put_int(e, "dseg_count", lduw_le_p(ctio + 12));
+            qdict_put_int(e, "dseg_count", le16_to_cpu(c->dseg_count));
             qdict_put_int(e, "transfer_length", xfer);
         }
     }
@@ -481,9 +490,9 @@ void isp_iocb_ctio(IspState *s, const uint8_t *ctio, uint32_t idx,
             return;
         }
         x->wr_pending = true;
-        x->wr_deadline_ns = lduw_le_p(ctio + 10) ?
+        x->wr_deadline_ns = timeout_s ?
             qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
-            lduw_le_p(ctio + 10) * NANOSECONDS_PER_SECOND : 0;
+            timeout_s * NANOSECONDS_PER_SECOND : 0;
         tgt_arm_timeout(s);
         x->wr_len = xfer;
         x->wr_got = 0;
@@ -563,6 +572,7 @@ static void tgt_ctio_timer_cb(void *opaque)
 void isp_tgt_write_complete(IspState *s, IspTgtExch *x)
 {
     uint8_t ctio[IOCB_SIZE];
+    const IspCtio7 *c = (const IspCtio7 *)ctio;
 
     memcpy(ctio, x->wr_ctio, IOCB_SIZE);
     x->wr_pending = false;
@@ -575,7 +585,7 @@ void isp_tgt_write_complete(IspState *s, IspTgtExch *x)
     g_free(x->wr_dsd);
     x->wr_buf = NULL;
     x->wr_dsd = NULL;
-    if (lduw_le_p(ctio + 26) & CTIO7_SEND_STATUS) {
+    if (le16_to_cpu(c->u.status0.flags) & CTIO7_SEND_STATUS) {
         tgt_send_rsp(s, x, ctio);
         tgt_exch_free(x);
     }
@@ -627,7 +637,7 @@ static void hdr_to_le(uint8_t *out, const uint8_t *hdr)
 static void tgt_abts(IspState *s, const FcFrame *f, IspRport *rp)
 {
     IspTgtExch *victim = tgt_exch_by_ox_id(s, fc_s_id(f), fc_ox_id(f));
-    uint8_t e[IOCB_SIZE];
+    IspAbtsRecv e;
     IspAbts *a = NULL;
     int i;
 
@@ -648,14 +658,15 @@ static void tgt_abts(IspState *s, const FcFrame *f, IspRport *rp)
     if (victim) {
         victim->aborted = true;
     }
-    memset(e, 0, sizeof(e));
-    e[0] = ET_ABTS_RECV;
-    e[1] = 1;
-    stw_le_p(e + 10, rp ? rp->handle : 0xffff);
-    e[15] = 0x10;               /* SOFi3 in bits 7:4 */
-    stl_le_p(e + 16, a->exch_addr);
-    hdr_to_le(e + 20, f->hdr);
-    stl_le_p(e + 60, victim ? victim->exch_addr : 0xffffffff);
+    memset(&e, 0, sizeof(e));
+    e.entry_type = ET_ABTS_RECV;
+    e.entry_count = 1;
+    e.nport_handle = cpu_to_le16(rp ? rp->handle : NPH_NONE);
+    e.sof_type = 0x10;          /* SOFi3 in bits 7:4 */
+    e.exchange_address = cpu_to_le32(a->exch_addr);
+    hdr_to_le(e.fcp_hdr_le, f->hdr);
+    e.exchange_addr_to_abort = cpu_to_le32(victim ? victim->exch_addr
+                                                  : 0xffffffff);
     trace_qla2532_abts(s->port_no, a->s_id, a->ox_id,
                        victim ? victim->exch_addr : 0xffffffff);
     if (s->log) {
@@ -668,7 +679,7 @@ static void tgt_abts(IspState *s, const FcFrame *f, IspRport *rp)
                           victim ? victim->exch_addr : 0xffffffff);
         }
     }
-    isp_rsp_post(s, e);
+    isp_rsp_post(s, (const uint8_t *)&e);
 }
 
 /*
@@ -679,8 +690,9 @@ static void tgt_abts(IspState *s, const FcFrame *f, IspRport *rp)
  */
 void isp_iocb_abts_resp(IspState *s, const uint8_t *iocb)
 {
-    uint32_t addr = ldl_le_p(iocb + 16);
-    uint8_t rsp[IOCB_SIZE];
+    const IspAbtsResp *req = (const IspAbtsResp *)iocb;
+    uint32_t addr = le32_to_cpu(req->exchange_address);
+    IspAbtsResp rsp;
     IspAbts *a = NULL;
     FcFrame *f;
     int i;
@@ -691,10 +703,10 @@ void isp_iocb_abts_resp(IspState *s, const uint8_t *iocb)
         }
     }
     if (a) {
-        uint8_t r_ctl = iocb[23];
+        uint8_t r_ctl = req->fcp_hdr_le[3];
 
         f = g_new0(FcFrame, 1);
-        memcpy(f->payload, iocb + 44, 12);
+        memcpy(f->payload, req->payload, sizeof(req->payload));
         fc_frame_init(f, r_ctl == FC_RCTL_BA_RJT ? FC_RCTL_BA_RJT
                                                  : FC_RCTL_BA_ACC,
                       a->s_id, s->port_id, FC_TYPE_BLS,
@@ -707,13 +719,13 @@ void isp_iocb_abts_resp(IspState *s, const uint8_t *iocb)
         }
         a->valid = false;
     }
-    memset(rsp, 0, sizeof(rsp));
-    rsp[0] = ET_ABTS_RESP;
-    rsp[1] = 1;
-    memcpy(rsp + 4, iocb + 4, 4);
-    stw_le_p(rsp + 8, 0);                       /* compl_status: done */
-    memcpy(rsp + 60, iocb + 60, 4);
-    isp_rsp_post(s, rsp);
+    memset(&rsp, 0, sizeof(rsp));
+    rsp.hdr.entry_type = ET_ABTS_RESP;
+    rsp.hdr.entry_count = 1;
+    rsp.hdr.handle = req->hdr.handle;
+    rsp.compl_status = cpu_to_le16(0);          /* done */
+    rsp.exchange_addr_to_abort = req->exchange_addr_to_abort;
+    isp_rsp_post(s, (const uint8_t *)&rsp);
 }
 
 /* ---------------------------------------------------------------------- */

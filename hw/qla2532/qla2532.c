@@ -371,11 +371,40 @@ static char *qla2532_get_report(Object *obj, Error **errp)
     return g_string_free(json, false);
 }
 
-static void qla2532_realize(PCIDevice *pdev, Error **errp)
+/* The properties' values, checked before anything is built. */
+static bool qla2532_check_props(QLA2532State *s, Error **errp)
 {
-    ERRP_GUARD();
-    QLA2532State *s = QLA2532(pdev);
-    uint8_t port = PCI_FUNC(pdev->devfn) & 1;
+    if (qla2532_speed_code(s->link_speed_gbps) == 0xff) {
+        error_setg(errp, "qla2532: link-speed must be 2, 4 or 8 (Gb/s)");
+        return false;
+    }
+    if (s->conn_option > ISP_CONN_P2P_LOOP ||
+        s->partner_conn_option > ISP_CONN_P2P_LOOP) {
+        error_setg(errp, "qla2532: conn-option and partner-conn-option "
+                   "must be 0 (loop), 1 (point-to-point), 2 (loop "
+                   "preferred) or 3 (point-to-point preferred)");
+        return false;
+    }
+    if (s->partner_hard_loop_id > 125) {
+        error_setg(errp, "qla2532: partner-hard-loop-id must be 0..125 or -1");
+        return false;
+    }
+    if (s->partner_role && strcmp(s->partner_role, "initiator") &&
+        strcmp(s->partner_role, "target")) {
+        error_setg(errp, "qla2532: partner-role must be initiator or target");
+        return false;
+    }
+    if (!s->partner_present && s->scenario) {
+        error_setg(errp, "qla2532: a scenario needs the partner port");
+        return false;
+    }
+    return true;
+}
+
+/* The flash image: the NVRAM of both ports, port 1's pair swapped when this
+ * function is port 1 of the card. */
+static void qla2532_build_flash(QLA2532State *s, uint8_t port)
+{
     IspFlashConfig fc = {
         .wwpn = { s->wwpn, s->wwpn + 1 },
         .wwnn = { s->wwnn, s->wwnn + 1 },
@@ -390,28 +419,7 @@ static void qla2532_realize(PCIDevice *pdev, Error **errp)
         .fw_version = { 8, 7, 0, 0 },
     };
 
-    if (qla2532_speed_code(s->link_speed_gbps) == 0xff) {
-        error_setg(errp, "qla2532: link-speed must be 2, 4 or 8 (Gb/s)");
-        return;
-    }
-    if (s->conn_option > ISP_CONN_P2P_LOOP ||
-        s->partner_conn_option > ISP_CONN_P2P_LOOP) {
-        error_setg(errp, "qla2532: conn-option and partner-conn-option "
-                   "must be 0 (loop), 1 (point-to-point), 2 (loop "
-                   "preferred) or 3 (point-to-point preferred)");
-        return;
-    }
-    if (s->partner_hard_loop_id > 125) {
-        error_setg(errp, "qla2532: partner-hard-loop-id must be 0..125 or -1");
-        return;
-    }
-    if (s->partner_role && strcmp(s->partner_role, "initiator") &&
-        strcmp(s->partner_role, "target")) {
-        error_setg(errp, "qla2532: partner-role must be initiator or target");
-        return;
-    }
     if (port) {
-        /* this function is port 1 of the card: swap the NVRAM pair */
         fc.wwpn[0] = s->wwpn - 1;
         fc.wwpn[1] = s->wwpn;
         fc.wwnn[0] = s->wwnn - 1;
@@ -419,10 +427,14 @@ static void qla2532_realize(PCIDevice *pdev, Error **errp)
     }
     s->flash = g_malloc(ISP_FLASH_SIZE);
     isp_flash_build(s->flash, &fc);
+}
 
-    /* qla_os.c qla2x00_probe_one: port_no = INTERRUPT_PIN - 1 on 25xx */
-    pci_config_set_interrupt_pin(pdev->config, port + 1);
-    pdev->config_write = qla2532_write_config;
+/* BAR0 (I/O registers), BAR1 (registers, MSI-X table and PBA), BAR3 and
+ * the expansion ROM (the flash's boot image). */
+static bool qla2532_init_bars(PCIDevice *pdev, Error **errp)
+{
+    ERRP_GUARD();
+    QLA2532State *s = QLA2532(pdev);
 
     memory_region_init_io(&s->io_bar, OBJECT(s), &qla2532_reg_ops, s,
                           "qla2532-io", ISP_REG_BLOCK_SIZE);
@@ -436,7 +448,7 @@ static void qla2532_realize(PCIDevice *pdev, Error **errp)
     memory_region_init_rom(&s->rom, OBJECT(s), "qla2532.rom",
                            QLA2532_ROM_SIZE, errp);
     if (*errp) {
-        return;
+        return false;
     }
     memcpy(memory_region_get_ram_ptr(&s->rom), s->flash + ISP_FLASH_BOOT,
            QLA2532_ROM_SIZE);
@@ -448,40 +460,79 @@ static void qla2532_realize(PCIDevice *pdev, Error **errp)
                      PCI_BASE_ADDRESS_MEM_TYPE_64, &s->bar3);
     pci_register_bar(pdev, PCI_ROM_SLOT, PCI_BASE_ADDRESS_SPACE_MEMORY,
                      &s->rom);
+    return true;
+}
 
-    /* pci_add_capability() links each new capability at the head of the
-     * list: add them from the highest offset down. */
+/* Undo qla2532_init_bars: the ROM's RAM block is registered by name
+ * (memory_region_init_rom -> vmstate_register_ram); another device at the
+ * same address would otherwise find the name taken, as after a failed
+ * device_add (pci.c pci_del_option_rom does the same for option ROMs). */
+static void qla2532_uninit_bars(PCIDevice *pdev)
+{
+    QLA2532State *s = QLA2532(pdev);
+
+    vmstate_unregister_ram(&s->rom, DEVICE(pdev));
+}
+
+/* Undo qla2532_init_caps, also after it failed half-way (each uninit
+ * checks whether its capability exists). */
+static void qla2532_uninit_caps(PCIDevice *pdev)
+{
+    QLA2532State *s = QLA2532(pdev);
+
+    pcie_aer_exit(pdev);
+    msix_uninit(pdev, &s->mmio_bar, &s->mmio_bar);
+    msi_uninit(pdev);
+}
+
+/* The capabilities.  pci_add_capability() links each new capability at the
+ * head of the list: they are added from the highest offset down. */
+static bool qla2532_init_caps(PCIDevice *pdev, Error **errp)
+{
+    ERRP_GUARD();
+    QLA2532State *s = QLA2532(pdev);
+
     if (msix_init(pdev, QLA2532_MSIX_VECTORS, &s->mmio_bar, 1,
                   QLA2532_MSIX_TABLE, &s->mmio_bar, 1, QLA2532_MSIX_PBA,
                   QLA2532_CAP_MSIX, errp) < 0) {
-        return;
+        return false;
     }
     for (int v = 0; v < QLA2532_MSIX_VECTORS; v++) {
         msix_vector_use(pdev, v);
     }
     qla2532_init_vpd(pdev, errp);
     if (*errp) {
-        return;
+        goto fail;
     }
     if (msi_init(pdev, QLA2532_CAP_MSI, 32, true, false, errp) < 0) {
-        return;
+        goto fail;
     }
     if (pcie_endpoint_cap_init(pdev, QLA2532_CAP_EXP) < 0) {
         error_setg(errp, "qla2532: cannot add the PCIe capability");
-        return;
+        goto fail;
     }
     qla2532_init_pcie(pdev);
     qla2532_init_pm(pdev, errp);
     if (*errp) {
-        return;
+        goto fail;
     }
     if (pcie_aer_init(pdev, PCI_ERR_VER, QLA2532_EXTCAP_AER, PCI_ERR_SIZEOF,
                       errp) < 0) {
-        return;
+        goto fail;
     }
     pcie_add_capability(pdev, PCI_EXT_CAP_ID_PWR, 1, QLA2532_EXTCAP_PWR,
                         0x10);
+    return true;
 
+fail:
+    qla2532_uninit_caps(pdev);
+    return false;
+}
+
+/* The firmware model, the event log and the link with the simulated
+ * partner (which takes the scenario, if any). */
+static bool qla2532_init_model(QLA2532State *s, uint8_t port, Error **errp)
+{
     s->isp.port_no = port;
     s->isp.link_speed = qla2532_speed_code(s->link_speed_gbps);
     s->isp.mbox_latency_ns = s->mbox_latency_ns;
@@ -496,33 +547,81 @@ static void qla2532_realize(PCIDevice *pdev, Error **errp)
     fc_link_init(&s->link, (int64_t)s->link_init_us * 1000,
                  s->frame_latency_ns);
     fc_link_attach(&s->link, &s->isp.port);
-    if (s->partner_present) {
-        s->partner.port.wwpn = s->partner_wwpn;
-        s->partner.port.wwnn = s->partner_wwnn;
-        s->partner.port.conn = s->partner_conn_option;
-        s->partner.port.hard_loop_id = s->partner_hard_loop_id;
-        s->partner.login_delay_ns = (int64_t)s->partner_login_delay_us * 1000;
-        s->partner.fcp_role = s->partner_role &&
-                              !strcmp(s->partner_role, "target") ?
-                              FC_SIM_ROLE_TARGET : FC_SIM_ROLE_INITIATOR;
-        s->partner.log = &s->log;
-        fc_sim_port_init(&s->partner, &s->link);
-        if (s->scenario) {
-            s->partner.scsi = fc_sim_scsi_new(&s->partner, s->scenario,
-                                              &s->log, errp);
-            if (!s->partner.scsi) {
-                return;
-            }
+    if (!s->partner_present) {
+        return true;
+    }
+    s->partner.port.wwpn = s->partner_wwpn;
+    s->partner.port.wwnn = s->partner_wwnn;
+    s->partner.port.conn = s->partner_conn_option;
+    s->partner.port.hard_loop_id = s->partner_hard_loop_id;
+    s->partner.login_delay_ns = (int64_t)s->partner_login_delay_us * 1000;
+    s->partner.fcp_role = s->partner_role &&
+                          !strcmp(s->partner_role, "target") ?
+                          FC_SIM_ROLE_TARGET : FC_SIM_ROLE_INITIATOR;
+    s->partner.log = &s->log;
+    fc_sim_port_init(&s->partner, &s->link);
+    if (s->scenario) {
+        s->partner.scsi = fc_sim_scsi_new(&s->partner, s->scenario,
+                                          &s->log, errp);
+        if (!s->partner.scsi) {
+            return false;
         }
-        fc_link_set_online(&s->partner.port, true);
-    } else if (s->scenario) {
-        error_setg(errp, "qla2532: a scenario needs the partner port");
+    }
+    fc_link_set_online(&s->partner.port, true);
+    return true;
+}
+
+/* Undo qla2532_init_model (also after it failed). */
+static void qla2532_uninit_model(QLA2532State *s)
+{
+    isp_finalize(&s->isp);
+    fc_sim_port_finalize(&s->partner);
+    fc_link_finalize(&s->link);
+    fc_log_destroy(&s->log);
+}
+
+/*
+ * Realize: check the properties, then build the flash, the BARs, the
+ * capabilities and the model in that order; a step that fails undoes the
+ * ones before it, so a failed device_add leaves nothing behind.
+ */
+static void qla2532_realize(PCIDevice *pdev, Error **errp)
+{
+    QLA2532State *s = QLA2532(pdev);
+    uint8_t port = PCI_FUNC(pdev->devfn) & 1;
+
+    if (!qla2532_check_props(s, errp)) {
         return;
+    }
+    qla2532_build_flash(s, port);
+
+    /* qla_os.c qla2x00_probe_one: port_no = INTERRUPT_PIN - 1 on 25xx */
+    pci_config_set_interrupt_pin(pdev->config, port + 1);
+    pdev->config_write = qla2532_write_config;
+
+    if (!qla2532_init_bars(pdev, errp)) {
+        goto fail_flash;
+    }
+    if (!qla2532_init_caps(pdev, errp)) {
+        goto fail_bars;
+    }
+    if (!qla2532_init_model(s, port, errp)) {
+        goto fail_model;
     }
     if (s->report_file) {
         s->exit_notifier.notify = qla2532_write_report_at_exit;
         qemu_add_exit_notifier(&s->exit_notifier);
     }
+    return;
+
+fail_model:
+    qla2532_uninit_model(s);
+    qla2532_uninit_caps(pdev);
+fail_bars:
+    qla2532_uninit_bars(pdev);
+fail_flash:
+    g_free(s->flash);
+    s->flash = NULL;
 }
 
 static void qla2532_exit(PCIDevice *pdev)
@@ -532,13 +631,9 @@ static void qla2532_exit(PCIDevice *pdev)
     if (s->report_file) {
         qemu_remove_exit_notifier(&s->exit_notifier);
     }
-    isp_finalize(&s->isp);
-    fc_sim_port_finalize(&s->partner);
-    fc_link_finalize(&s->link);
-    fc_log_destroy(&s->log);
-    pcie_aer_exit(pdev);
-    msix_uninit(pdev, &s->mmio_bar, &s->mmio_bar);
-    msi_uninit(pdev);
+    qla2532_uninit_model(s);
+    qla2532_uninit_caps(pdev);
+    qla2532_uninit_bars(pdev);
     g_free(s->flash);
     s->flash = NULL;
 }

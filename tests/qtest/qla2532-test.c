@@ -696,9 +696,20 @@ static void test_invalid_command(void)
     uint16_t mb[1] = { MBC_GET_FIRMWARE_VERSION };
     uint8_t type;
 
-    qla_start(&t, true);
+    g_autofree char *log = NULL;
+    g_autofree char *log_text = NULL;
+    g_autofree char *extra = NULL;
+    int fd = g_file_open_tmp("qla2532-unimp-XXXXXX.log", &log, NULL);
+
+    g_assert(fd >= 0);
+    close(fd);
+    extra = g_strdup_printf(" -d unimp -D %s", log);
+    qla_start_args(&t, true, extra);
     g_assert_cmphex(mbox_op(&t, MBC_UNKNOWN, &type), ==, MBS_INVALID_COMMAND);
     g_assert_cmphex(type, ==, INTR_ROM_MB_FAILED);
+    /* a firmware command in the ROM: invalid there, but modelled */
+    g_assert_cmphex(mbox_op(&t, MBC_GET_FIRMWARE_VERSION, &type), ==,
+                    MBS_INVALID_COMMAND);
 
     fw_start(&t);
     g_assert_cmphex(mbox_exec(&t, mb, 1, out, 18, &type), ==,
@@ -724,6 +735,13 @@ static void test_invalid_command(void)
     g_assert_cmphex(mbox_op(&t, MBC_UNKNOWN, &type), ==, MBS_INVALID_COMMAND);
     g_assert_cmphex(type, ==, INTR_MB_FAILED);
     qla_stop(&t);
+    /* an opcode the model does not know is logged as unimplemented (-d
+     * unimp), each time; a known one refused in the ROM is not */
+    g_assert(g_file_get_contents(log, &log_text, NULL, NULL));
+    g_assert(strstr(log_text, "mailbox command 0x007f is not modelled"));
+    g_assert(strstr(strstr(log_text, "0x007f") + 1, "0x007f"));
+    g_assert(!strstr(log_text, "0x0008"));
+    unlink(log);
 }
 
 static void test_malformed_mbox(void)
@@ -1806,6 +1824,42 @@ static void test_iocb_malformed(void)
     unlink(scenario);
 }
 
+/*
+ * A device_add whose realize fails late (a scenario file that does not
+ * exist fails after the flash, the BARs, the capabilities and the model
+ * were built) undoes every step: the same device, with the same ID and
+ * address, then realizes and answers (qla2532.c qla2532_realize).
+ */
+static void test_realize_failure_cleans_up(void)
+{
+    QTestState *qts = qtest_init("-machine q35 -nodefaults -device "
+                                 "pcie-root-port,id=rp0,chassis=1,slot=1");
+    QDict *resp;
+
+    resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
+                     "{'driver': 'qla2532', 'id': 'hba', 'bus': 'rp0', "
+                     "'scenario': '/nonexistent/qla2532-scenario.json'}}");
+    g_assert(qdict_haskey(resp, "error"));
+    /* the failure is the scenario's, late in realize */
+    g_assert(strstr(qdict_get_str(qdict_get_qdict(resp, "error"), "desc"),
+                    "qla2532-scenario.json"));
+    qobject_unref(resp);
+    resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
+                     "{'driver': 'qla2532', 'id': 'hba', 'bus': 'rp0'}}");
+    if (!qdict_haskey(resp, "return")) {
+        g_printerr("device_add: %s\n", qdict_get_str(
+            qdict_get_qdict(resp, "error"), "desc"));
+    }
+    g_assert(qdict_haskey(resp, "return"));
+    qobject_unref(resp);
+    resp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                     "{'path': '/machine/peripheral/hba', "
+                     "'property': 'realized'}}");
+    g_assert(qdict_get_bool(resp, "return"));
+    qobject_unref(resp);
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1817,5 +1871,6 @@ int main(int argc, char **argv)
     qtest_add_func("/qla2532/mbox-commands", test_mbox_commands);
     qtest_add_func("/qla2532/mbox-invalid-params", test_mbox_invalid_params);
     qtest_add_func("/qla2532/iocb-malformed", test_iocb_malformed);
+    qtest_add_func("/qla2532/realize-failure", test_realize_failure_cleans_up);
     return g_test_run();
 }
