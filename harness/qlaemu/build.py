@@ -65,9 +65,22 @@ FIRMWARE_FILES: tuple[str, ...] = ("bios-256k.bin", "kvmvapic.bin",
                                    "linuxboot_dma.bin", "efi-e1000.rom")
 
 QEMU_BINARY_TARGET = "qemu-system-x86_64"
-QTEST_NAME = "qla2532-test"
+#: The device's qtests: a plain qtest on q35 (PCIe) and qgraph tests that
+#: are part of QEMU's qos-test, on the libqos driver node "qla2532".
+QTEST_NAME = "qla2532-pcie-test"
 QTEST_TARGET = "tests/qtest/" + QTEST_NAME          # ninja target name
 QTEST_MESON_NAME = "qtest-x86_64/" + QTEST_NAME     # `meson test` name
+QOS_TARGET = "tests/qtest/qos-test"
+QOS_MESON_NAME = "qtest-x86_64/qos-test"
+#: The qgraph path of the device's tests (qos-test -p: only these run).
+QOS_PATH = ("/x86_64/pc/i440FX-pcihost/pci-bus-pc/pci-bus/qla2532/"
+            "qla2532-tests")
+#: meson's log of each run (BUILD_DIR/qemu/meson-logs/<name>.txt, with
+#: the TAP output).
+QTEST_LOGS = ("qla2532-pcie-testlog", "qla2532-qos-testlog")
+#: The repository's qtest files and where they are linked in QEMU's tree.
+QTEST_FILES = ("qla2532-test.c", "qla2532-pcie-test.c", "libqos/qla2532.c",
+               "libqos/qla2532.h")
 
 #: The QEMU build hooks: a patch against Debian's QEMU 7.2 tree.
 HOOKS_PATCH = paths.REPO / "qemu" / "build-hooks.patch"
@@ -128,8 +141,8 @@ def apply_overlay(src: Path) -> None:
     """Link the device into QEMU tree ``src`` and apply the build hooks.
 
     Symlinks (re-pointed every time, like ``ln -sfn``, because the
-    repository may have moved): ``hw/qla2532 -> paths.HW_DIR`` and
-    ``tests/qtest/qla2532-test.c -> paths.QTEST_DIR/qla2532-test.c``.
+    repository may have moved): ``hw/qla2532 -> paths.HW_DIR`` and each of
+    :data:`QTEST_FILES` in ``tests/qtest`` to ``paths.QTEST_DIR``.
 
     The hooks are :data:`HOOKS_PATCH` (``subdir('qla2532')`` in
     hw/meson.build, ``source qla2532/Kconfig`` in hw/Kconfig, the trace
@@ -143,8 +156,9 @@ def apply_overlay(src: Path) -> None:
             7.2, or was edited): remove BUILD_DIR/qemu-src to re-extract it.
     """
     host.symlink(src / "hw" / "qla2532", Path(paths.HW_DIR))
-    host.symlink(src / "tests" / "qtest" / f"{QTEST_NAME}.c",
-                 Path(paths.QTEST_DIR) / f"{QTEST_NAME}.c")
+    for rel in QTEST_FILES:
+        host.symlink(src / "tests" / "qtest" / rel,
+                     Path(paths.QTEST_DIR) / rel)
     applied = src / APPLIED_PATCH
     want = HOOKS_PATCH.read_bytes()
     if applied.is_file():
@@ -216,7 +230,7 @@ def _check_device_sources() -> None:
     """Raise SetupError if the repository lacks files the hooks refer to."""
     need = [Path(paths.HW_DIR) / n for n in ("meson.build", "Kconfig",
                                              "trace-events")]
-    need.append(Path(paths.QTEST_DIR) / f"{QTEST_NAME}.c")
+    need += [Path(paths.QTEST_DIR) / rel for rel in QTEST_FILES]
     need.append(HOOKS_PATCH)
     missing = [str(p) for p in need if not p.is_file()]
     if missing:
@@ -317,29 +331,41 @@ def qemu_data_dirs() -> list[str]:
 
 
 def run_qtests(verbose: bool = True) -> subprocess.CompletedProcess:
-    """Build and run QEMU's qtest ``qtest-x86_64/qla2532-test``.
+    """Build and run the device's qtests.
 
-    Builds ``qemu-system-x86_64`` and ``tests/qtest/qla2532-test`` with ninja,
-    then runs ``meson test --no-rebuild`` so the test gets exactly QEMU's qtest
-    environment (``QTEST_QEMU_BINARY``, ``QTEST_QEMU_IMG``,
-    ``G_TEST_DBUS_DAEMON``, ...), TAP parsing and its 30 s timeout.  Output is
-    streamed to stdout (test output included when *verbose*).
+    Builds ``qemu-system-x86_64``, ``tests/qtest/qla2532-pcie-test`` and
+    ``tests/qtest/qos-test`` with ninja, then runs ``meson test
+    --no-rebuild`` twice, so the tests get exactly QEMU's qtest environment
+    (``QTEST_QEMU_BINARY``, ``QTEST_QEMU_IMG``, ``G_TEST_DBUS_DAEMON``, ...),
+    TAP parsing and its timeout: the PCIe qtest, and qos-test limited to
+    the device's qgraph tests (``-p`` :data:`QOS_PATH`).  Output is
+    streamed to stdout (test output included when *verbose*); meson's logs
+    are :data:`QTEST_LOGS`.
 
     Returns:
-        The ``meson test`` CompletedProcess; ``returncode`` 0 means pass.
+        The CompletedProcess of the second run, or of the first when it
+        failed; ``returncode`` 0 means both passed.
     Raises:
-        SetupError: building QEMU or the test executable failed.
+        SetupError: building QEMU or the test executables failed.
     """
     ensure_qemu()
     with host.lock("setup"):
-        host.progress(f"building {QTEST_TARGET}")
-        _ninja([QEMU_BINARY_TARGET, QTEST_TARGET])
-    cmd = ["meson", "test", "-C", str(_qemu_build_dir()), "--no-rebuild",
-           "--print-errorlogs", QTEST_MESON_NAME]
-    if verbose:
-        cmd.insert(2, "--verbose")
-    sys.stdout.flush()
-    return subprocess.run(cmd, stdin=subprocess.DEVNULL)
+        host.progress(f"building {QTEST_TARGET} and {QOS_TARGET}")
+        _ninja([QEMU_BINARY_TARGET, QTEST_TARGET, QOS_TARGET])
+    res = None
+    for (name, extra), logbase in zip(
+            ((QTEST_MESON_NAME, []),
+             (QOS_MESON_NAME, ["--test-args", f"-p {QOS_PATH}"])),
+            QTEST_LOGS):
+        cmd = ["meson", "test", "-C", str(_qemu_build_dir()), "--no-rebuild",
+               "--print-errorlogs", "--logbase", logbase, *extra, name]
+        if verbose:
+            cmd.insert(2, "--verbose")
+        sys.stdout.flush()
+        res = subprocess.run(cmd, stdin=subprocess.DEVNULL)
+        if res.returncode != 0:
+            return res
+    return res
 
 
 def time_incremental_rebuild(touch: Path) -> float:

@@ -31,7 +31,7 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 #: The QEMU files the build hooks patch (qemu/build-hooks.patch).
 HOOK_FILES = ("hw/meson.build", "hw/Kconfig", "meson.build",
-              "tests/qtest/meson.build")
+              "tests/qtest/meson.build", "tests/qtest/libqos/meson.build")
 
 #: What the regex hooks of earlier harness versions inserted, by file.
 OLD_HOOKS = {
@@ -168,8 +168,11 @@ def _assert_hooks_once(tree):
     assert (tree / "hw" / "Kconfig").read_text().count(
         "source qla2532/Kconfig") == 1
     assert (tree / "meson.build").read_text().count("'hw/qla2532'") == 1
-    assert (tree / "tests" / "qtest" / "meson.build").read_text().count(
-        "'qla2532-test'") == 1
+    qt = (tree / "tests" / "qtest" / "meson.build").read_text()
+    assert qt.count("'qla2532-pcie-test'") == 1
+    assert qt.count("files('qla2532-test.c')") == 1
+    assert (tree / "tests" / "qtest" / "libqos" / "meson.build").read_text(
+        ).count("files('qla2532.c')") == 1
 
 
 @pytest.mark.build

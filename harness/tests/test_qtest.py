@@ -1,4 +1,5 @@
-"""The device's QEMU qtests (tests/qtest/qla2532-test.c), run via meson.
+"""The device's QEMU qtests (tests/qtest/qla2532-pcie-test.c and the qgraph
+tests of tests/qtest/qla2532-test.c in qos-test), run via meson.
 
 Passing needs more than ``meson test`` returning 0: every one of
 :data:`QTESTS` must be reported ``ok`` in the TAP output, so a test that
@@ -12,12 +13,15 @@ import pytest
 
 from qlaemu import build, paths
 
-#: The qtest paths that must each report ``ok`` (TAP, QEMU 7.2 g_test).
-QTESTS = ("/x86_64/qla2532/pci-identity", "/x86_64/qla2532/soft-reset",
-          "/x86_64/qla2532/mbox-reg-test", "/x86_64/qla2532/invalid-command",
-          "/x86_64/qla2532/malformed-mbox", "/x86_64/qla2532/mbox-commands",
-          "/x86_64/qla2532/mbox-invalid-params",
-          "/x86_64/qla2532/iocb-malformed")
+#: The qgraph path of the device's tests in qos-test (build.QOS_PATH).
+QOS = build.QOS_PATH
+#: The qtest paths that must each report ``ok`` (TAP, QEMU 7.2 g_test):
+#: the PCIe qtest's and the qgraph tests on the libqos node "qla2532".
+QTESTS = ("/x86_64/qla2532/pci-identity", "/x86_64/qla2532/realize-failure",
+          QOS + "/soft-reset", QOS + "/mbox-reg-test",
+          QOS + "/invalid-command", QOS + "/malformed-mbox",
+          QOS + "/mbox-commands", QOS + "/mbox-invalid-params",
+          QOS + "/mbox-no-partner", QOS + "/iocb-malformed")
 
 #: A TAP result line: "ok 3 /x86_64/qla2532/mbox-reg-test" optionally
 #: followed by "# SKIP ..." / "# TODO ...".
@@ -52,12 +56,13 @@ def test_device_qtests_all_pass(capfd):
     adir = paths.ARTIFACTS_DIR / "qtest"
     adir.mkdir(parents=True, exist_ok=True)
     log = adir / "qtest.log"
-    # meson also keeps its own log (with the test's TAP output)
-    meson_log = paths.BUILD_DIR / "qemu" / "meson-logs" / "testlog.txt"
-    try:
-        text += "\n" + meson_log.read_text(errors="replace")
-    except OSError:
-        pass
+    # meson also keeps its own logs (with the tests' TAP output)
+    for name in build.QTEST_LOGS:
+        meson_log = paths.BUILD_DIR / "qemu" / "meson-logs" / (name + ".txt")
+        try:
+            text += "\n" + meson_log.read_text(errors="replace")
+        except OSError:
+            pass
     log.write_text(text)
     print(out)        # shown by pytest on failure
     assert isinstance(res, subprocess.CompletedProcess)

@@ -1,17 +1,13 @@
 /*
- * QTest testcase for the QLogic ISP2532 Fibre Channel HBA (qla2532)
+ * QTest testcase for the QLogic ISP2532 Fibre Channel HBA (qla2532), as
+ * qgraph tests on the libqos driver node "qla2532" (libqos/qla2532.c),
+ * like megasas-test.c; what needs a PCIe machine is in
+ * qla2532-pcie-test.c.
  *
  * The assertions are what the Linux 6.1 qla2xxx driver needs from the card
  * (drivers/scsi/qla2xxx/..., file:function named at each check), not a
  * restatement of the model.  Test by test:
  *
- * pci-identity   qla_os.c qla2xxx_pci_tbl / qla2x00_probe_one (1077:2532,
- *                port_no from PCI_INTERRUPT_PIN), qla_os.c
- *                qla2x00_iospace_config (BAR0 I/O >= MIN_IOBASE_LEN, BAR1
- *                memory >= MIN_IOBASE_LEN, BAR3 mapped as mqiobase),
- *                qla_isr.c qla2x00_request_irqs / qla24xx_enable_msix (MSI-X,
- *                MSI fallback); drivers/pci/vpd.c pci_vpd_wait (VPD
- *                address/flag protocol, large resource tag 0x82 first).
  * soft-reset     qla_init.c qla24xx_reset_risc (CSRX_DMA_ACTIVE clear,
  *                CSRX_ISP_SOFT_RESET self-clearing, mailbox0 == 0 when the
  *                ROM is ready, hccr SET_RISC_RESET / REL_RISC_PAUSE /
@@ -73,18 +69,11 @@
 #include "qemu/bswap.h"
 #include "qemu/host-utils.h"
 #include "libqtest.h"
+#include "qemu/module.h"
+#include "libqos/qgraph.h"
 #include "libqos/pci.h"
-#include "libqos/pci-pc.h"
-#include "libqos/malloc-pc.h"
+#include "libqos/qla2532.h"
 #include "hw/pci/pci_regs.h"
-
-#define QLA_DEVFN               QPCI_DEVFN(4, 0)
-#define QLA_ARGS        "-machine q35 -nodefaults " \
-                        "-device qla2532,bus=pcie.0,addr=04.0"
-
-/* q35 MCH PCIEXBAR (hw/pci-host/q35.h), enabled by the test for ECAM */
-#define Q35_PCIEXBAR            0x60
-#define Q35_ECAM_BASE           0xb0000000ULL
 
 /* struct device_reg_24xx, qla_fw.h: BAR1 offsets */
 #define REG_FLASH_ADDR          0x00
@@ -221,7 +210,7 @@
 #define PARTNER_WWNN            0x2000001b32aa0001ULL
 
 /* Short link and login delays: everything settles within ~1 ms. */
-#define QLA_FAST                ",link-init-us=100,partner-login-delay=100"
+#define QLA_FAST                "link-init-us=100,partner-login-delay-us=100"
 #define EVENT_STEP_NS           10000
 #define SETTLE_NS               (2 * 1000 * 1000)
 
@@ -239,8 +228,7 @@ static const uint16_t fw_version[3] = { 5, 6, 7 };  /* != flash's 8.7.0 */
 
 typedef struct QlaTest {
     QTestState *qts;
-    QGuestAllocator alloc;
-    QPCIBus *bus;
+    QGuestAllocator *alloc;
     QPCIDevice *dev;
     QPCIBar bar1;
     /* after INITIALIZE FIRMWARE: events taken and the rings */
@@ -253,32 +241,24 @@ typedef struct QlaTest {
     uint16_t req_in, rsp_out, atio_out;
 } QlaTest;
 
-/* @extra: more -device properties, appended to QLA_ARGS */
-static void qla_start_args(QlaTest *t, bool map, const char *extra)
+/* The test's view of the device the qgraph node started (libqos/qla2532.c:
+ * enabled, BAR1 mapped); @alloc is the machine's guest allocator. */
+static void qla_attach(QlaTest *t, void *obj, QGuestAllocator *alloc)
 {
+    QQla2532 *q = obj;
+
     memset(t, 0, sizeof(*t));
-    t->qts = qtest_initf("%s%s", QLA_ARGS, extra);
-    pc_alloc_init(&t->alloc, t->qts, ALLOC_NO_FLAGS);
-    t->bus = qpci_new_pc(t->qts, &t->alloc);
-    t->dev = qpci_device_find(t->bus, QLA_DEVFN);
-    g_assert(t->dev);
-    if (map) {
-        t->bar1 = qpci_iomap(t->dev, 1, NULL);
-        qpci_device_enable(t->dev);
-    }
+    t->dev = &q->dev;
+    t->qts = q->dev.bus->qts;
+    t->alloc = alloc;
+    t->bar1 = q->bar1;
 }
 
-static void qla_start(QlaTest *t, bool map)
+/* Every test leaves the firmware in a state of its own: the next test
+ * gets a fresh QEMU (qos-test would otherwise only reset the machine). */
+static void qla_detach(QlaTest *t)
 {
-    qla_start_args(t, map, "");
-}
-
-static void qla_stop(QlaTest *t)
-{
-    g_free(t->dev);
-    qpci_free_pc(t->bus);
-    alloc_destroy(&t->alloc);
-    qtest_quit(t->qts);
+    qos_invalidate_command_line();
 }
 
 static uint32_t rd32(QlaTest *t, uint64_t off)
@@ -409,7 +389,7 @@ static uint16_t mbox_at(QlaTest *t, uint16_t op, uint32_t risc,
 static uint64_t fw_image(QlaTest *t)
 {
     uint32_t img[FW_DWORDS] = { 0 };
-    uint64_t dma = guest_alloc(&t->alloc, sizeof(img));
+    uint64_t dma = guest_alloc(t->alloc, sizeof(img));
     int i;
 
     img[2] = cpu_to_le32(FW_RISC_ADDR);
@@ -443,143 +423,7 @@ static uint16_t mbox_op(QlaTest *t, uint16_t op, uint8_t *type)
     return mbox_exec(t, mb, 1, NULL, 0, type);
 }
 
-/* Size a 32-bit BAR register: write all-ones, read back, restore. */
-static uint32_t bar_probe(QPCIDevice *dev, uint8_t reg, uint32_t ones)
-{
-    uint32_t old = qpci_config_readl(dev, reg);
-    uint32_t val;
-
-    qpci_config_writel(dev, reg, ones);
-    val = qpci_config_readl(dev, reg);
-    qpci_config_writel(dev, reg, old);
-    return val;
-}
-
-/* Extended configuration space through q35's ECAM window. */
-static uint32_t ecam_readl(QlaTest *t, uint16_t off)
-{
-    return qtest_readl(t->qts, Q35_ECAM_BASE + (QLA_DEVFN << 12) + off);
-}
-
-static void test_pci_identity(void)
-{
-    QlaTest t;
-    QPCIDevice *d, *mch;
-    uint32_t v;
-    uint16_t flags, addr;
-    uint8_t pos;
-    int i;
-
-    qla_start(&t, false);
-    d = t.dev;
-
-    /* qla_os.c qla2xxx_pci_tbl: PCI_DEVICE(0x1077, 0x2532) */
-    g_assert_cmphex(qpci_config_readw(d, PCI_VENDOR_ID), ==, 0x1077);
-    g_assert_cmphex(qpci_config_readw(d, PCI_DEVICE_ID), ==, 0x2532);
-    g_assert_cmphex(qpci_config_readb(d, PCI_REVISION_ID), ==, 0x02);
-    g_assert_cmphex(qpci_config_readw(d, PCI_CLASS_DEVICE), ==, 0x0c04);
-    g_assert_cmphex(qpci_config_readb(d, PCI_CLASS_PROG), ==, 0x00);
-    g_assert_cmphex(qpci_config_readw(d, PCI_SUBSYSTEM_VENDOR_ID), ==,
-                    0x1077);
-    g_assert_cmphex(qpci_config_readw(d, PCI_SUBSYSTEM_ID), ==, 0x015d);
-    /* qla_os.c qla2x00_probe_one: port_no = INTERRUPT_PIN - 1 */
-    g_assert_cmphex(qpci_config_readb(d, PCI_INTERRUPT_PIN), ==, 1);
-
-    /* qla_os.c qla2x00_iospace_config: BAR0 IORESOURCE_IO, 256 bytes */
-    v = bar_probe(d, PCI_BASE_ADDRESS_0, 0xffffffff);
-    g_assert_cmphex(v & PCI_BASE_ADDRESS_SPACE, ==, PCI_BASE_ADDRESS_SPACE_IO);
-    g_assert_cmphex(1u << ctz32(v & PCI_BASE_ADDRESS_IO_MASK), ==, 0x100);
-
-    /* BAR1: 64-bit, non-prefetchable memory, 16 KiB */
-    v = bar_probe(d, PCI_BASE_ADDRESS_1, 0xffffffff);
-    g_assert_cmphex(v & ~PCI_BASE_ADDRESS_MEM_MASK, ==,
-                    PCI_BASE_ADDRESS_SPACE_MEMORY |
-                    PCI_BASE_ADDRESS_MEM_TYPE_64);
-    g_assert_cmphex(1u << ctz32(v & PCI_BASE_ADDRESS_MEM_MASK), ==,
-                    16 * 1024);
-    g_assert_cmphex(bar_probe(d, PCI_BASE_ADDRESS_2, 0xffffffff), ==,
-                    0xffffffff);
-
-    /* BAR3: 64-bit, non-prefetchable memory, 1 MiB (mqiobase) */
-    v = bar_probe(d, PCI_BASE_ADDRESS_3, 0xffffffff);
-    g_assert_cmphex(v & ~PCI_BASE_ADDRESS_MEM_MASK, ==,
-                    PCI_BASE_ADDRESS_SPACE_MEMORY |
-                    PCI_BASE_ADDRESS_MEM_TYPE_64);
-    g_assert_cmphex(1u << ctz32(v & PCI_BASE_ADDRESS_MEM_MASK), ==,
-                    1024 * 1024);
-    g_assert_cmphex(bar_probe(d, PCI_BASE_ADDRESS_5, 0xffffffff), ==, 0);
-
-    /* expansion ROM: 256 KiB */
-    v = bar_probe(d, PCI_ROM_ADDRESS, PCI_ROM_ADDRESS_MASK);
-    g_assert_cmphex(1u << ctz32(v & PCI_ROM_ADDRESS_MASK), ==, 256 * 1024);
-
-    /* capability list: PM, PCIe, MSI, VPD, MSI-X */
-    g_assert_cmphex(qpci_config_readw(d, PCI_STATUS) & PCI_STATUS_CAP_LIST,
-                    ==, PCI_STATUS_CAP_LIST);
-    {
-        static const uint8_t chain[][2] = {
-            { 0x44, PCI_CAP_ID_PM }, { 0x4c, PCI_CAP_ID_EXP },
-            { 0x88, PCI_CAP_ID_MSI }, { 0x98, PCI_CAP_ID_VPD },
-            { 0xa0, PCI_CAP_ID_MSIX },
-        };
-
-        pos = qpci_config_readb(d, PCI_CAPABILITY_LIST);
-        for (i = 0; i < ARRAY_SIZE(chain); i++) {
-            g_assert_cmphex(pos, ==, chain[i][0]);
-            g_assert_cmphex(qpci_config_readb(d, pos), ==, chain[i][1]);
-            pos = qpci_config_readb(d, pos + PCI_CAP_LIST_NEXT);
-        }
-        g_assert_cmphex(pos, ==, 0);
-    }
-
-    /* MSI: 64-bit, 32 vectors (multiple message capable = 5) */
-    flags = qpci_config_readw(d, 0x88 + PCI_MSI_FLAGS);
-    g_assert_cmphex(flags & PCI_MSI_FLAGS_64BIT, ==, PCI_MSI_FLAGS_64BIT);
-    g_assert_cmphex((flags & PCI_MSI_FLAGS_QMASK) >> 1, ==, 5);
-
-    /* MSI-X: 32 vectors, table/PBA in BAR1 at 0x2000/0x3000 */
-    flags = qpci_config_readw(d, 0xa0 + PCI_MSIX_FLAGS);
-    g_assert_cmphex((flags & PCI_MSIX_FLAGS_QSIZE) + 1, ==, 32);
-    g_assert_cmphex(qpci_config_readl(d, 0xa0 + PCI_MSIX_TABLE), ==,
-                    0x2000 | 1);
-    g_assert_cmphex(qpci_config_readl(d, 0xa0 + PCI_MSIX_PBA), ==,
-                    0x3000 | 1);
-
-    /*
-     * VPD (drivers/pci/vpd.c pci_vpd_wait): write the address with the
-     * flag clear, poll for the flag, read the data.
-     */
-    qpci_config_writew(d, 0x98 + PCI_VPD_ADDR, 0);
-    for (i = 0; i < 100; i++) {
-        addr = qpci_config_readw(d, 0x98 + PCI_VPD_ADDR);
-        if (addr & PCI_VPD_ADDR_F) {
-            break;
-        }
-        qtest_clock_step(t.qts, 1000);
-    }
-    g_assert_cmphex(addr, ==, PCI_VPD_ADDR_F | 0);
-    v = qpci_config_readl(d, 0x98 + PCI_VPD_DATA);
-    g_assert_cmphex(v & 0xff, ==, 0x82);            /* identifier string */
-    g_assert_cmpuint((v >> 8) & 0xffff, >, 0);
-
-    /* extended capabilities: enable the q35 ECAM window and walk them */
-    mch = qpci_device_find(t.bus, 0);
-    g_assert(mch);
-    qpci_config_writel(mch, Q35_PCIEXBAR + 4, 0);
-    qpci_config_writel(mch, Q35_PCIEXBAR, Q35_ECAM_BASE | 1);
-    g_assert_cmphex(ecam_readl(&t, 0), ==, 0x25321077);
-    v = ecam_readl(&t, 0x100);
-    g_assert_cmphex(PCI_EXT_CAP_ID(v), ==, PCI_EXT_CAP_ID_ERR);
-    g_assert_cmphex(PCI_EXT_CAP_NEXT(v), ==, 0x138);
-    v = ecam_readl(&t, 0x138);
-    g_assert_cmphex(PCI_EXT_CAP_ID(v), ==, PCI_EXT_CAP_ID_PWR);
-    g_assert_cmphex(PCI_EXT_CAP_NEXT(v), ==, 0);
-    g_free(mch);
-
-    qla_stop(&t);
-}
-
-static void test_soft_reset(void)
+static void test_soft_reset(void *obj, void *data, QGuestAllocator *alloc)
 {
     QlaTest t;
     uint16_t out[4];
@@ -587,7 +431,7 @@ static void test_soft_reset(void)
     uint8_t type;
     int i;
 
-    qla_start(&t, true);
+    qla_attach(&t, obj, alloc);
     fw_start(&t);
     /* firmware is running: GET FIRMWARE VERSION succeeds */
     g_assert_cmphex(mbox_op(&t, MBC_GET_FIRMWARE_VERSION, &type), ==,
@@ -640,7 +484,7 @@ static void test_soft_reset(void)
                     MBS_COMMAND_COMPLETE);
     g_assert_cmphex(type, ==, INTR_ROM_MB_SUCCESS);
 
-    qla_stop(&t);
+    qla_detach(&t);
 }
 
 static void mbx_reg_test(QlaTest *t, uint16_t invert)
@@ -678,33 +522,28 @@ static void mbx_reg_test(QlaTest *t, uint16_t invert)
     g_assert_cmphex(rd32(t, REG_ISTATUS) & ISRX_RISC_INT, ==, 0);
 }
 
-static void test_mbox_reg_test(void)
+static void test_mbox_reg_test(void *obj, void *data, QGuestAllocator *alloc)
 {
     QlaTest t;
 
-    qla_start(&t, true);
+    qla_attach(&t, obj, alloc);
     mbx_reg_test(&t, 0);
     /* a second, different pattern: an echo, not constants */
     mbx_reg_test(&t, 0xffff);
-    qla_stop(&t);
+    qla_detach(&t);
 }
 
-static void test_invalid_command(void)
+static void test_invalid_command(void *obj, void *data, QGuestAllocator *alloc)
 {
     QlaTest t;
     uint16_t out[18];
     uint16_t mb[1] = { MBC_GET_FIRMWARE_VERSION };
     uint8_t type;
 
-    g_autofree char *log = NULL;
+    g_autofree char *log = data;        /* unimp_log_before */
     g_autofree char *log_text = NULL;
-    g_autofree char *extra = NULL;
-    int fd = g_file_open_tmp("qla2532-unimp-XXXXXX.log", &log, NULL);
 
-    g_assert(fd >= 0);
-    close(fd);
-    extra = g_strdup_printf(" -d unimp -D %s", log);
-    qla_start_args(&t, true, extra);
+    qla_attach(&t, obj, alloc);
     g_assert_cmphex(mbox_op(&t, MBC_UNKNOWN, &type), ==, MBS_INVALID_COMMAND);
     g_assert_cmphex(type, ==, INTR_ROM_MB_FAILED);
     /* a firmware command in the ROM: invalid there, but modelled */
@@ -734,7 +573,7 @@ static void test_invalid_command(void)
 
     g_assert_cmphex(mbox_op(&t, MBC_UNKNOWN, &type), ==, MBS_INVALID_COMMAND);
     g_assert_cmphex(type, ==, INTR_MB_FAILED);
-    qla_stop(&t);
+    qla_detach(&t);
     /* an opcode the model does not know is logged as unimplemented (-d
      * unimp), each time; a known one refused in the ROM is not */
     g_assert(g_file_get_contents(log, &log_text, NULL, NULL));
@@ -744,7 +583,7 @@ static void test_invalid_command(void)
     unlink(log);
 }
 
-static void test_malformed_mbox(void)
+static void test_malformed_mbox(void *obj, void *data, QGuestAllocator *alloc)
 {
     QlaTest t;
     const uint64_t bad_dma = 0xfffffffff000ULL;
@@ -754,8 +593,8 @@ static void test_malformed_mbox(void)
     uint32_t v;
     int i;
 
-    qla_start(&t, true);
-    buf = guest_alloc(&t.alloc, 0x1000);
+    qla_attach(&t, obj, alloc);
+    buf = guest_alloc(t.alloc, 0x1000);
     img = fw_image(&t);
 
     /* nothing loaded yet: verify / execute must not succeed */
@@ -846,7 +685,7 @@ static void test_malformed_mbox(void)
         }
     }
 
-    qla_stop(&t);
+    qla_detach(&t);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -992,9 +831,9 @@ static void rings_alloc(QlaTest *t)
     t->req_len = RING_REQ_LEN;
     t->rsp_len = RING_RSP_LEN;
     t->atio_len = RING_ATIO_LEN;
-    t->req = guest_alloc(&t->alloc, RING_REQ_LEN * IOCB_SIZE);
-    t->rsp = guest_alloc(&t->alloc, RING_RSP_LEN * IOCB_SIZE);
-    t->atio = guest_alloc(&t->alloc, RING_ATIO_LEN * IOCB_SIZE);
+    t->req = guest_alloc(t->alloc, RING_REQ_LEN * IOCB_SIZE);
+    t->rsp = guest_alloc(t->alloc, RING_RSP_LEN * IOCB_SIZE);
+    t->atio = guest_alloc(t->alloc, RING_ATIO_LEN * IOCB_SIZE);
     qtest_memset(t->qts, t->req, 0, RING_REQ_LEN * IOCB_SIZE);
     qtest_memset(t->qts, t->rsp, 0, RING_RSP_LEN * IOCB_SIZE);
     qtest_memset(t->qts, t->atio, 0, RING_ATIO_LEN * IOCB_SIZE);
@@ -1033,7 +872,7 @@ static void icb_build(QlaTest *t, uint8_t *icb, uint32_t fo1, bool atio)
  */
 static uint16_t fw_init(QlaTest *t, const uint8_t *icb)
 {
-    uint64_t dma = guest_alloc(&t->alloc, ICB_SIZE);
+    uint64_t dma = guest_alloc(t->alloc, ICB_SIZE);
 
     qtest_memwrite(t->qts, dma, icb, ICB_SIZE);
     wr32(t, REG_REQ_Q_IN, 0);
@@ -1162,7 +1001,7 @@ static void wait_port_update(QlaTest *t, int from)
 /* ---------------------------------------------------------------------- */
 
 /* The driver's bring-up and loop resync, command by command. */
-static void test_mbox_commands(void)
+static void test_mbox_commands(void *obj, void *data, QGuestAllocator *alloc)
 {
     QlaTest t;
     uint16_t out[32];
@@ -1174,8 +1013,8 @@ static void test_mbox_commands(void)
     uint16_t our_alpa, partner_alpa, handle = 0;
     int i, n, lip;
 
-    qla_start_args(&t, true, QLA_FAST);
-    dma = guest_alloc(&t.alloc, 0x1000);
+    qla_attach(&t, obj, alloc);
+    dma = guest_alloc(t.alloc, 0x1000);
     fw_start(&t);
 
     /*
@@ -1466,11 +1305,12 @@ static void test_mbox_commands(void)
     g_assert_cmpuint(out[1], ==, 1);
     g_assert_cmphex(qtest_readw(t.qts, dma + 4), ==, handle);
 
-    qla_stop(&t);
+    qla_detach(&t);
 }
 
 /* Commands with invalid parameters get an error status, nothing else. */
-static void test_mbox_invalid_params(void)
+static void test_mbox_invalid_params(void *obj, void *data,
+                                     QGuestAllocator *alloc)
 {
     QlaTest t;
     uint16_t out[12];
@@ -1484,8 +1324,8 @@ static void test_mbox_invalid_params(void)
     static const uint16_t bad_sfp_dev[] = { 0x00, 0x50, 0xa1, 0xa4, 0xff };
     int i;
 
-    qla_start_args(&t, true, QLA_FAST);
-    dma = guest_alloc(&t.alloc, 0x1000);
+    qla_attach(&t, obj, alloc);
+    dma = guest_alloc(t.alloc, 0x1000);
     rings_alloc(&t);
 
     /*
@@ -1608,15 +1448,26 @@ static void test_mbox_invalid_params(void)
     g_assert_cmphex(fw_op(&t, MBC_GET_FIRMWARE_STATE, out, 2), ==,
                     MBS_COMMAND_COMPLETE);
     g_assert_cmphex(out[1], ==, FSTATE_READY);
-    qla_stop(&t);
+    qla_detach(&t);
+}
+
+/* A scenario file for the partner: one INQUIRY once it is logged in. */
+static void test_mbox_no_partner(void *obj, void *data,
+                                 QGuestAllocator *alloc)
+{
+    QlaTest t;
+    uint16_t out[12];
+    uint16_t mb[11];
+    uint8_t icb[ICB_SIZE];
+    uint64_t dma;
 
     /*
      * No partner: the link never comes up.  qla2x00_get_adapter_id gets
      * 0x4005/7, qla2x00_get_firmware_state LOSS OF SYNC (qla_init.c
      * qla2x00_fw_ready keeps DFLG_NO_CABLE), the link commands 0x4005.
      */
-    qla_start_args(&t, true, QLA_FAST ",partner=off");
-    dma = guest_alloc(&t.alloc, 0x1000);
+    qla_attach(&t, obj, alloc);
+    dma = guest_alloc(t.alloc, 0x1000);
     rings_alloc(&t);
     fw_start(&t);
     icb_build(&t, icb, ICB_FO1_INITIATOR, false);
@@ -1636,10 +1487,9 @@ static void test_mbox_invalid_params(void)
     g_assert_cmphex(fw_dma(&t, MBC_GET_ID_LIST, 0, dma, 0, NULL, 0), ==,
                     MBS_COMMAND_ERROR);
     g_assert_cmpint(t.naen, ==, 0);
-    qla_stop(&t);
+    qla_detach(&t);
 }
 
-/* A scenario file for the partner: one INQUIRY once it is logged in. */
 static char *scenario_file(void)
 {
     static const char text[] =
@@ -1661,12 +1511,10 @@ static char *scenario_file(void)
  * entry_status the firmware uses (qla_def.h RF_*, qla_isr.c
  * qla2x00_error_entry), and the device keeps working.
  */
-static void test_iocb_malformed(void)
+static void test_iocb_malformed(void *obj, void *data, QGuestAllocator *alloc)
 {
     QlaTest t;
-    g_autofree char *scenario = scenario_file();
-    g_autofree char *args = g_strdup_printf(QLA_FAST ",scenario=%s",
-                                            scenario);
+    g_autofree char *scenario = data;   /* scenario_before */
     uint8_t icb[ICB_SIZE], req[2 * IOCB_SIZE], rsp[IOCB_SIZE];
     uint8_t atio[IOCB_SIZE];
     uint16_t out[8], mb[8];
@@ -1674,8 +1522,8 @@ static void test_iocb_malformed(void)
     uint64_t buf;
     int i;
 
-    qla_start_args(&t, true, args);
-    buf = guest_alloc(&t.alloc, 0x1000);
+    qla_attach(&t, obj, alloc);
+    buf = guest_alloc(t.alloc, 0x1000);
     rings_alloc(&t);
     fw_start(&t);
 
@@ -1820,57 +1668,60 @@ static void test_iocb_malformed(void)
     }
     g_assert_cmpint(rsp_pending(&t), ==, 0);
 
-    qla_stop(&t);
+    qla_detach(&t);
     unlink(scenario);
 }
 
-/*
- * A device_add whose realize fails late (a scenario file that does not
- * exist fails after the flash, the BARs, the capabilities and the model
- * were built) undoes every step: the same device, with the same ID and
- * address, then realizes and answers (qla2532.c qla2532_realize).
- */
-static void test_realize_failure_cleans_up(void)
+/* before: unimplemented-feature logging (-d unimp) into a file of the
+ * test's own; its path is the test's data. */
+static void *unimp_log_before(GString *cmd_line, void *arg)
 {
-    QTestState *qts = qtest_init("-machine q35 -nodefaults -device "
-                                 "pcie-root-port,id=rp0,chassis=1,slot=1");
-    QDict *resp;
+    char *path = NULL;
+    int fd = g_file_open_tmp("qla2532-unimp-XXXXXX.log", &path, NULL);
 
-    resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
-                     "{'driver': 'qla2532', 'id': 'hba', 'bus': 'rp0', "
-                     "'scenario': '/nonexistent/qla2532-scenario.json'}}");
-    g_assert(qdict_haskey(resp, "error"));
-    /* the failure is the scenario's, late in realize */
-    g_assert(strstr(qdict_get_str(qdict_get_qdict(resp, "error"), "desc"),
-                    "qla2532-scenario.json"));
-    qobject_unref(resp);
-    resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
-                     "{'driver': 'qla2532', 'id': 'hba', 'bus': 'rp0'}}");
-    if (!qdict_haskey(resp, "return")) {
-        g_printerr("device_add: %s\n", qdict_get_str(
-            qdict_get_qdict(resp, "error"), "desc"));
-    }
-    g_assert(qdict_haskey(resp, "return"));
-    qobject_unref(resp);
-    resp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
-                     "{'path': '/machine/peripheral/hba', "
-                     "'property': 'realized'}}");
-    g_assert(qdict_get_bool(resp, "return"));
-    qobject_unref(resp);
-    qtest_quit(qts);
+    g_assert(fd >= 0);
+    close(fd);
+    g_string_append_printf(cmd_line, " -d unimp -D %s ", path);
+    return path;
 }
 
-int main(int argc, char **argv)
+/* before: the simulated initiator's scenario; its path is the test's
+ * data. */
+static void *scenario_before(GString *cmd_line, void *arg)
 {
-    g_test_init(&argc, &argv, NULL);
-    qtest_add_func("/qla2532/pci-identity", test_pci_identity);
-    qtest_add_func("/qla2532/soft-reset", test_soft_reset);
-    qtest_add_func("/qla2532/mbox-reg-test", test_mbox_reg_test);
-    qtest_add_func("/qla2532/invalid-command", test_invalid_command);
-    qtest_add_func("/qla2532/malformed-mbox", test_malformed_mbox);
-    qtest_add_func("/qla2532/mbox-commands", test_mbox_commands);
-    qtest_add_func("/qla2532/mbox-invalid-params", test_mbox_invalid_params);
-    qtest_add_func("/qla2532/iocb-malformed", test_iocb_malformed);
-    qtest_add_func("/qla2532/realize-failure", test_realize_failure_cleans_up);
-    return g_test_run();
+    char *path = scenario_file();
+
+    g_string_append_printf(cmd_line, " -global qla2532.scenario=%s ", path);
+    return path;
 }
+
+static void qla2532_register_tests(void)
+{
+    QOSGraphTestOptions fast = {
+        .edge.extra_device_opts = QLA_FAST,
+    };
+    QOSGraphTestOptions no_partner = {
+        .edge.extra_device_opts = QLA_FAST ",partner=off",
+    };
+    QOSGraphTestOptions unimp = {
+        .before = unimp_log_before,
+    };
+    QOSGraphTestOptions with_scenario = {
+        .edge.extra_device_opts = QLA_FAST,
+        .before = scenario_before,
+    };
+
+    qos_add_test("soft-reset", "qla2532", test_soft_reset, NULL);
+    qos_add_test("mbox-reg-test", "qla2532", test_mbox_reg_test, NULL);
+    qos_add_test("invalid-command", "qla2532", test_invalid_command, &unimp);
+    qos_add_test("malformed-mbox", "qla2532", test_malformed_mbox, NULL);
+    qos_add_test("mbox-commands", "qla2532", test_mbox_commands, &fast);
+    qos_add_test("mbox-invalid-params", "qla2532", test_mbox_invalid_params,
+                 &fast);
+    qos_add_test("mbox-no-partner", "qla2532", test_mbox_no_partner,
+                 &no_partner);
+    qos_add_test("iocb-malformed", "qla2532", test_iocb_malformed,
+                 &with_scenario);
+}
+
+libqos_init(qla2532_register_tests);

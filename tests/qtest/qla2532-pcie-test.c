@@ -1,0 +1,241 @@
+/*
+ * QTest testcase for the QLogic ISP2532 Fibre Channel HBA (qla2532): what
+ * needs a PCI Express machine (q35), as a plain qtest.  The register,
+ * mailbox and IOCB contracts are qgraph tests in qla2532-test.c.
+ *
+ * pci-identity   qla_os.c qla2xxx_pci_tbl / qla2x00_probe_one (1077:2532,
+ *                port_no from PCI_INTERRUPT_PIN), qla_os.c
+ *                qla2x00_iospace_config (BAR0 I/O >= MIN_IOBASE_LEN, BAR1
+ *                memory >= MIN_IOBASE_LEN, BAR3 mapped as mqiobase),
+ *                qla_isr.c qla2x00_request_irqs / qla24xx_enable_msix (MSI-X,
+ *                MSI fallback); drivers/pci/vpd.c pci_vpd_wait (VPD
+ *                address/flag protocol, large resource tag 0x82 first);
+ *                the PCIe extended capabilities through q35's ECAM window.
+ * realize-failure  a device_add that fails late in realize leaves nothing
+ *                behind (qla2532.c qla2532_realize): the same device then
+ *                realizes at the same address.
+ *
+ * Copyright (c) 2026 qla2532-emu authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/bitops.h"
+#include "qemu/host-utils.h"
+#include "libqtest.h"
+#include "libqos/pci.h"
+#include "libqos/pci-pc.h"
+#include "libqos/malloc-pc.h"
+#include "hw/pci/pci_regs.h"
+#include "qapi/qmp/qdict.h"
+
+#define QLA_DEVFN               QPCI_DEVFN(4, 0)
+#define QLA_ARGS        "-machine q35 -nodefaults " \
+                        "-device qla2532,bus=pcie.0,addr=04.0"
+
+/* q35 MCH PCIEXBAR (hw/pci-host/q35.h), enabled by the test for ECAM */
+#define Q35_PCIEXBAR            0x60
+#define Q35_ECAM_BASE           0xb0000000ULL
+
+typedef struct QlaPcie {
+    QTestState *qts;
+    QGuestAllocator alloc;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+} QlaPcie;
+
+static void qla_start(QlaPcie *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->qts = qtest_init(QLA_ARGS);
+    pc_alloc_init(&t->alloc, t->qts, ALLOC_NO_FLAGS);
+    t->bus = qpci_new_pc(t->qts, &t->alloc);
+    t->dev = qpci_device_find(t->bus, QLA_DEVFN);
+    g_assert(t->dev);
+}
+
+static void qla_stop(QlaPcie *t)
+{
+    g_free(t->dev);
+    qpci_free_pc(t->bus);
+    alloc_destroy(&t->alloc);
+    qtest_quit(t->qts);
+}
+
+static uint32_t bar_probe(QPCIDevice *dev, uint8_t reg, uint32_t ones)
+{
+    uint32_t old = qpci_config_readl(dev, reg);
+    uint32_t val;
+
+    qpci_config_writel(dev, reg, ones);
+    val = qpci_config_readl(dev, reg);
+    qpci_config_writel(dev, reg, old);
+    return val;
+}
+static uint32_t ecam_readl(QlaPcie *t, uint16_t off)
+{
+    return qtest_readl(t->qts, Q35_ECAM_BASE + (QLA_DEVFN << 12) + off);
+}
+
+static void test_pci_identity(void)
+{
+    QlaPcie t;
+    QPCIDevice *d, *mch;
+    uint32_t v;
+    uint16_t flags, addr;
+    uint8_t pos;
+    int i;
+
+    qla_start(&t);
+    d = t.dev;
+
+    /* qla_os.c qla2xxx_pci_tbl: PCI_DEVICE(0x1077, 0x2532) */
+    g_assert_cmphex(qpci_config_readw(d, PCI_VENDOR_ID), ==, 0x1077);
+    g_assert_cmphex(qpci_config_readw(d, PCI_DEVICE_ID), ==, 0x2532);
+    g_assert_cmphex(qpci_config_readb(d, PCI_REVISION_ID), ==, 0x02);
+    g_assert_cmphex(qpci_config_readw(d, PCI_CLASS_DEVICE), ==, 0x0c04);
+    g_assert_cmphex(qpci_config_readb(d, PCI_CLASS_PROG), ==, 0x00);
+    g_assert_cmphex(qpci_config_readw(d, PCI_SUBSYSTEM_VENDOR_ID), ==,
+                    0x1077);
+    g_assert_cmphex(qpci_config_readw(d, PCI_SUBSYSTEM_ID), ==, 0x015d);
+    /* qla_os.c qla2x00_probe_one: port_no = INTERRUPT_PIN - 1 */
+    g_assert_cmphex(qpci_config_readb(d, PCI_INTERRUPT_PIN), ==, 1);
+
+    /* qla_os.c qla2x00_iospace_config: BAR0 IORESOURCE_IO, 256 bytes */
+    v = bar_probe(d, PCI_BASE_ADDRESS_0, 0xffffffff);
+    g_assert_cmphex(v & PCI_BASE_ADDRESS_SPACE, ==, PCI_BASE_ADDRESS_SPACE_IO);
+    g_assert_cmphex(1u << ctz32(v & PCI_BASE_ADDRESS_IO_MASK), ==, 0x100);
+
+    /* BAR1: 64-bit, non-prefetchable memory, 16 KiB */
+    v = bar_probe(d, PCI_BASE_ADDRESS_1, 0xffffffff);
+    g_assert_cmphex(v & ~PCI_BASE_ADDRESS_MEM_MASK, ==,
+                    PCI_BASE_ADDRESS_SPACE_MEMORY |
+                    PCI_BASE_ADDRESS_MEM_TYPE_64);
+    g_assert_cmphex(1u << ctz32(v & PCI_BASE_ADDRESS_MEM_MASK), ==,
+                    16 * 1024);
+    g_assert_cmphex(bar_probe(d, PCI_BASE_ADDRESS_2, 0xffffffff), ==,
+                    0xffffffff);
+
+    /* BAR3: 64-bit, non-prefetchable memory, 1 MiB (mqiobase) */
+    v = bar_probe(d, PCI_BASE_ADDRESS_3, 0xffffffff);
+    g_assert_cmphex(v & ~PCI_BASE_ADDRESS_MEM_MASK, ==,
+                    PCI_BASE_ADDRESS_SPACE_MEMORY |
+                    PCI_BASE_ADDRESS_MEM_TYPE_64);
+    g_assert_cmphex(1u << ctz32(v & PCI_BASE_ADDRESS_MEM_MASK), ==,
+                    1024 * 1024);
+    g_assert_cmphex(bar_probe(d, PCI_BASE_ADDRESS_5, 0xffffffff), ==, 0);
+
+    /* expansion ROM: 256 KiB */
+    v = bar_probe(d, PCI_ROM_ADDRESS, PCI_ROM_ADDRESS_MASK);
+    g_assert_cmphex(1u << ctz32(v & PCI_ROM_ADDRESS_MASK), ==, 256 * 1024);
+
+    /* capability list: PM, PCIe, MSI, VPD, MSI-X */
+    g_assert_cmphex(qpci_config_readw(d, PCI_STATUS) & PCI_STATUS_CAP_LIST,
+                    ==, PCI_STATUS_CAP_LIST);
+    {
+        static const uint8_t chain[][2] = {
+            { 0x44, PCI_CAP_ID_PM }, { 0x4c, PCI_CAP_ID_EXP },
+            { 0x88, PCI_CAP_ID_MSI }, { 0x98, PCI_CAP_ID_VPD },
+            { 0xa0, PCI_CAP_ID_MSIX },
+        };
+
+        pos = qpci_config_readb(d, PCI_CAPABILITY_LIST);
+        for (i = 0; i < ARRAY_SIZE(chain); i++) {
+            g_assert_cmphex(pos, ==, chain[i][0]);
+            g_assert_cmphex(qpci_config_readb(d, pos), ==, chain[i][1]);
+            pos = qpci_config_readb(d, pos + PCI_CAP_LIST_NEXT);
+        }
+        g_assert_cmphex(pos, ==, 0);
+    }
+
+    /* MSI: 64-bit, 32 vectors (multiple message capable = 5) */
+    flags = qpci_config_readw(d, 0x88 + PCI_MSI_FLAGS);
+    g_assert_cmphex(flags & PCI_MSI_FLAGS_64BIT, ==, PCI_MSI_FLAGS_64BIT);
+    g_assert_cmphex((flags & PCI_MSI_FLAGS_QMASK) >> 1, ==, 5);
+
+    /* MSI-X: 32 vectors, table/PBA in BAR1 at 0x2000/0x3000 */
+    flags = qpci_config_readw(d, 0xa0 + PCI_MSIX_FLAGS);
+    g_assert_cmphex((flags & PCI_MSIX_FLAGS_QSIZE) + 1, ==, 32);
+    g_assert_cmphex(qpci_config_readl(d, 0xa0 + PCI_MSIX_TABLE), ==,
+                    0x2000 | 1);
+    g_assert_cmphex(qpci_config_readl(d, 0xa0 + PCI_MSIX_PBA), ==,
+                    0x3000 | 1);
+
+    /*
+     * VPD (drivers/pci/vpd.c pci_vpd_wait): write the address with the
+     * flag clear, poll for the flag, read the data.
+     */
+    qpci_config_writew(d, 0x98 + PCI_VPD_ADDR, 0);
+    for (i = 0; i < 100; i++) {
+        addr = qpci_config_readw(d, 0x98 + PCI_VPD_ADDR);
+        if (addr & PCI_VPD_ADDR_F) {
+            break;
+        }
+        qtest_clock_step(t.qts, 1000);
+    }
+    g_assert_cmphex(addr, ==, PCI_VPD_ADDR_F | 0);
+    v = qpci_config_readl(d, 0x98 + PCI_VPD_DATA);
+    g_assert_cmphex(v & 0xff, ==, 0x82);            /* identifier string */
+    g_assert_cmpuint((v >> 8) & 0xffff, >, 0);
+
+    /* extended capabilities: enable the q35 ECAM window and walk them */
+    mch = qpci_device_find(t.bus, 0);
+    g_assert(mch);
+    qpci_config_writel(mch, Q35_PCIEXBAR + 4, 0);
+    qpci_config_writel(mch, Q35_PCIEXBAR, Q35_ECAM_BASE | 1);
+    g_assert_cmphex(ecam_readl(&t, 0), ==, 0x25321077);
+    v = ecam_readl(&t, 0x100);
+    g_assert_cmphex(PCI_EXT_CAP_ID(v), ==, PCI_EXT_CAP_ID_ERR);
+    g_assert_cmphex(PCI_EXT_CAP_NEXT(v), ==, 0x138);
+    v = ecam_readl(&t, 0x138);
+    g_assert_cmphex(PCI_EXT_CAP_ID(v), ==, PCI_EXT_CAP_ID_PWR);
+    g_assert_cmphex(PCI_EXT_CAP_NEXT(v), ==, 0);
+    g_free(mch);
+
+    qla_stop(&t);
+}
+
+/*
+ * A device_add whose realize fails late (a scenario file that does not
+ * exist fails after the flash, the BARs, the capabilities and the model
+ * were built) undoes every step: the same device, with the same ID and
+ * address, then realizes and answers (qla2532.c qla2532_realize).
+ */
+static void test_realize_failure_cleans_up(void)
+{
+    QTestState *qts = qtest_init("-machine q35 -nodefaults -device "
+                                 "pcie-root-port,id=rp0,chassis=1,slot=1");
+    QDict *resp;
+
+    resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
+                     "{'driver': 'qla2532', 'id': 'hba', 'bus': 'rp0', "
+                     "'scenario': '/nonexistent/qla2532-scenario.json'}}");
+    g_assert(qdict_haskey(resp, "error"));
+    /* the failure is the scenario's, late in realize */
+    g_assert(strstr(qdict_get_str(qdict_get_qdict(resp, "error"), "desc"),
+                    "qla2532-scenario.json"));
+    qobject_unref(resp);
+    resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
+                     "{'driver': 'qla2532', 'id': 'hba', 'bus': 'rp0'}}");
+    if (!qdict_haskey(resp, "return")) {
+        g_printerr("device_add: %s\n", qdict_get_str(
+            qdict_get_qdict(resp, "error"), "desc"));
+    }
+    g_assert(qdict_haskey(resp, "return"));
+    qobject_unref(resp);
+    resp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                     "{'path': '/machine/peripheral/hba', "
+                     "'property': 'realized'}}");
+    g_assert(qdict_get_bool(resp, "return"));
+    qobject_unref(resp);
+    qtest_quit(qts);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/qla2532/pci-identity", test_pci_identity);
+    qtest_add_func("/qla2532/realize-failure", test_realize_failure_cleans_up);
+    return g_test_run();
+}
