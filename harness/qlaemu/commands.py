@@ -2,7 +2,6 @@
 line and calls them): each takes the argparse namespace and returns the
 process exit status.
 """
-import argparse
 import json
 import os
 import subprocess
@@ -190,14 +189,6 @@ def cmd_bisect_step(args) -> int:
     print(report.race_summary(r, timeline_lines=args.timeline))
     _write_race_outputs(args, r)
     return r["exit_code"]
-
-
-def _names(text: str) -> list:
-    """argparse type: 'a,b,c' -> ['a', 'b', 'c']."""
-    out = [x.strip() for x in text.split(",") if x.strip()]
-    if not out:
-        raise argparse.ArgumentTypeError("expected a comma-separated list")
-    return out
 
 
 def cmd_matrix(args) -> int:

@@ -23,17 +23,7 @@ A profile is a directory ``driver-under-test/<name>/`` holding a
     ``.ko`` files go into the initramfs and the profile's ``load`` /
     ``configure`` scripts replace the harness's qla2xxx/LIO set-up.
 
-Builds are cached in ``BUILD_DIR/driver/<profile>-<key>/`` where the key
-hashes the kernel release and package version, the source / headers
-versions, the make variables and the patches (names and contents) or the
-tree's contents.  Layout of such a directory::
-
-    src/            extracted (and patched) kernel source subset, or the copy
-                    of the out-of-tree tree; the unstripped .ko files stay
-                    here (with debug info, for decoding oopses)
-    out/<name>.ko   debug-stripped modules that go into the initramfs
-    build.log       patch + make output
-    manifest.json   versions, patches, modules, vermagic, timings
+Builds and their cache are :mod:`qlaemu.modbuild`'s.
 
 Errors: :class:`BuildError` means the driver (its source with the patches)
 cannot be built -- a patch does not apply, the compiler fails, a patch
