@@ -132,7 +132,7 @@ def _add_race_args(p: argparse.ArgumentParser) -> None:
     rm = race_mod
     _add_driver_args(p)
     p.add_argument("--latency-us", type=int, default=rm.DEFAULT_LATENCY_US,
-                   metavar="N", help="prli-complete-latency, us (default "
+                   metavar="N", help="prli-complete-latency-us (default "
                    "%d)" % rm.DEFAULT_LATENCY_US)
     p.add_argument("--first-cmd-us", type=int,
                    default=rm.DEFAULT_FIRST_CMD_US, metavar="N",
@@ -166,7 +166,7 @@ def _add_sweep_parser(sub) -> None:
     _add_driver_args(sw)
     sw.add_argument("--latencies", type=_us_list, metavar="L1,L2,...",
                     default=list(race_mod.DEFAULT_LATENCIES),
-                    help="prli-complete-latency values, us (default "
+                    help="prli-complete-latency-us values (default "
                     "0,1000,...,9000)")
     sw.add_argument("--delays", type=_us_list, metavar="D1,D2,...",
                     default=list(race_mod.DEFAULT_DELAYS),

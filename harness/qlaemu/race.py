@@ -5,7 +5,7 @@ follows the PRLI LS_ACC closely (a QLogic boot BIOS scanning LUN 0) gets
 CTIOs completed with PORT LOGGED OUT (0x29); the target driver answers
 with a terminate, deletes the session and sends LOGO, the initiator logs
 in again, and the cycle repeats (docs/race.md, docs/driver-target-
-contract.md §7).  The device reproduces it with ``prli-complete-latency``
+contract.md §7).  The device reproduces it with ``prli-complete-latency-us``
 (µs from the PRLI LS_ACC to the firmware's PRLI completion, during which
 it completes CTIOs for the port with 0x29) and traces/prli-race.json.
 
@@ -13,7 +13,7 @@ it completes CTIOs for the port with 0x29) and traces/prli-race.json.
 (qlaemu.driver) and the race scenario and returns a verdict with its
 evidence.  :func:`run_sweep` boots once and runs a grid of (latency,
 first-command delay) points in that guest: per point it writes a variant
-of the scenario, ``qom-set``s ``prli-complete-latency`` and ``scenario``
+of the scenario, ``qom-set``s ``prli-complete-latency-us`` and ``scenario``
 (which clears the report) and injects ``link-event lip``, so the
 initiator logs in again and the new scenario starts; then it polls the
 report until the initiator is done.  Both judge with the same function,
@@ -318,7 +318,7 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
         driver_tree: out-of-tree driver source (``--driver-tree``).
         profile_dir: the out-of-tree profile for ``driver_tree`` (default
             driver-under-test/qla2xxx-tree).
-        latency_us: device ``prli-complete-latency``.
+        latency_us: device ``prli-complete-latency-us``.
         first_cmd_us: the scenario's ``first-command-delay-us``.
         seed: recorded; nothing is random.
         trace: scenario file (default traces/prli-race.json).
@@ -360,7 +360,7 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
     snap = adir / "race-report.json"
     controller = _race_controller(total_bound_ns(scen), snap, timeout_s,
                                   ready_timeout_s, poll_s)
-    opts = "prli-complete-latency=%d" % latency_us
+    opts = "prli-complete-latency-us=%d" % latency_us
     if device_opts:
         opts += "," + device_opts
     try:

@@ -37,7 +37,7 @@ def race_summary(r: dict, timeline_lines: int = 60) -> str:
                  (r.get("kernel") or {}).get("spec", "?"),
                  r.get("memory_mib", "?")),
              "  scenario: %s, first command %d us after the PRLI LS_ACC, "
-             "prli-complete-latency %d us, seed %s (nothing is random)" % (
+             "prli-complete-latency-us %d us, seed %s (nothing is random)" % (
                  (r.get("scenario") or {}).get("trace"), r["first_cmd_us"],
                  r["latency_us"], r.get("seed"))]
     for x in r.get("reasons", []):
@@ -102,7 +102,7 @@ def sweep_summary(r: dict) -> str:
     lines = ["sweep: driver %s (%s), %d points: %s" % (
         d.get("name", "?"), d.get("kind", "?"), len(r["points"]),
         ", ".join("%s %d" % kv for kv in r["counts"].items())),
-        "  rows: prli-complete-latency (us); columns: first-command delay "
+        "  rows: prli-complete-latency-us (us); columns: first-command delay "
         "after the PRLI LS_ACC (us); . PASS  X FAIL  ? INCONCLUSIVE"]
     w = max(6, max((len(str(x)) for x in delays), default=1) + 1)
     lines.append("  %8s " % "lat\\d" + "".join("%*s" % (w, x)

@@ -204,7 +204,7 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
             profile.json, or a qlaemu.profiles.Profile
             (:func:`check_driver`).
         device_opts: extra qla2532 properties ``k=v,...`` (e.g.
-            ``"prli-complete-latency=5000"``); not id/bus/wwpn/wwnn/
+            ``"prli-complete-latency-us=5000"``); not id/bus/wwpn/wwnn/
             scenario/report-file.
         icount: QEMU ``-icount`` value, or None/"" for none.
         timeout_s: hard limit on QEMU, seconds.

@@ -2,7 +2,7 @@
 delay) point of a grid, in one boot (``./qlaemu sweep``; issue #5).
 
 Per point the host writes a variant of the scenario, ``qom-set``s
-``prli-complete-latency`` and ``scenario`` (which clears the report) and
+``prli-complete-latency-us`` and ``scenario`` (which clears the report) and
 injects ``link-event lip``, so the initiator logs in again and the new
 scenario starts; then it polls the report until the point is decided
 (:func:`qlaemu.race.poll_point`) and judges it as the race does
@@ -32,7 +32,7 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
               device_opts: str = "") -> dict:
     """Run the race at every (latency, first-command delay) in one boot.
 
-    Per point: write the scenario variant, qom-set prli-complete-latency
+    Per point: write the scenario variant, qom-set prli-complete-latency-us
     and scenario (the report is cleared), qom-set link-event lip, poll
     until the initiator is done (:func:`poll_point`), judge.
 
@@ -78,7 +78,7 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
     try:
         r = scenario.run_scenario(
             idle_scenario(pdir), driver=prof,
-            device_opts="prli-complete-latency=0"
+            device_opts="prli-complete-latency-us=0"
             + ("," + device_opts if device_opts else ""),
             icount=icount, timeout_s=timeout, run_name=adir.name,
             controller=controller, ready_timeout_s=ready_timeout_s,
@@ -107,7 +107,7 @@ def _sweep_point(ctl, lat: int, d: int, variant: Path, scen: dict,
     originate a LIP, poll until decided, judge."""
     t0 = time.monotonic()
     try:
-        for prop, value in (("prli-complete-latency", int(lat)),
+        for prop, value in (("prli-complete-latency-us", int(lat)),
                             ("scenario", str(variant)),
                             ("link-event", "lip")):
             ctl.qmp("qom-set", path=scenario.HBA_PATH, property=prop,

@@ -143,11 +143,11 @@ def test_unknown_driver_and_bad_options_fail_before_boot(tmp_path,
 
 def test_cli_scenario_arguments():
     args = cli.build_parser().parse_args(
-        ["scenario", "x.json", "--opt", "prli-complete-latency=5000",
+        ["scenario", "x.json", "--opt", "prli-complete-latency-us=5000",
          "--json", "out.json"])
     assert args.file == "x.json" and args.driver is None
     assert commands.resolve_driver(args).name == "debian-6.1"    # the default
-    assert commands._device_opts(args) == "prli-complete-latency=5000"
+    assert commands._device_opts(args) == "prli-complete-latency-us=5000"
     assert args.func is commands.cmd_scenario
 
 
@@ -188,14 +188,15 @@ qlaemu_section third echo "[$z] $rc"
 
 @pytest.fixture(scope="module")
 def basic_run(guest_ready):
-    return scenario.run_scenario(BASIC, device_opts="prli-complete-latency=0",
+    return scenario.run_scenario(BASIC,
+                                 device_opts="prli-complete-latency-us=0",
                                  run_name="pytest-scenario-basic")
 
 
 @pytest.mark.guest
 @pytest.mark.device
 def test_basic_scenario(basic_run):
-    """traces/basic.json at prli-complete-latency=0 passes end to end."""
+    """traces/basic.json at prli-complete-latency-us=0 passes end to end."""
     r = basic_run
     ini = r["initiator"]
     assert r["status"] == "passed", _explain(r)
@@ -257,11 +258,11 @@ def test_basic_scenario(basic_run):
 
 @pytest.fixture(scope="module")
 def race_runs(guest_ready):
-    """traces/prli-race.json at prli-complete-latency=5000, twice (in
+    """traces/prli-race.json at prli-complete-latency-us=5000, twice (in
     parallel)."""
     def one(i):
         return scenario.run_scenario(
-            RACE, device_opts="prli-complete-latency=5000",
+            RACE, device_opts="prli-complete-latency-us=5000",
             run_name="pytest-scenario-race-%d" % i)
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         return list(pool.map(one, (1, 2)))
@@ -400,9 +401,9 @@ def test_race_is_deterministic(race_runs, record_property):
 @pytest.mark.guest
 @pytest.mark.device
 def test_race_scenario_passes_without_latency(guest_ready):
-    """The same scenario with prli-complete-latency=0: no 0x29, no LOGO,
+    """The same scenario with prli-complete-latency-us=0: no 0x29, no LOGO,
     the first scan INQUIRY succeeds."""
-    r = scenario.run_scenario(RACE, device_opts="prli-complete-latency=0",
+    r = scenario.run_scenario(RACE, device_opts="prli-complete-latency-us=0",
                               run_name="pytest-scenario-race-control")
     ini = r["initiator"]
     assert r["status"] == "passed", _explain(r)

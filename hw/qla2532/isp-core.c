@@ -25,7 +25,8 @@ QDict *isp_log(IspState *s, const char *event)
 
 uint64_t isp_mb_dma_addr(const uint16_t *mb)
 {
-    /* qla_mbx.c: mb2 = MSW(LSD), mb3 = LSW(LSD), mb6 = MSW(MSD), mb7 = LSW(MSD) */
+    /* qla_mbx.c: mb2 = MSW(LSD), mb3 = LSW(LSD), mb6 = MSW(MSD),
+     * mb7 = LSW(MSD) */
     return (uint64_t)mb[3] | (uint64_t)mb[2] << 16 |
            (uint64_t)mb[7] << 32 | (uint64_t)mb[6] << 48;
 }

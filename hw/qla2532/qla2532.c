@@ -656,7 +656,7 @@ static Property qla2532_properties[] = {
     DEFINE_PROP_UINT32("link-init-us", QLA2532State, link_init_us, 2000),
     DEFINE_PROP_UINT32("frame-latency-ns", QLA2532State, frame_latency_ns,
                        1000),
-    DEFINE_PROP_UINT32("partner-login-delay", QLA2532State,
+    DEFINE_PROP_UINT32("partner-login-delay-us", QLA2532State,
                        partner_login_delay_us, 1000),
     DEFINE_PROP_UINT16("hard-loop-id", QLA2532State, hard_loop_id, 0),
     DEFINE_PROP_UINT8("conn-option", QLA2532State, conn_option,
@@ -726,7 +726,7 @@ static void qla2532_set_link_event(Object *obj, const char *value,
 }
 
 /*
- * prli-complete-latency (µs): settable on the command line and at run time
+ * prli-complete-latency-us (µs): settable on the command line and at run time
  * (qom-set), e.g. between the points of a sweep; applies to PRLIs
  * accepted from then on.
  */
@@ -756,7 +756,7 @@ static void qla2532_set_prli_latency(Object *obj, Visitor *v,
 /*
  * Firmware variants where the real ISP2532's behaviour is unknown
  * (docs/login-states.md): a name per value, settable on the command line
- * and at run time (qom-set), like prli-complete-latency.
+ * and at run time (qom-set), like prli-complete-latency-us.
  */
 static const char *const last_state_names[] = {
     [ISP_LAST_STATE_PREVIOUS] = "previous",
@@ -854,7 +854,7 @@ static void qla2532_set_scenario(Object *obj, const char *value,
 
 static void qla2532_instance_init(Object *obj)
 {
-    object_property_add(obj, "prli-complete-latency", "uint32",
+    object_property_add(obj, "prli-complete-latency-us", "uint32",
                         qla2532_get_prli_latency, qla2532_set_prli_latency,
                         NULL, NULL);
     object_property_add_str(obj, "scenario", qla2532_get_scenario,
