@@ -369,6 +369,35 @@ typedef struct QEMU_PACKED IspGidListEntry {
     uint16_t reserved_1;
 } IspGidListEntry;
 
+/* GET LINK PRIVATE STATISTICS's answer (MBC 0x6d), the first 148 bytes of
+ * qla_def.h struct link_statistics (the driver reads these; the rest stays
+ * 0). */
+typedef struct QEMU_PACKED IspLinkStats {
+    uint32_t link_fail_cnt;
+    uint32_t loss_sync_cnt;
+    uint32_t loss_sig_cnt;
+    uint32_t prim_seq_err_cnt;
+    uint32_t inval_xmit_word_cnt;
+    uint32_t inval_crc_cnt;
+    uint32_t lip_cnt;
+    uint32_t link_up_cnt;
+    uint32_t link_down_loop_init_tmo;
+    uint32_t link_down_los;
+    uint32_t link_down_loss_rcv_clk;
+    uint32_t reserved0[5];
+    uint32_t port_cfg_chg;
+    uint32_t reserved1[11];
+    uint32_t rsp_q_full;
+    uint32_t atio_q_full;
+    uint32_t drop_ae;
+    uint32_t els_proto_err;
+    uint32_t reserved2;
+    uint32_t tx_frames;
+    uint32_t rx_frames;
+    uint32_t discarded_frames;
+    uint32_t dropped_frames;
+} IspLinkStats;
+
 QEMU_BUILD_BUG_ON(sizeof(IspIocbHeader) != 8);
 QEMU_BUILD_BUG_ON(sizeof(IspDsd64) != 12);
 QEMU_BUILD_BUG_ON(sizeof(IspContA64) != 64);
@@ -396,6 +425,8 @@ QEMU_BUILD_BUG_ON(sizeof(IspPortDb24xx) != 64);
 QEMU_BUILD_BUG_ON(offsetof(IspPortDb24xx, port_name) != 24);
 QEMU_BUILD_BUG_ON(sizeof(IspNameListEntry) != 40);
 QEMU_BUILD_BUG_ON(sizeof(IspGidListEntry) != 8);
+QEMU_BUILD_BUG_ON(sizeof(IspLinkStats) != 148);
+QEMU_BUILD_BUG_ON(offsetof(IspLinkStats, tx_frames) != 132);
 
 /* A le_id_t (AL_PA, area, domain) as a 24-bit port ID, and back. */
 static inline uint32_t isp_le_id(const uint8_t *id)

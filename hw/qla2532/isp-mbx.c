@@ -490,18 +490,20 @@ static int mbc_get_position_map(IspState *s, uint16_t *mb, int *nout)
 static int mbc_get_link_stats(IspState *s, uint16_t *mb, int *nout)
 {
     uint32_t bytes = (uint32_t)mb[8] * 4;
-    g_autofree uint8_t *st = NULL;
+    g_autofree uint8_t *buf = NULL;
+    IspLinkStats *st;
 
     if (bytes == 0 || bytes > 4096) {
         return MBS_COMMAND_ERROR;
     }
-    st = g_malloc0(MAX(bytes, 148));
-    stl_le_p(st + 0, s->stat_link_fail);
-    stl_le_p(st + 24, s->stat_lip);
-    stl_le_p(st + 28, s->stat_link_up);
-    stl_le_p(st + 132, s->stat_tx_frames);
-    stl_le_p(st + 136, s->stat_rx_frames);
-    if (s->ops->dma_write(s->opaque, isp_mb_dma_addr(mb), st, bytes)
+    buf = g_malloc0(MAX(bytes, sizeof(*st)));
+    st = (IspLinkStats *)buf;
+    st->link_fail_cnt = cpu_to_le32(s->stat_link_fail);
+    st->lip_cnt = cpu_to_le32(s->stat_lip);
+    st->link_up_cnt = cpu_to_le32(s->stat_link_up);
+    st->tx_frames = cpu_to_le32(s->stat_tx_frames);
+    st->rx_frames = cpu_to_le32(s->stat_rx_frames);
+    if (s->ops->dma_write(s->opaque, isp_mb_dma_addr(mb), buf, bytes)
         != MEMTX_OK) {
         return MBS_COMMAND_ERROR;
     }
