@@ -3,7 +3,8 @@
 # needs), SESS (LIO's dynamic_sessions file of the port, or ''),
 # PORT_WAIT_S (seconds to wait for fc_host port_state Online), PEER_WAIT_S
 # (then seconds to wait for an Online remote port or a LIO session),
-# FC_HOST_ATTRS, SCSI_HOST_ATTRS, RPORT_ATTRS (attribute names).
+# PCI_ATTRS, FC_HOST_ATTRS, SCSI_HOST_ATTRS, RPORT_ATTRS (attribute
+# names).
 BDF=
 for d in /sys/bus/pci/devices/*; do
     if [ "$(cat $d/vendor)" = 0x1077 ] && [ "$(cat $d/device)" = 0x2532 ]; then
@@ -13,8 +14,7 @@ done
 qlaemu_section bdf echo "$BDF"
 if [ -n "$BDF" ]; then
     P=/sys/bus/pci/devices/$BDF
-    qlaemu_kv pci_ids $P vendor device subsystem_vendor subsystem_device \
-        revision class
+    qlaemu_kv pci_ids $P $PCI_ATTRS
     qlaemu_section pci_config sh -c "od -An -tx1 -v $P/config | tr -d ' \n'"
 fi
 if [ "$MODE" = target ]; then

@@ -83,6 +83,7 @@ def probe_script(mode: str, wwpn: int, port_wait_s: int = PORT_WAIT_S,
         "MODE": mode, "WWN": wwn, "RD_PAGES": RD_PAGES,
         "PORT_WAIT_S": port_wait_s, "PEER_WAIT_S": peer_wait_s,
         "SESS": lio_sessions_path(wwn) if mode == "target" else "",
+        "PCI_ATTRS": " ".join(PCI_ATTRS),
         "FC_HOST_ATTRS": " ".join(FC_HOST_ATTRS),
         "SCSI_HOST_ATTRS": " ".join(SCSI_HOST_ATTRS),
         "RPORT_ATTRS": " ".join(RPORT_ATTRS)}, functions)
