@@ -38,6 +38,30 @@ uint32_t fc_els_plogi(uint8_t *pl, uint8_t cmd, uint64_t wwpn, uint64_t wwnn)
     return FC_PLOGI_LEN;
 }
 
+const char *fc_els_name(uint8_t cmd)
+{
+    switch (cmd) {
+    case ELS_LS_RJT:
+        return "LS_RJT";
+    case ELS_LS_ACC:
+        return "LS_ACC";
+    case ELS_PLOGI:
+        return "PLOGI";
+    case ELS_FLOGI:
+        return "FLOGI";
+    case ELS_LOGO:
+        return "LOGO";
+    case ELS_PRLI:
+        return "PRLI";
+    case ELS_PRLO:
+        return "PRLO";
+    case ELS_ADISC:
+        return "ADISC";
+    default:
+        return "ELS";
+    }
+}
+
 uint64_t fc_els_plogi_wwpn(const uint8_t *pl, uint32_t len)
 {
     return len >= 28 ? ldq_be_p(pl + 20) : 0;

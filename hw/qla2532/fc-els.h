@@ -23,6 +23,12 @@
 #define FCP_SPPARM_RD_XRDY_DIS  0x0002
 #define FCP_SPPARM_CONF_COMPL   0x0080
 
+/*
+ * fc_els_name: "PLOGI", "LS_ACC", ... for ELS command code @cmd, "ELS" for
+ * one the model does not know (FC-LS-3 command codes).
+ */
+const char *fc_els_name(uint8_t cmd);
+
 /**
  * fc_els_plogi: build a PLOGI request or LS_ACC (@cmd ELS_PLOGI or
  * ELS_LS_ACC) into @pl (FC_PLOGI_LEN bytes) for a port with these names;

@@ -325,9 +325,6 @@ void fc_link_send(FcPort *from, FcFrame *f)
     FcLink *l = from->link;
 
     f->time_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
-    if (l->tap) {
-        l->tap(l->tap_opaque, from, f);
-    }
     trace_qla2532_fc_frame(from->name, fc_r_ctl(f), fc_s_id(f), fc_d_id(f),
                            fc_type(f), fc_ox_id(f), fc_rx_id(f),
                            f->len ? f->payload[0] : 0);
@@ -335,10 +332,20 @@ void fc_link_send(FcPort *from, FcFrame *f)
         g_free(f);
         return;
     }
+    /* on the wire: what an analyzer on the link would see */
+    if (l->tap) {
+        l->tap(l->tap_opaque, from, f);
+    }
     g_queue_push_tail(l->in_flight, f);
     if (!timer_pending(l->frame_timer)) {
         timer_mod(l->frame_timer, f->time_ns + l->frame_ns);
     }
+}
+
+void fc_link_set_tap(FcLink *l, FcLinkTap *tap, void *opaque)
+{
+    l->tap = tap;
+    l->tap_opaque = opaque;
 }
 
 FcPort *fc_link_peer(FcPort *p)

@@ -84,8 +84,9 @@ struct FcPort {
 };
 
 /**
- * FcLinkTap: observer of every frame sent on the link (capture, event
- * log); @f->time_ns is the send time.
+ * FcLinkTap: observer of every frame that goes on the wire (a capture):
+ * called once per frame a port that is up sends while the link has a
+ * topology, before delivery; @f->time_ns is the send time.
  */
 typedef void FcLinkTap(void *opaque, const FcPort *from, const FcFrame *f);
 
@@ -158,6 +159,9 @@ void fc_link_lip_reset(FcPort *from, FcPort *to);
  * every port sees FC_EV_LINK_DOWN; false re-initialises it.
  */
 void fc_link_force_down(FcLink *l, bool down);
+
+/* fc_link_set_tap: observe the link's frames with @tap (NULL: none). */
+void fc_link_set_tap(FcLink *l, FcLinkTap *tap, void *opaque);
 
 /* The first other port that is up on @p's link, or NULL. */
 FcPort *fc_link_peer(FcPort *p);

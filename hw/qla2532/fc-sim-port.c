@@ -20,28 +20,6 @@ static bool sim_is_initiator(FcSimPort *sp)
     return sp->fcp_role & FC_SIM_ROLE_INITIATOR;
 }
 
-static const char *els_name(uint8_t els)
-{
-    switch (els) {
-    case ELS_LS_ACC:
-        return "LS_ACC";
-    case ELS_LS_RJT:
-        return "LS_RJT";
-    case ELS_PLOGI:
-        return "PLOGI";
-    case ELS_LOGO:
-        return "LOGO";
-    case ELS_PRLI:
-        return "PRLI";
-    case ELS_PRLO:
-        return "PRLO";
-    case ELS_ADISC:
-        return "ADISC";
-    default:
-        return "ELS";
-    }
-}
-
 /* Record an ELS frame sent or received by the initiator. */
 static void sim_log_els(FcSimPort *sp, const char *dir, const FcFrame *f)
 {
@@ -52,10 +30,10 @@ static void sim_log_els(FcSimPort *sp, const char *dir, const FcFrame *f)
     }
     fc_log_count(sp->log, dir[0] == 's' ? "initiator_els_sent"
                                          : "initiator_els_received",
-                 els_name(f->payload[0]), 1);
+                 fc_els_name(f->payload[0]), 1);
     e = fc_log_event(sp->log, "initiator", dir);
     if (e) {
-        qdict_put_str(e, "els", els_name(f->payload[0]));
+        qdict_put_str(e, "els", fc_els_name(f->payload[0]));
         qdict_put_bool(e, "reply", fc_r_ctl(f) == FC_RCTL_ELS_REP);
         qdict_put_int(e, "s_id", fc_s_id(f));
         qdict_put_int(e, "d_id", fc_d_id(f));

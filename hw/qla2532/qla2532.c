@@ -39,6 +39,8 @@
 #include "qemu/notify.h"
 #include "isp-fw.h"
 #include "fc-sim-port.h"
+#include "fc-capture.h"
+#include "fc-replay.h"
 #include "trace.h"
 
 #define TYPE_QLA2532 "qla2532"
@@ -105,6 +107,12 @@ struct QLA2532State {
     char *partner_role;
     char *scenario;
     char *report_file;
+    char *capture;              /* pcap file of the link's frames, or NULL */
+    FcCapture *cap;
+    char *replay;               /* capture to replay, or NULL */
+    uint64_t replay_initiator;
+    uint32_t replay_scale_pct;
+    FcReplay *replayer;
 };
 
 static uint64_t qla2532_reg_read(void *opaque, hwaddr addr, unsigned size)
@@ -338,12 +346,67 @@ static GString *qla2532_report_json(QLA2532State *s)
     qdict_put_int(extra, "virtual_time_ns",
                   qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
     qdict_put_str(extra, "topology", fc_topology_name(s->link.topology));
+    qdict_put_int(extra, "capture_frames",
+                  s->cap ? fc_capture_count(s->cap) : 0);
+    if (s->replayer) {
+        fc_replay_report(s->replayer, extra);
+    }
     if (s->partner.scsi) {
         fc_sim_scsi_report(s->partner.scsi, extra);
     }
     json = fc_log_to_json(&s->log, extra);
     qobject_unref(extra);
     return json;
+}
+
+/*
+ * capture: the pcap file every frame on the wire is written to
+ * (fc-capture.h, docs/capture.md); "" for none.  Settable on the command
+ * line and at run time (qom-set): the file open until then is closed
+ * first, so that a sweep gives each point its own.  A file that cannot be
+ * created is an error and leaves the capture as it was.
+ */
+static void qla2532_capture_tap(void *opaque, const FcPort *from,
+                                const FcFrame *f)
+{
+    QLA2532State *s = opaque;
+
+    fc_capture_frame(s->cap, f);
+}
+
+static bool qla2532_open_capture(QLA2532State *s, const char *path,
+                                 Error **errp)
+{
+    FcCapture *c = NULL;
+
+    if (path && *path) {
+        c = fc_capture_open(path, errp);
+        if (!c) {
+            return false;
+        }
+    }
+    fc_capture_close(s->cap);
+    s->cap = c;
+    fc_link_set_tap(&s->link, c ? qla2532_capture_tap : NULL, s);
+    return true;
+}
+
+static char *qla2532_get_capture(Object *obj, Error **errp)
+{
+    QLA2532State *s = QLA2532(obj);
+
+    return g_strdup(s->capture ? s->capture : "");
+}
+
+static void qla2532_set_capture(Object *obj, const char *value, Error **errp)
+{
+    QLA2532State *s = QLA2532(obj);
+
+    if (DEVICE(obj)->realized && !qla2532_open_capture(s, value, errp)) {
+        return;
+    }
+    g_free(s->capture);
+    s->capture = g_strdup(value);
 }
 
 static void qla2532_write_report_at_exit(Notifier *n, void *data)
@@ -396,6 +459,15 @@ static bool qla2532_check_props(QLA2532State *s, Error **errp)
     }
     if (!s->partner_present && s->scenario) {
         error_setg(errp, "qla2532: a scenario needs the partner port");
+        return false;
+    }
+    if (s->replay && (s->scenario || !s->partner_present)) {
+        error_setg(errp, "qla2532: replay takes the partner's place: it "
+                   "needs partner=on and no scenario");
+        return false;
+    }
+    if (s->replay_scale_pct < 1 || s->replay_scale_pct > 100000) {
+        error_setg(errp, "qla2532: replay-scale-pct must be 1..100000");
         return false;
     }
     return true;
@@ -547,7 +619,24 @@ static bool qla2532_init_model(QLA2532State *s, uint8_t port, Error **errp)
     fc_link_init(&s->link, (int64_t)s->link_init_us * 1000,
                  s->frame_latency_ns);
     fc_link_attach(&s->link, &s->isp.port);
+    if (!qla2532_open_capture(s, s->capture, errp)) {
+        return false;
+    }
     if (!s->partner_present) {
+        return true;
+    }
+    if (s->replay) {
+        /* the replayer plays the captured initiator (fc-replay.h) */
+        s->replayer = fc_replay_new(
+            s->replay, s->replay_initiator, s->partner_wwpn,
+            s->partner_wwnn, s->partner_conn_option,
+            s->replay_scale_pct / 100.0,
+            (int64_t)s->partner_login_delay_us * 1000, &s->link, &s->log,
+            errp);
+        if (!s->replayer) {
+            return false;
+        }
+        fc_link_set_online(fc_replay_port(s->replayer), true);
         return true;
     }
     s->partner.port.wwpn = s->partner_wwpn;
@@ -576,6 +665,10 @@ static void qla2532_uninit_model(QLA2532State *s)
 {
     isp_finalize(&s->isp);
     fc_sim_port_finalize(&s->partner);
+    fc_replay_free(s->replayer);
+    s->replayer = NULL;
+    fc_capture_close(s->cap);
+    s->cap = NULL;
     fc_link_finalize(&s->link);
     fc_log_destroy(&s->log);
 }
@@ -673,6 +766,13 @@ static Property qla2532_properties[] = {
                       partner_hard_loop_id, -1),
     DEFINE_PROP_STRING("partner-role", QLA2532State, partner_role),
     DEFINE_PROP_STRING("report-file", QLA2532State, report_file),
+    /* replay a captured initiator instead of the simulated one
+     * (fc-replay.h, docs/replay.md) */
+    DEFINE_PROP_STRING("replay", QLA2532State, replay),
+    DEFINE_PROP_UINT64("replay-initiator", QLA2532State, replay_initiator,
+                       0),
+    DEFINE_PROP_UINT32("replay-scale-pct", QLA2532State, replay_scale_pct,
+                       100),
     DEFINE_PROP_END_OF_LIST(),
 };
 
@@ -711,7 +811,8 @@ static void qla2532_set_link_event(Object *obj, const char *value,
             error_setg(errp, "qla2532: lip-reset needs the partner port");
             return;
         }
-        fc_link_lip_reset(&s->partner.port, &s->isp.port);
+        fc_link_lip_reset(s->replayer ? fc_replay_port(s->replayer) :
+                          &s->partner.port, &s->isp.port);
     } else if (!strcmp(value, "down")) {
         fc_link_force_down(&s->link, true);
     } else if (!strcmp(value, "up")) {
@@ -835,8 +936,9 @@ static void qla2532_set_scenario(Object *obj, const char *value,
         s->scenario = g_strdup(value);
         return;
     }
-    if (!s->partner_present) {
-        error_setg(errp, "qla2532: a scenario needs the partner port");
+    if (!s->partner_present || s->replayer) {
+        error_setg(errp, "qla2532: a scenario needs the simulated partner "
+                   "port (not a replay)");
         return;
     }
     ss = fc_sim_scsi_new(&s->partner, value, &s->log, errp);
@@ -866,6 +968,8 @@ static void qla2532_instance_init(Object *obj)
     object_property_add_str(obj, "link-event", qla2532_get_link_event,
                             qla2532_set_link_event);
     object_property_add_str(obj, "report", qla2532_get_report, NULL);
+    object_property_add_str(obj, "capture", qla2532_get_capture,
+                            qla2532_set_capture);
 }
 
 static void qla2532_instance_finalize(Object *obj)
@@ -874,6 +978,7 @@ static void qla2532_instance_finalize(Object *obj)
 
     g_free(s->last_link_event);
     g_free(s->scenario);
+    g_free(s->capture);
 }
 
 static void qla2532_class_init(ObjectClass *klass, void *data)

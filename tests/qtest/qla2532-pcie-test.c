@@ -14,6 +14,10 @@
  * realize-failure  a device_add that fails late in realize leaves nothing
  *                behind (qla2532.c qla2532_realize): the same device then
  *                realizes at the same address.
+ * capture        the capture property (fc-capture.c, docs/capture.md): a
+ *                file that cannot be created fails device_add and qom-set
+ *                with the file's name; a good one starts a nanosecond pcap
+ *                of link type 225; qom-set moves the capture to a new file.
  *
  * Copyright (c) 2026 qla2532-emu authors
  *
@@ -232,10 +236,80 @@ static void test_realize_failure_cleans_up(void)
     qtest_quit(qts);
 }
 
+/* The pcap file header of @path (libpcap's savefile.c layout). */
+static void assert_pcap_header(const char *path)
+{
+    g_autofree char *data = NULL;
+    gsize len;
+
+    g_assert(g_file_get_contents(path, &data, &len, NULL));
+    g_assert_cmpuint(len, >=, 24);
+    /* nanosecond time stamps */
+    g_assert_cmphex((uint32_t)ldl_le_p(data), ==, 0xa1b23c4d);
+    g_assert_cmpuint(lduw_le_p(data + 4), ==, 2);       /* version 2.4 */
+    g_assert_cmpuint(lduw_le_p(data + 6), ==, 4);
+    g_assert_cmpuint(ldl_le_p(data + 20), ==, 225);     /* FC_2 + delims */
+}
+
+static char *qom_get_str(QTestState *qts, const char *prop)
+{
+    QDict *resp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                            "{'path': '/machine/peripheral/hba', "
+                            "'property': %s}}", prop);
+    char *v = g_strdup(qdict_get_str(resp, "return"));
+
+    qobject_unref(resp);
+    return v;
+}
+
+static void test_capture(void)
+{
+    QTestState *qts = qtest_init("-machine q35 -nodefaults -device "
+                                 "pcie-root-port,id=rp0,chassis=1,slot=1");
+    g_autofree char *dir = g_dir_make_tmp("qla2532-capture-XXXXXX", NULL);
+    g_autofree char *a = g_build_filename(dir, "a.pcap", NULL);
+    g_autofree char *b = g_build_filename(dir, "b.pcap", NULL);
+    g_autofree char *v = NULL;
+    QDict *resp;
+
+    resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
+                     "{'driver': 'qla2532', 'id': 'hba', 'bus': 'rp0', "
+                     "'capture': '/nonexistent/qla2532/a.pcap'}}");
+    g_assert(strstr(qdict_get_str(qdict_get_qdict(resp, "error"), "desc"),
+                    "capture /nonexistent/qla2532/a.pcap"));
+    qobject_unref(resp);
+    resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
+                     "{'driver': 'qla2532', 'id': 'hba', 'bus': 'rp0', "
+                     "'capture': %s}}", a);
+    g_assert(qdict_haskey(resp, "return"));
+    qobject_unref(resp);
+    assert_pcap_header(a);
+
+    resp = qtest_qmp(qts, "{'execute': 'qom-set', 'arguments': "
+                     "{'path': '/machine/peripheral/hba', 'property': "
+                     "'capture', 'value': '/nonexistent/qla2532/b.pcap'}}");
+    g_assert(qdict_haskey(resp, "error"));
+    qobject_unref(resp);
+    v = qom_get_str(qts, "capture");
+    g_assert_cmpstr(v, ==, a);                  /* unchanged */
+
+    resp = qtest_qmp(qts, "{'execute': 'qom-set', 'arguments': "
+                     "{'path': '/machine/peripheral/hba', 'property': "
+                     "'capture', 'value': %s}}", b);
+    g_assert(qdict_haskey(resp, "return"));
+    qobject_unref(resp);
+    assert_pcap_header(b);
+    qtest_quit(qts);
+    unlink(a);
+    unlink(b);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/qla2532/pci-identity", test_pci_identity);
     qtest_add_func("/qla2532/realize-failure", test_realize_failure_cleans_up);
+    qtest_add_func("/qla2532/capture", test_capture);
     return g_test_run();
 }
