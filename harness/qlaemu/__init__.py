@@ -17,9 +17,11 @@ the guest
     harness/guest/*), control (data/control channels and QMP of a
     running guest), vm (boot, run a script, power off)
 runs
-    kmsg and evidence (what a run shows), verdict (PASS / FAIL /
-    INCONCLUSIVE), probe, scenario, race, sweep, matrix (the runs),
-    report (text and JUnit output)
+    kmsg and evidence (what a run shows), capture (the link's pcap, read
+    with tshark), verdict (PASS / FAIL / INCONCLUSIVE), results (the runs'
+    typed results, dataclasses), pictures (SVG ladder and heat map), probe,
+    scenario, race, replay, sweep, matrix (the runs), report (text and JUnit
+    output)
 the command line
     commands (one function per command), cli (the parser, ``main``)
 """

@@ -28,6 +28,11 @@ BASE_PACKAGES: tuple[str, ...] = (
     # efi-e1000.rom etc.: the pc machine's default NIC (created unless
     # -nodefaults/-nic none, e.g. in every qtest) refuses to start without it.
     "ipxe-qemu",
+    # the link capture (hw/qla2532/fc-capture.c writes pcap through libpcap)
+    # and its reader (Wireshark's tshark dissects it: qlaemu.capture)
+    "libpcap-dev", "tshark",
+    # the pictures of runs (qlaemu.pictures: ladder, heat map)
+    "python3-matplotlib",
 )
 
 # Locations of apt's configuration and state; module globals so that tests

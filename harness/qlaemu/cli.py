@@ -128,6 +128,12 @@ def _add_driver_args(p: argparse.ArgumentParser) -> None:
                    "(default %d)" % race_mod.DEFAULT_LIP_DELAY_MS)
 
 
+def _add_pcap(p: argparse.ArgumentParser, what: str = "") -> None:
+    p.add_argument("--pcap", metavar="FILE",
+                   help="copy the run's link capture (pcap, every frame; "
+                   "docs/capture.md) here" + (": " + what if what else ""))
+
+
 def _add_race_args(p: argparse.ArgumentParser) -> None:
     rm = race_mod
     _add_driver_args(p)
@@ -147,6 +153,7 @@ def _add_race_args(p: argparse.ArgumentParser) -> None:
                    help="timeline lines printed (default 60)")
     p.add_argument("--json", metavar="FILE", help="write the result here")
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
+    _add_pcap(p)
     p.add_argument("--opt", metavar="KEY=VALUE", action="append",
                    type=_opt, default=[],
                    help="extra qla2532 device property, repeatable")
@@ -175,6 +182,7 @@ def _add_sweep_parser(sub) -> None:
     sw.add_argument("--point-timeout", type=float, default=60, metavar="S",
                     help="wall-clock bound per point, seconds (default 60)")
     sw.add_argument("--json", metavar="FILE", help="write the result here")
+    _add_pcap(sw, "the boot and every point, in order")
     sw.add_argument("--opt", metavar="KEY=VALUE", action="append",
                     type=_opt, default=[],
                     help="extra qla2532 device property, repeatable (e.g. "
@@ -221,6 +229,7 @@ def _add_scenario_parser(sub) -> None:
     sc.add_argument("file", help="scenario JSON file, e.g. traces/basic.json")
     _add_profile_args(sc)
     sc.add_argument("--json", metavar="OUT", help="write the result here")
+    _add_pcap(sc)
     sc.add_argument("--timeout", type=float, default=180,
                     help="hard limit on the guest run, seconds (default 180)")
     sc.add_argument("--icount", default="shift=3,sleep=off",
@@ -230,6 +239,29 @@ def _add_scenario_parser(sub) -> None:
                     help="timeline events printed (default 40)")
     _add_common(sc)
     sc.set_defaults(func=commands.cmd_scenario)
+
+
+def _add_replay_parser(sub) -> None:
+    rp = sub.add_parser("replay", help="replay a capture's initiator "
+                        "against the driver; exit 0 as captured, 1 "
+                        "diverges, 125 cannot run (docs/replay.md)")
+    rp.add_argument("capture", help="pcap (link type 225 or 224), e.g. "
+                    "traces/race-stock.pcap or a race's --pcap")
+    _add_profile_args(rp)
+    _add_machine_args(rp)
+    rp.add_argument("--as-initiator", type=_wwn, default=None,
+                    metavar="WWPN", help="the port to play (default: the "
+                    "sender of the first FCP_CMND)")
+    rp.add_argument("--scale-pct", type=int, default=100, metavar="N",
+                    help="the capture's gaps in percent (default 100)")
+    rp.add_argument("--opt", action="append", metavar="KEY=VALUE",
+                    help="extra qla2532 device property (repeatable)")
+    rp.add_argument("--timeout", type=float, default=300,
+                    help="hard limit on the run, seconds (default 300)")
+    rp.add_argument("--json", metavar="FILE", help="write the result here")
+    rp.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
+    _add_pcap(rp, "the replay's own frames")
+    rp.set_defaults(func=commands.cmd_replay)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("probe", help="boot with the device and report")
     pr.add_argument("--mode", choices=probe_mod.MODES, default="initiator")
     pr.add_argument("--json", metavar="FILE", help="write the result here")
+    _add_pcap(pr)
     _add_common(pr)
     pr.set_defaults(func=commands.cmd_probe)
     r = sub.add_parser("race", help="the PRLI race: PASS/FAIL/INCONCLUSIVE "
@@ -258,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     bs.set_defaults(func=commands.cmd_bisect_step)
     _add_matrix_parser(sub)
     _add_scenario_parser(sub)
+    _add_replay_parser(sub)
     s = sub.add_parser("shell", help="interactive guest shell")
     s.add_argument("--mode", choices=probe_mod.MODES, default="initiator",
                    help="which commands the banner suggests")

@@ -2,17 +2,18 @@
 line and calls them): each takes the argparse namespace and returns the
 process exit status.
 """
-import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from . import (apt, build, host, image, kernels, matrix as matrix_mod,
-               modbuild, paths, profiles, report, sweep, verdict, vm)
+from . import (apt, build, capture, host, image, kernels,
+               matrix as matrix_mod, modbuild, paths, pictures, profiles,
+               report, sweep, verdict, vm)
 from . import probe as probe_mod
 from . import race as race_mod
+from . import replay as replay_mod
 from . import scenario as scenario_mod
 
 
@@ -57,9 +58,10 @@ def _run_probe(args, mode: str) -> int:
                         accel=args.accel, device_opts=_device_opts(args))
     print(report.probe_summary(r))
     if getattr(args, "json", None):
-        Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
+        r.write(args.json)
         print("  json: %s" % args.json)
-    return 0 if r["ok"] else 1
+    _write_pcap(args, [r.pcap])
+    return 0 if r.ok else 1
 
 
 def cmd_probe(args) -> int:
@@ -75,16 +77,38 @@ def _race_setup() -> str | None:
     return None
 
 
+def _write_pcap(args, files, device_opts=None, **facts) -> None:
+    """--pcap: the run's capture(s) to the file the user named, and with
+    ``device_opts`` the conditions a replay needs next to it
+    (capture.write_conditions); a run that left none is said on stderr
+    (the verdict stands)."""
+    if not getattr(args, "pcap", None):
+        return
+    try:
+        capture.copy(files, args.pcap)
+        print("  pcap: %s" % args.pcap)
+        if device_opts is not None:
+            capture.write_conditions(args.pcap, device_opts,
+                                     command=args.command, **facts)
+    except (capture.CaptureError, OSError) as e:
+        print("qlaemu: --pcap: %s" % e, file=sys.stderr)
+
+
 def _write_race_outputs(args, r) -> None:
     if getattr(args, "json", None):
-        Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
+        r.write(args.json)
         print("  json: %s" % args.json)
     if getattr(args, "junit", None):
         Path(args.junit).write_text(report.junit_xml(r))
         print("  junit: %s" % args.junit)
+    opts = "prli-complete-latency-us=%d" % r.latency_us
+    _write_pcap(args, [r.pcap], ",".join(
+        [opts] + ([_device_opts(args)] if _device_opts(args) else [])),
+        driver=(r.driver or {}).get("name"),
+        lips=getattr(args, "lips", 0))
 
 
-def _run_race(args, prof) -> dict:
+def _run_race(args, prof):
     """race.run_race with the race options of the command line."""
     return race_mod.run_race(
         driver=prof, latency_us=args.latency_us,
@@ -95,7 +119,7 @@ def _run_race(args, prof) -> dict:
         device_opts=_device_opts(args))
 
 
-def _race_result(args, setup_error=None) -> dict:
+def _race_result(args, setup_error=None):
     if setup_error:
         return race_mod.setup_failure(setup_error, args)
     try:
@@ -110,7 +134,7 @@ def cmd_race(args) -> int:
     r = _race_result(args, _race_setup())
     print(report.race_summary(r, timeline_lines=args.timeline))
     _write_race_outputs(args, r)
-    return r["exit_code"]
+    return r.exit_code
 
 
 def cmd_sweep(args) -> int:
@@ -122,8 +146,8 @@ def cmd_sweep(args) -> int:
 
     def progress(p):
         print("  latency %6d us, first command %6d us: %-12s %5.2f s  %s"
-              % (p["latency_us"], p["first_cmd_us"], p["verdict"],
-                 p.get("wall_s") or 0, (p["reasons"] or [""])[0][:70]),
+              % (p.latency_us, p.first_cmd_us, p.verdict,
+                 p.wall_s or 0, (p.reasons or [""])[0][:70]),
               flush=True)
     try:
         prof = resolve_driver(args)
@@ -139,9 +163,10 @@ def cmd_sweep(args) -> int:
         point_timeout_s=args.point_timeout, progress=progress)
     print(report.sweep_summary(r))
     if args.json:
-        Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
+        r.write(args.json)
         print("  json: %s" % args.json)
-    return r["exit_code"]
+    _write_pcap(args, [r.pcap] + [p.pcap for p in r.points])
+    return r.exit_code
 
 
 def _wants_tree(args) -> bool:
@@ -188,7 +213,7 @@ def cmd_bisect_step(args) -> int:
     r = _run_race(args, prof)
     print(report.race_summary(r, timeline_lines=args.timeline))
     _write_race_outputs(args, r)
-    return r["exit_code"]
+    return r.exit_code
 
 
 def cmd_matrix(args) -> int:
@@ -202,9 +227,9 @@ def cmd_matrix(args) -> int:
 
     def progress(row):
         print("  %-12s %-12s %-5s %-9s %6d us: %-12s %s" % (
-            row["driver"], row["kernel"], row["topology"], row["variant"],
-            row["latency_us"], row["verdict"],
-            "" if row["verdict"] == "PASS" else row["label"]), flush=True)
+            row.driver, row.kernel, row.topology, row.variant,
+            row.latency_us, row.verdict,
+            "" if row.verdict == verdict.PASS else row.label), flush=True)
     m = matrix_mod.run_matrix(
         driver_tree=args.driver_tree, drivers=args.drivers,
         kernel_specs=args.kernels, topologies=args.topologies,
@@ -212,7 +237,7 @@ def cmd_matrix(args) -> int:
         first_cmd_us=args.first_cmd_us, lips=args.lips, progress=progress)
     print(matrix_mod.markdown(m))
     matrix_mod.write(m, args.json, args.markdown)
-    return 125 if any(c.get("setup_error") for c in m["cells"]) else 0
+    return 125 if any(c.setup_error for c in m.cells) else 0
 
 
 def cmd_scenario(args) -> int:
@@ -234,9 +259,37 @@ def cmd_scenario(args) -> int:
         wwpn=args.wwpn, wwnn=args.wwnn)
     print(report.scenario_summary(r, timeline_lines=args.timeline))
     if args.json:
-        Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
+        r.write(args.json)
         print("  json: %s" % args.json)
-    return {"passed": 0, "failed": 1}.get(r["status"], 2)
+    _write_pcap(args, [r.pcap], _device_opts(args), driver=r.driver,
+                scenario=Path(r.scenario).name)
+    return {"passed": 0, "failed": 1}.get(r.status, 2)
+
+
+def cmd_replay(args) -> int:
+    """Replay a capture: exit 0 as captured, 1 diverges, 125 cannot run."""
+    err = _race_setup()
+    try:
+        prof = None if err else resolve_driver(args)
+    except profiles.ProfileError as e:
+        err = race_mod.error_text(e)
+    if err:
+        print("qlaemu replay: cannot run: %s" % err, file=sys.stderr)
+        return verdict.EXIT_CODES[verdict.INCONCLUSIVE]
+    r = replay_mod.run_replay(
+        args.capture, driver=prof, as_initiator=args.as_initiator,
+        scale_pct=args.scale_pct, timeout_s=args.timeout,
+        device_opts=_device_opts(args))
+    print(report.replay_summary(r))
+    if args.json:
+        r.write(args.json)
+        print("  json: %s" % args.json)
+    if args.junit:
+        Path(args.junit).write_text(report.junit_xml(
+            r, case="replay", summary=report.replay_summary))
+        print("  junit: %s" % args.junit)
+    _write_pcap(args, [r.pcap])
+    return r.exit_code
 
 
 def cmd_shell(args) -> int:
@@ -264,8 +317,8 @@ def cmd_bench(args) -> int:
         r = probe_mod.probe(mode="initiator", accel=args.accel,
                             run_name="bench-probe-%d" % i)
         print("  probe run %d: %.1f s wall (guest %.1f s, exit=%s, ok=%s)"
-              % (i, time.monotonic() - t0, r["duration_s"], r["exit"],
-                 r["ok"]), flush=True)
+              % (i, time.monotonic() - t0, r.duration_s, r.exit, r.ok),
+              flush=True)
     _bench_race(args)
     src = paths.HW_DIR / "qla2532.c"
     try:
@@ -297,6 +350,33 @@ GOAL_WARM_RACE_S = 10.0
 GOAL_SWEEP_100_S = 300.0
 
 
+def _bench_capture(with_s: float) -> None:
+    """bench: the race without the capture and its ladder, against
+    ``with_s`` (a warm race with them), and the cost of reading the
+    capture with tshark and drawing the ladder alone."""
+    t0 = time.monotonic()
+    r = race_mod.run_race(run_name="bench-race-nocapture", capture=False)
+    without = time.monotonic() - t0
+    print("  capture + ladder overhead on the race: %.1f s with, %.1f s "
+          "without (%+.0f %%; goal < 10 %%)" % (
+              with_s, without, 100.0 * (with_s - without) / without),
+          flush=True)
+    r = race_mod.run_race(run_name="bench-race-capture")
+    if r.pcap:
+        t0 = time.monotonic()
+        n = len(capture.frames(r.pcap))
+        t1 = time.monotonic()
+        pictures.ladder(r.pcap, [], Path(r.artifacts) / "bench-ladder.svg")
+        print("  tshark reads the race capture (%d frames) in %.2f s; the "
+              "ladder takes %.2f s" % (n, t1 - t0, time.monotonic() - t1))
+    trace = paths.REPO / "traces" / "race-stock.pcap"
+    t0 = time.monotonic()
+    rp = replay_mod.run_replay(trace, run_name="bench-replay")
+    print("  replay of %s (%s frames): %.1f s to verdict %s (guest %s s)"
+          % (trace.name, rp.frames, time.monotonic() - t0, rp.verdict,
+             rp.timings.get("guest_s")), flush=True)
+
+
 def _bench_race(args) -> None:
     """bench: warm race, sweep throughput, configured vs observed latency.
 
@@ -308,14 +388,15 @@ def _bench_race(args) -> None:
     r = race_mod.run_race(run_name="bench-race-1")
     dt = time.monotonic() - t0
     print("  warm race: %.1f s to verdict %s (goal <= %.0f s: %s)"
-          % (dt, r["verdict"], GOAL_WARM_RACE_S,
+          % (dt, r.verdict, GOAL_WARM_RACE_S,
              "met" if dt <= GOAL_WARM_RACE_S else "MISSED"), flush=True)
+    _bench_capture(dt)
     lats, delays = (0, 1000, 5000, 9000), (100, 10000)
     t0 = time.monotonic()
     s = sweep.run_sweep(latencies=lats, delays=delays,
                         run_name="bench-sweep")
     dt = time.monotonic() - t0
-    tm = s["timings"]
+    tm = s.timings
     per = tm.get("per_point_s") or 0
     est = (tm.get("boot_to_ready_s") or 0) + 100 * per + \
         (tm.get("build_s") or 0)
@@ -329,8 +410,8 @@ def _bench_race(args) -> None:
     print("  PRLI latency, configured vs observed (virtual, login-state "
           "4->5 at the LS_ACC to 5->6):")
     for lat in lats:
-        obs = sorted({x for p in s["points"] if p["latency_us"] == lat
-                      for x in p.get("prli_latency_us") or []})
+        obs = sorted({x for p in s.points if p.latency_us == lat
+                      for x in p.prli_latency_us or []})
         print("    configured %6d us: observed %s" % (
             lat, ", ".join("%g us" % x for x in obs) or "no completion seen"))
 

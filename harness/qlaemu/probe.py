@@ -11,6 +11,7 @@ kernel log.  Console log, data channel and dmesg are kept under
 import time
 
 from . import driver, image, kmsg, paths, vm
+from .results import ProbeResult
 
 DEFAULT_WWPN = 0x21000024ff000001
 DEFAULT_WWNN = 0x20000024ff000001
@@ -22,6 +23,8 @@ PEER_WAIT_S = 6
 #: Ramdisk backstore size in 4 KiB pages (32 MiB).
 RD_PAGES = 8192
 MODES = ("initiator", "target")
+#: The link capture in a run's artifacts (docs/capture.md).
+CAPTURE_NAME = "link.pcap"
 
 FC_HOST_ATTRS = ("port_name", "node_name", "port_state", "speed",
                  "port_type", "port_id", "supported_speeds", "fabric_name",
@@ -134,14 +137,21 @@ def normalize_opts(device_opts: str) -> str:
         key, eq, _ = i.partition("=")
         if not eq or not key.strip():
             raise ValueError("device option %r is not key=value" % i)
-        if key.strip() in ("bus", "wwpn", "wwnn"):
+        if key.strip() in ("bus", "wwpn", "wwnn", "capture"):
             raise ValueError("device option %r: use the %s argument"
-                             % (i, key.strip()))
+                             % (i, "--pcap" if key.strip() == "capture"
+                                else key.strip()))
     return "".join("," + i.strip() for i in items)
 
 
+def qemu_opt_escape(value) -> str:
+    """``value`` as one QEMU option value: commas doubled."""
+    return str(value).replace(",", ",,")
+
+
 def device_args(wwpn: int = DEFAULT_WWPN, wwnn: int = DEFAULT_WWNN,
-                bus: str = "rp0", device_opts: str = "") -> list:
+                bus: str = "rp0", device_opts: str = "",
+                capture=None) -> list:
     """QEMU arguments adding one ISP2532 behind root port ``bus``.
 
     Args:
@@ -149,13 +159,16 @@ def device_args(wwpn: int = DEFAULT_WWPN, wwnn: int = DEFAULT_WWNN,
         bus: PCIe root port id.
         device_opts: extra ``key=value`` properties, comma separated, e.g.
             ``"conn-option=1,partner-conn-option=3"`` (see normalize_opts).
+        capture: the pcap file of the link's frames (device property
+            ``capture``, docs/capture.md), or None for none.
     Returns:
         ``["-device", "qla2532,bus=...,wwpn=0x...,wwnn=0x..."]``.
     Raises:
         ValueError: malformed device_opts.
     """
-    return ["-device", "qla2532,bus=%s,wwpn=0x%016x,wwnn=0x%016x%s"
-            % (bus, wwpn, wwnn, normalize_opts(device_opts))]
+    cap = ",capture=" + qemu_opt_escape(capture) if capture else ""
+    return ["-device", "qla2532,bus=%s,wwpn=0x%016x,wwnn=0x%016x%s%s"
+            % (bus, wwpn, wwnn, normalize_opts(device_opts), cap)]
 
 
 def probe(mode: str = "initiator", wwpn: int = DEFAULT_WWPN,
@@ -178,31 +191,28 @@ def probe(mode: str = "initiator", wwpn: int = DEFAULT_WWPN,
             port (initiator) or a LIO session (target), s.
 
     Returns:
-        dict with keys mode, exit, ok, duration_s, console_log, artifacts,
-        bdf, pci {vendor, device, subsystem_vendor, subsystem_device,
-        revision, class, config (hex str; 4096 bytes for PCIe), bdf},
-        driver_bound (bool), driver, fc_host {attr: sysfs text, including
-        port_id e.g. "0x000001"}, scsi_host {attr: text}, remote_ports
-        (list of dicts name, port_name, port_id, roles, port_state from
-        /sys/class/fc_remote_ports/*), lio_sessions (target mode: list of
-        the initiator names in tpgt_1/dynamic_sessions; [] in initiator
-        mode), port_wait (str "i:state ..."), setup (str), warnings (list
-        of str, qla2xxx lines at level <= 4), errors (list of str, level
-        <= 3: what qla2xxx itself calls warn/fatal), dmesg (str),
-        dmesg_raw (str, ``dmesg -r``), device_opts (str), script_rc.
-        ``ok`` is True when the guest powered off normally, qla2xxx is bound
-        and the port is Online.
+        results.ProbeResult: pci identity and config space, driver_bound,
+        fc_host and scsi_host sysfs attributes (port_id e.g.
+        "0x000001"), remote_ports (/sys/class/fc_remote_ports/*),
+        lio_sessions (target mode: the initiator names in
+        tpgt_1/dynamic_sessions; [] in initiator mode), port_wait
+        ("i:state ..."), qla2xxx warnings (level <= 4) and errors (<= 3:
+        what qla2xxx itself calls warn/fatal), dmesg, dmesg_raw (``dmesg
+        -r``); ``ok`` when the guest powered off normally, qla2xxx is
+        bound and the port is Online.
 
     Raises:
         ValueError: bad mode, WWN or device_opts.
         image.GuestError, kernels.KernelError, host.SetupError: the image,
             the kernel or QEMU cannot be had.
     """
-    dargs = device_args(wwpn, wwnn, device_opts=device_opts)
     script = probe_script(mode, wwpn, port_wait_s, peer_wait_s)
     name = run_name or "probe-%s-%s" % (mode, time.strftime("%Y%m%d-%H%M%S"))
     adir = paths.ARTIFACTS_DIR / name
     adir.mkdir(parents=True, exist_ok=True)
+    pcap = adir / CAPTURE_NAME
+    pcap.unlink(missing_ok=True)
+    dargs = device_args(wwpn, wwnn, device_opts=device_opts, capture=pcap)
     res = vm.run(script, device_args=dargs,
                  timeout_s=timeout_s, accel=accel,
                  log_path=adir / "console.log")
@@ -216,30 +226,31 @@ def probe(mode: str = "initiator", wwpn: int = DEFAULT_WWPN,
     (adir / "dmesg.txt").write_text(dmesg)
     (adir / "dmesg-raw.txt").write_text(s.get("dmesg_raw", ""))
     fc_host = parse_kv(s.get("fc_host", ""))
-    result = {
-        "mode": mode,
-        "exit": res.exit,
-        "duration_s": round(res.duration_s, 2),
-        "script_rc": res.script_rc,
-        "console_log": str(res.console_log),
-        "artifacts": str(adir),
-        "bdf": bdf,
-        "pci": pci,
-        "driver": driver,
-        "driver_bound": driver.rstrip("/").split("/")[-1] == "qla2xxx",
-        "fc_host": fc_host,
-        "scsi_host": parse_kv(s.get("scsi_host", "")),
-        "remote_ports": parse_rports(s.get("rports", "")),
-        "lio_sessions": session_names(s.get("lio_sessions", "")),
-        "device_opts": normalize_opts(device_opts).lstrip(","),
-        "port_wait": s.get("port_wait", "").strip(),
-        "setup": s.get("setup", ""),
-        "warnings": kmsg.qla_warnings(s.get("dmesg_raw", "")),
-        "errors": kmsg.qla_warnings(s.get("dmesg_raw", ""), max_level=3),
-        "dmesg": dmesg,
-        "dmesg_raw": s.get("dmesg_raw", ""),
-        "qemu_stderr": res.stderr,
-    }
-    result["ok"] = (res.exit == "poweroff" and result["driver_bound"]
-                    and fc_host.get("port_state") == "Online")
+    result = ProbeResult(
+        mode=mode,
+        exit=res.exit,
+        duration_s=round(res.duration_s, 2),
+        script_rc=res.script_rc,
+        console_log=str(res.console_log),
+        artifacts=str(adir),
+        bdf=bdf,
+        pci=pci,
+        driver=driver,
+        driver_bound=driver.rstrip("/").split("/")[-1] == "qla2xxx",
+        fc_host=fc_host,
+        scsi_host=parse_kv(s.get("scsi_host", "")),
+        remote_ports=parse_rports(s.get("rports", "")),
+        lio_sessions=session_names(s.get("lio_sessions", "")),
+        device_opts=normalize_opts(device_opts).lstrip(","),
+        port_wait=s.get("port_wait", "").strip(),
+        setup=s.get("setup", ""),
+        warnings=kmsg.qla_warnings(s.get("dmesg_raw", "")),
+        errors=kmsg.qla_warnings(s.get("dmesg_raw", ""), max_level=3),
+        dmesg=dmesg,
+        dmesg_raw=s.get("dmesg_raw", ""),
+        qemu_stderr=res.stderr or "",
+        pcap=str(pcap) if pcap.exists() else None,
+    )
+    result.ok = (res.exit == "poweroff" and result.driver_bound
+                 and fc_host.get("port_state") == "Online")
     return result

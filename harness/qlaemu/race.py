@@ -43,8 +43,9 @@ import time
 from pathlib import Path
 
 from . import (evidence, host, image, kernels, kmsg, modbuild, paths,
-               profiles, scenario, vm)
+               pictures, profiles, scenario, vm)
 from .evidence import analyse, pass_bound_ns
+from .results import RaceResult
 from .verdict import RunState, judge
 
 RACE_TRACE = paths.REPO / "traces" / "prli-race.json"
@@ -259,22 +260,23 @@ def error_text(e) -> str:
     return msg
 
 
-def prepare_driver(out: dict, driver, driver_tree, profile_dir):
+def prepare_driver(out, driver, driver_tree, profile_dir):
     """Resolve and build the driver under test and its guest image.
 
-    Records ``out["driver"]``, ``out["kernel"]``, ``out["memory_mib"]`` and
-    ``out["timings"]["build_s"]`` (seconds).  Returns the profile.  Raises
-    what :func:`setup_errors` lists (profiles.BuildError for a tree that
-    does not build).
+    Records ``out.driver``, ``out.kernel``, ``out.memory_mib`` and
+    ``out.timings["build_s"]`` (seconds) in ``out``, a race or sweep
+    result (:mod:`qlaemu.results`).  Returns the profile.  Raises what
+    :func:`setup_errors` lists (profiles.BuildError for a tree that does
+    not build).
     """
     prof = resolve_profile(driver, driver_tree, profile_dir)
-    out["driver"] = _profile_info(prof)
-    out["kernel"] = kernels.kernel_info()
-    out["memory_mib"] = vm.memory()
+    out.driver = _profile_info(prof)
+    out.kernel = kernels.kernel_info()
+    out.memory_mib = vm.memory()
     t = time.monotonic()
     build_profile(prof)
     image.prepare(None if prof.is_stock else prof)
-    out["timings"]["build_s"] = round(time.monotonic() - t, 2)
+    out.timings["build_s"] = round(time.monotonic() - t, 2)
     return prof
 
 
@@ -291,16 +293,17 @@ def total_bound_ns(scen: dict) -> int:
     return pass_bound_ns(scen) * int(str(scen.get("max-passes", 16)), 0)
 
 
-def guest_facts(out: dict, r: dict) -> dict:
-    """Record what the guest run showed (dmesg, topology, exit, logs) in
-    ``out``; return its controller result."""
-    ctl = r.get("controller") or {}
-    out["dmesg"] = kmsg.relevant_dmesg(r.get("dmesg", ""))
-    out["topology"] = evidence.topology_of(r.get("fc_host") or {})
-    out["guest_exit"] = r["exit"]
-    out["console_log"] = r.get("console_log")
-    out["controller_error"] = r.get("controller_error")
-    return ctl
+def guest_facts(out, r) -> dict:
+    """Record what the guest run ``r`` (a results.ScenarioResult) showed
+    -- dmesg, topology, exit, logs, capture -- in ``out`` (a race or sweep
+    result); return its controller's dict."""
+    out.dmesg = kmsg.relevant_dmesg(r.dmesg)
+    out.topology = evidence.topology_of(r.fc_host or {})
+    out.guest_exit = r.exit
+    out.console_log = r.console_log
+    out.controller_error = r.controller_error
+    out.pcap = r.pcap
+    return r.controller or {}
 
 
 def run_race(driver=None, driver_tree=None, profile_dir=None,
@@ -310,7 +313,7 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
              scenario_overrides: dict | None = None,
              timeout_s: float = 300, ready_timeout_s: float = 120,
              icount: str = "shift=3,sleep=off", device_opts: str = "",
-             poll_s: float = POLL_S) -> dict:
+             poll_s: float = POLL_S, capture: bool = True) -> RaceResult:
     """Boot the target with the driver under test and run the race.
 
     Args:
@@ -330,23 +333,23 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
         icount: QEMU -icount.
         device_opts: extra qla2532 properties.
         poll_s: seconds between report polls.
+        capture: write the link capture and draw the ladder (False only
+            to measure their cost: ``./qlaemu bench``).
 
     Returns:
-        dict: verdict, label, exit_code, reasons, driver, scenario,
-        latency_us, first_cmd_us, seed, ctio_status, initiator,
-        forced_logouts, events (timeline), dmesg (relevant lines),
-        prli_latency_us, stop, guest_exit, console_log, console_tail
-        (INCONCLUSIVE), artifacts, timings.
+        results.RaceResult: the verdict, its label, exit code and reasons,
+        and the evidence (CTIO statuses, forced logouts, the initiator's
+        summary, the timeline, the driver's relevant dmesg lines); also
+        written to ``race.json`` in the artifacts.
     """
     t_start = time.monotonic()
     adir = artifacts_dir(run_name, "race")
-    out = {"verdict": None, "driver": {}, "latency_us": latency_us,
-           "first_cmd_us": first_cmd_us, "seed": seed,
-           "artifacts": str(adir), "timings": {}}
+    out = RaceResult(latency_us=latency_us, first_cmd_us=first_cmd_us,
+                     seed=seed, artifacts=str(adir))
     try:
         base = load_trace(trace)
-        out["scenario"] = {"trace": str(Path(trace or RACE_TRACE).resolve()),
-                           "name": base.get("name")}
+        out.scenario = {"trace": str(Path(trace or RACE_TRACE).resolve()),
+                        "name": base.get("name")}
         prof = prepare_driver(out, driver, driver_tree, profile_dir)
     except setup_errors() as e:
         return _finish_race(out, {}, RunState(setup_error=error_text(e)),
@@ -354,8 +357,8 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
                             build_error=isinstance(e, profiles.BuildError))
     scen_file = write_variant(base, first_cmd_us, adir,
                               overrides=scenario_overrides)
-    out["scenario"]["overrides"] = dict(scenario_overrides or {})
-    out["scenario"]["file"] = str(scen_file)
+    out.scenario["overrides"] = dict(scenario_overrides or {})
+    out.scenario["file"] = str(scen_file)
     scen = json.loads(scen_file.read_text())
     snap = adir / "race-report.json"
     controller = _race_controller(total_bound_ns(scen), snap, timeout_s,
@@ -367,7 +370,8 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
         r = scenario.run_scenario(
             scen_file, driver=prof, device_opts=opts, icount=icount,
             timeout_s=timeout_s, run_name=adir.name, controller=controller,
-            ready_timeout_s=ready_timeout_s, finish_margin_s=30)
+            ready_timeout_s=ready_timeout_s, finish_margin_s=30,
+            capture=capture)
     except setup_errors() as e:
         return _finish_race(out, {}, RunState(setup_error=error_text(e)),
                             t_start,
@@ -378,17 +382,23 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
         rep = {}
     ctl = guest_facts(out, r)
     stop = ctl.get("stop")
-    err = r.get("controller_error") or ""
+    err = r.controller_error or ""
     if not stop and ("ready" in err or "wait_mark" in err):
         stop = "not-ready"
-    state = RunState(guest_exit=r["exit"], stop=stop,
-                     setup_error=r.get("setup_error"),
-                     port_state=(r.get("fc_host") or {}).get("port_state"))
-    out["timings"].update({"boot_to_ready_s": ctl.get("ready_s"),
-                           "boot_to_verdict_s": ctl.get("verdict_s"),
-                           "guest_s": r.get("duration_s")})
-    if r["exit"] != "poweroff" or not rep:
-        out["console_tail"] = r.get("console_tail", "")
+    state = RunState(guest_exit=r.exit, stop=stop,
+                     setup_error=r.setup_error,
+                     port_state=(r.fc_host or {}).get("port_state"))
+    out.timings.update({"boot_to_ready_s": ctl.get("ready_s"),
+                        "boot_to_verdict_s": ctl.get("verdict_s"),
+                        "guest_s": r.duration_s})
+    if r.exit != "poweroff" or not rep:
+        out.console_tail = r.console_tail
+    if out.pcap and rep:
+        out.ladder, out.ladder_error = pictures.try_draw(
+            pictures.ladder, out.pcap, rep.get("events", []),
+            adir / "ladder.svg", title="race: %s, prli-complete-latency-us "
+            "%d, first command %d us" % (out.driver.get("name"), latency_us,
+                                         first_cmd_us))
     return _finish_race(out, analyse(rep, scen) if rep else {}, state,
                         t_start)
 
@@ -411,7 +421,7 @@ def _race_controller(bound_ns: int, snap: Path, timeout_s: float,
 
 
 def setup_failure(error: str, args=None, build_error: bool = False,
-                  profile=None) -> dict:
+                  profile=None) -> RaceResult:
     """An INCONCLUSIVE race result for a run that could not be set up.
 
     Args:
@@ -422,42 +432,34 @@ def setup_failure(error: str, args=None, build_error: bool = False,
         profile: the driver profile, if it was resolved.
     """
     adir = artifacts_dir(None, "race")
-    out = {"verdict": None,
-           "driver": _profile_info(profile) or {
-               "name": getattr(args, "driver", None) or DEFAULT_DRIVER},
-           "scenario": {"trace": str(Path(getattr(args, "trace", None)
-                                          or RACE_TRACE).resolve())},
-           "latency_us": getattr(args, "latency_us", DEFAULT_LATENCY_US),
-           "first_cmd_us": getattr(args, "first_cmd_us",
-                                   DEFAULT_FIRST_CMD_US),
-           "seed": getattr(args, "seed", 0), "artifacts": str(adir),
-           "timings": {}}
+    out = RaceResult(
+        driver=_profile_info(profile) or {
+            "name": getattr(args, "driver", None) or DEFAULT_DRIVER},
+        scenario={"trace": str(Path(getattr(args, "trace", None)
+                                    or RACE_TRACE).resolve())},
+        latency_us=getattr(args, "latency_us", DEFAULT_LATENCY_US),
+        first_cmd_us=getattr(args, "first_cmd_us", DEFAULT_FIRST_CMD_US),
+        seed=getattr(args, "seed", 0), artifacts=str(adir))
     return _finish_race(out, {}, RunState(setup_error=error),
                         time.monotonic(), build_error=build_error)
 
 
-def _finish_race(out, ev, state: RunState, t_start,
-                 build_error=False) -> dict:
+def _finish_race(out: RaceResult, ev, state: RunState, t_start,
+                 build_error=False) -> RaceResult:
+    """Judge the evidence ``ev`` (evidence.analyse) and ``state``, record
+    the verdict and evidence in ``out`` and write race.json."""
     v = judge(ev, state)
-    out.update({
-        "verdict": v.verdict,
-        "label": v.label,
-        "iocb_errors": ev.get("iocb_errors", {}),
-        "exit_code": v.exit_code,
-        "reasons": v.reasons,
-        "build_error": build_error,
-        "setup_error": state.setup_error,
-        "stop": state.stop,
-        "ctio_status": ev.get("ctio_status", {}),
-        "forced_logouts": ev.get("forced_logouts", {}),
-        "initiator": ev.get("initiator", {}),
-        "events": ev.get("events", []),
-        "prli_latency_us": ev.get("prli_latency_us", []),
-        "bound_ns": ev.get("bound_ns"),
-        "elapsed_ns": ev.get("elapsed_ns"),
-    })
-    out.setdefault("dmesg", [])
-    out["timings"]["wall_s"] = round(time.monotonic() - t_start, 2)
-    adir = Path(out["artifacts"])
-    (adir / "race.json").write_text(json.dumps(out, indent=2) + "\n")
+    out.verdict, out.label = v.verdict, v.label
+    out.exit_code, out.reasons = v.exit_code, v.reasons
+    out.build_error = build_error
+    out.setup_error, out.stop = state.setup_error, state.stop
+    out.iocb_errors = ev.get("iocb_errors", {})
+    out.ctio_status = ev.get("ctio_status", {})
+    out.forced_logouts = ev.get("forced_logouts", {})
+    out.initiator = ev.get("initiator", {})
+    out.events = ev.get("events", [])
+    out.prli_latency_us = ev.get("prli_latency_us", [])
+    out.bound_ns, out.elapsed_ns = ev.get("bound_ns"), ev.get("elapsed_ns")
+    out.timings["wall_s"] = round(time.monotonic() - t_start, 2)
+    out.write(Path(out.artifacts) / "race.json")
     return out

@@ -1,10 +1,13 @@
 """Output: the text summaries of probe, race, sweep and scenario runs,
-and the race's JUnit XML.  (JSON is the results themselves.)
+and the race's JUnit XML.  (JSON is the results' own ``to_json()``,
+:mod:`qlaemu.results`.)
 """
 import json
 import xml.etree.ElementTree as ET
 
 from . import evidence
+from .results import (ProbeResult, RaceResult, ReplayResult, ScenarioResult,
+                      SweepResult)
 from .verdict import FAIL, FAIL_LABEL, INCONCLUSIVE, PASS, fmt_counts
 
 
@@ -24,36 +27,36 @@ def format_timeline(tl: list, limit: int) -> list:
     return lines
 
 
-def race_summary(r: dict, timeline_lines: int = 60) -> str:
+def race_summary(r: RaceResult, timeline_lines: int = 60) -> str:
     """Human-readable verdict and evidence of :func:`run_race`."""
-    d = r.get("driver") or {}
-    lines = ["race: %s%s" % (r["verdict"], " (%s)" % r.get("label")
-                             if r["verdict"] == FAIL else ""),
+    d = r.driver or {}
+    lines = ["race: %s%s" % (r.verdict, " (%s)" % r.label
+                             if r.verdict == FAIL else ""),
              "  driver: %s (%s)%s" % (d.get("name", "?"), d.get("kind", "?"),
                                       " tree %s" % d["tree"]
                                       if d.get("tree") else ""),
              "  guest: kernel %s (%s), %s MiB" % (
-                 (r.get("kernel") or {}).get("release", "?"),
-                 (r.get("kernel") or {}).get("spec", "?"),
-                 r.get("memory_mib", "?")),
+                 (r.kernel or {}).get("release", "?"),
+                 (r.kernel or {}).get("spec", "?"),
+                 r.memory_mib or "?"),
              "  scenario: %s, first command %d us after the PRLI LS_ACC, "
              "prli-complete-latency-us %d us, seed %s (nothing is random)" % (
-                 (r.get("scenario") or {}).get("trace"), r["first_cmd_us"],
-                 r["latency_us"], r.get("seed"))]
-    for x in r.get("reasons", []):
+                 (r.scenario or {}).get("trace"), r.first_cmd_us,
+                 r.latency_us, r.seed)]
+    for x in r.reasons:
         lines.append("  - " + x)
-    if r.get("topology"):
-        lines.append("  topology the driver brought up: %s" % r["topology"])
+    if r.topology:
+        lines.append("  topology the driver brought up: %s" % r.topology)
     lines.append("  CTIO completions by status: %s"
-                 % fmt_counts(r.get("ctio_status", {})))
+                 % fmt_counts(r.ctio_status))
     lines.append("  IOCBs rejected by the firmware (entry_status): %s"
-                 % fmt_counts(r.get("iocb_errors", {})))
-    fl = r.get("forced_logouts") or {}
+                 % fmt_counts(r.iocb_errors))
+    fl = r.forced_logouts or {}
     lines.append("  forced logouts: ISP LOGO %s, ISP PRLO %s, initiator "
                  "logged-out why=logo %s" % (fl.get("isp_logo", "-"),
                                              fl.get("isp_prlo", "-"),
                                              fl.get("initiator_logo", "-")))
-    ini = r.get("initiator") or {}
+    ini = r.initiator or {}
     if ini.get("present"):
         bs = ini.get("bios_scan") or {}
         lines.append("  initiator: done=%s all_passed=%s passes=%s logins=%s"
@@ -71,37 +74,38 @@ def race_summary(r: dict, timeline_lines: int = 60) -> str:
                 c.get("status"), ("  " + "; ".join(
                     (c.get("reasons") or [])[:3])) if c.get("reasons")
                 else ""))
-    if r.get("prli_latency_us"):
+    if r.prli_latency_us:
         lines.append("  observed PRLI latency (4->5 .. 5->6): %s us"
-                     % ", ".join("%g" % x for x in r["prli_latency_us"][:5]))
-    dm = r.get("dmesg") or []
+                     % ", ".join("%g" % x for x in r.prli_latency_us[:5]))
+    dm = r.dmesg or []
     if dm:
         lines.append("  dmesg (%d relevant lines; first 12):" % len(dm))
         lines += ["    " + x for x in dm[:12]]
-    lines += format_timeline(r.get("events") or [], timeline_lines)
-    if r.get("console_tail"):
+    lines += format_timeline(r.events or [], timeline_lines)
+    if r.console_tail:
         lines.append("  console (tail):")
-        lines += ["    " + x for x in r["console_tail"].splitlines()[-25:]]
-    if r.get("console_log"):
-        lines.append("  console log: %s" % r["console_log"])
-    t = r.get("timings") or {}
+        lines += ["    " + x for x in r.console_tail.splitlines()[-25:]]
+    if r.console_log:
+        lines.append("  console log: %s" % r.console_log)
+    lines += _pictures(r.pcap, ("ladder", r.ladder, r.ladder_error))
+    t = r.timings or {}
     lines.append("  time: %.1f s wall (build %s s, boot to verdict %s s)"
                  % (t.get("wall_s", 0), t.get("build_s", "-"),
                     t.get("boot_to_verdict_s", "-")))
-    lines.append("  artifacts: %s" % r.get("artifacts"))
-    lines.append("verdict: %s (exit %d)" % (r["verdict"], r["exit_code"]))
+    lines.append("  artifacts: %s" % r.artifacts)
+    lines.append("verdict: %s (exit %d)" % (r.verdict, r.exit_code))
     return "\n".join(lines)
 
 
-def sweep_summary(r: dict) -> str:
+def sweep_summary(r: SweepResult) -> str:
     """The pass/fail matrix and boundary of :func:`run_sweep`."""
-    d = r.get("driver") or {}
-    lats, delays = r["latencies"], r["delays"]
-    m = r["matrix"]
+    d = r.driver or {}
+    lats, delays = r.latencies, r.delays
+    m = r.matrix
     sym = {PASS: ".", FAIL: "X", INCONCLUSIVE: "?"}
     lines = ["sweep: driver %s (%s), %d points: %s" % (
-        d.get("name", "?"), d.get("kind", "?"), len(r["points"]),
-        ", ".join("%s %d" % kv for kv in r["counts"].items())),
+        d.get("name", "?"), d.get("kind", "?"), len(r.points),
+        ", ".join("%s %d" % kv for kv in r.counts.items())),
         "  rows: prli-complete-latency-us (us); columns: first-command delay "
         "after the PRLI LS_ACC (us); . PASS  X FAIL  ? INCONCLUSIVE"]
     w = max(6, max((len(str(x)) for x in delays), default=1) + 1)
@@ -113,86 +117,135 @@ def sweep_summary(r: dict) -> str:
             "%*s" % (w, sym.get(row.get(str(x)), " ")) for x in delays))
     lines.append("  boundary (smallest failing latency per delay):")
     for x in delays:
-        b = r["boundary"].get(str(x), {})
+        b = r.boundary.get(str(x), {})
         ff = b.get("first_fail_latency_us")
         lines.append("    delay %6s us: %s" % (
             x, "no failure" if ff is None else "fails from %s us (passes "
             "up to %s us)%s" % (ff, b.get("last_pass_latency_us"),
                                 "" if b.get("monotonic")
                                 else ", not monotonic")))
-    if r.get("setup_error"):
-        lines.append("  set-up: %s" % r["setup_error"])
-    if r.get("console_tail"):
+    if r.setup_error:
+        lines.append("  set-up: %s" % r.setup_error)
+    if r.console_tail:
         lines.append("  console (tail):")
-        lines += ["    " + x for x in r["console_tail"].splitlines()[-15:]]
-    t = r.get("timings") or {}
+        lines += ["    " + x for x in r.console_tail.splitlines()[-15:]]
+    lines += _pictures(None, ("heat map", r.heatmap, r.heatmap_error))
+    t = r.timings or {}
     lines.append("  time: %.1f s wall (build %s s, boot %s s, points %s s; "
                  "%s s per point, %s points/min)" % (
                      t.get("wall_s", 0), t.get("build_s", "-"),
                      t.get("boot_to_ready_s", "-"), t.get("points_s", "-"),
                      t.get("per_point_s", "-"), t.get("points_per_min", "-")))
-    lines.append("  artifacts: %s" % r.get("artifacts"))
-    lines.append("sweep verdict: %s (exit %d)" % (r["verdict"],
-                                                  r["exit_code"]))
+    lines.append("  artifacts: %s" % r.artifacts)
+    lines.append("sweep verdict: %s (exit %d)" % (r.verdict,
+                                                  r.exit_code))
     return "\n".join(lines)
 
 
-def junit_xml(r: dict) -> str:
-    """JUnit XML of a race result: one testsuite, one testcase prli-race.
+def _pictures(pcap, *pictures) -> list:
+    """Lines naming a run's capture and pictures ((name, path, error))."""
+    lines = ["  capture: %s" % pcap] if pcap else []
+    for name, path, err in pictures:
+        if path or err:
+            lines.append("  %s: %s" % (name, path or "not drawn (%s)" % err))
+    return lines
+
+
+def junit_xml(r, case: str = "prli-race", summary=None) -> str:
+    """JUnit XML of a race (or replay) result: one testsuite, one testcase
+    ``case`` (prli-race, replay); ``summary`` renders the text (default
+    :func:`race_summary`).
 
     FAIL -> <failure>; INCONCLUSIVE -> <skipped> for a build error (the
     commit cannot be tested), else <error>.
     """
-    v = r["verdict"]
-    wall = (r.get("timings") or {}).get("wall_s", 0)
+    summary = summary or race_summary
+    v = r.verdict
+    build_error = getattr(r, "build_error", False)
+    wall = (r.timings or {}).get("wall_s", 0)
     suite = ET.Element("testsuite", {
-        "name": "qlaemu.race", "tests": "1",
+        "name": "qlaemu." + case.split("-")[-1], "tests": "1",
         "failures": "1" if v == FAIL else "0",
-        "errors": "1" if v == INCONCLUSIVE and not r.get("build_error")
-        else "0",
-        "skipped": "1" if v == INCONCLUSIVE and r.get("build_error")
-        else "0",
+        "errors": "1" if v == INCONCLUSIVE and not build_error else "0",
+        "skipped": "1" if v == INCONCLUSIVE and build_error else "0",
         "time": "%.2f" % wall})
     props = ET.SubElement(suite, "properties")
-    for k, val in (("verdict", v), ("driver", (r.get("driver") or {})
-                                    .get("name", "")),
-                   ("latency_us", r.get("latency_us")),
-                   ("first_cmd_us", r.get("first_cmd_us")),
-                   ("seed", r.get("seed")),
-                   ("ctio_status", json.dumps(r.get("ctio_status", {})))):
+    values = [("verdict", v), ("driver", (r.driver or {}).get("name", ""))]
+    for k in ("latency_us", "first_cmd_us", "seed", "capture",
+              "divergences"):
+        if hasattr(r, k):
+            values.append((k, getattr(r, k)))
+    if hasattr(r, "ctio_status"):
+        values.append(("ctio_status", json.dumps(r.ctio_status)))
+    for k, val in values:
         ET.SubElement(props, "property", {"name": k, "value": str(val)})
-    case = ET.SubElement(suite, "testcase", {
-        "classname": "qlaemu.race", "name": "prli-race",
+    tc = ET.SubElement(suite, "testcase", {
+        "classname": "qlaemu." + case.split("-")[-1], "name": case,
         "time": "%.2f" % wall})
-    msg = "; ".join(r.get("reasons", []))[:1000]
+    msg = "; ".join(r.reasons)[:1000]
+    text = summary(r)
     if v == FAIL:
-        el = ET.SubElement(case, "failure", {"type": r.get("label")
-                                             or FAIL_LABEL,
-                                             "message": msg})
-        el.text = race_summary(r)
+        el = ET.SubElement(tc, "failure", {
+            "type": getattr(r, "label", None) or FAIL_LABEL,
+            "message": msg})
+        el.text = text
     elif v == INCONCLUSIVE:
-        tag = "skipped" if r.get("build_error") else "error"
-        el = ET.SubElement(case, tag, {"type": INCONCLUSIVE,
-                                       "message": msg})
-        el.text = race_summary(r)
-    out = ET.SubElement(case, "system-out")
-    out.text = race_summary(r)
+        tag = "skipped" if build_error else "error"
+        el = ET.SubElement(tc, tag, {"type": INCONCLUSIVE, "message": msg})
+        el.text = text
+    out = ET.SubElement(tc, "system-out")
+    out.text = text
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def scenario_summary(r: dict, timeline_lines: int = 40) -> str:
+def replay_summary(r: ReplayResult) -> str:
+    """Human-readable verdict of :func:`qlaemu.replay.run_replay`: the
+    counts, the first divergence with the captured and live frames around
+    it."""
+    d = r.driver or {}
+    lines = ["replay: %s" % r.verdict,
+             "  capture: %s (%s frames; %s sent, %s of the target's "
+             "matched)" % (r.capture, r.frames, r.sent, r.matched),
+             "  driver: %s (%s)" % (d.get("name", "?"), d.get("kind", "?"))]
+    lines += ["  - " + x for x in r.reasons]
+    if r.divergences:
+        lines.append("  divergences by kind: %s" % ", ".join(
+            "%s %d" % kv for kv in sorted(r.counts.items())))
+        for x in r.detail[:10]:
+            lines.append("    %-10s capture frame %5s: expected %s, got %s"
+                         % (x.get("kind"), x.get("frame"), x.get("expected"),
+                            x.get("got")))
+    if r.captured_around:
+        lines.append("  the capture around the first divergence:")
+        lines += ["   " + x for x in r.captured_around]
+    if r.live_around:
+        lines.append("  the live link then:")
+        lines += ["   " + x for x in r.live_around]
+    if r.console_tail:
+        lines.append("  console (tail):")
+        lines += ["    " + x for x in r.console_tail.splitlines()[-15:]]
+    lines += _pictures(r.pcap, ("ladder", r.ladder, r.ladder_error))
+    t = r.timings or {}
+    lines.append("  time: %.1f s wall (build %s s, guest %s s)" % (
+        t.get("wall_s", 0), t.get("build_s", "-"), t.get("guest_s", "-")))
+    lines.append("  artifacts: %s" % r.artifacts)
+    lines.append("replay verdict: %s (exit %d)" % (r.verdict, r.exit_code))
+    return "\n".join(lines)
+
+
+def scenario_summary(r: ScenarioResult, timeline_lines: int = 40) -> str:
     """Human-readable summary of a run_scenario() result (multi-line)."""
-    ini = r.get("initiator") or {}
+    ini = r.initiator or {}
     lines = ["scenario %s (%s, driver %s): %s, exit=%s, %.1f s" % (
-        r.get("name"), r.get("scenario"), r.get("driver"),
-        r.get("status", "?").upper(), r.get("exit"), r.get("duration_s", 0))]
-    lines.append("  device: %s" % r.get("device_opts"))
-    k = r.get("kernel") or {}
+        r.name, r.scenario, r.driver,
+        r.status.upper(), r.exit, r.duration_s)]
+    lines.append("  device: %s" % r.device_opts)
+    k = r.kernel or {}
     lines.append("  guest: kernel %s (%s), %s MiB" % (
-        k.get("release", "?"), k.get("spec", "?"), r.get("memory_mib", "?")))
-    if r.get("setup_error"):
-        lines.append("  driver set-up FAILED: %s" % r["setup_error"])
+        k.get("release", "?"), k.get("spec", "?"), r.memory_mib or "?"))
+    if r.setup_error:
+        lines.append("  driver set-up FAILED: %s" % r.setup_error)
     if ini:
         lines.append("  initiator: done=%s all_passed=%s phase=%s passes=%s"
                      " (done %s)" % (ini.get("done"), ini.get("all_passed"),
@@ -211,32 +264,33 @@ def scenario_summary(r: dict, timeline_lines: int = 40) -> str:
                             ("  " + "; ".join(c.get("reasons", [])[:3]))
                             if c.get("reasons") else ""))
     lines.append("  CTIO status counts: %s" % (", ".join(
-        "%s: %s" % kv for kv in sorted(r.get("ctio_status", {}).items()))
+        "%s: %s" % kv for kv in sorted(r.ctio_status.items()))
         or "none"))
     cnt = ini.get("counters", {})
-    isp_logo = r.get("els", {}).get("isp_sent", {}).get("0x05", 0)
+    isp_logo = r.els.get("isp_sent", {}).get("0x05", 0)
     lines.append("  logouts: initiator saw %s (logins %s), ISP sent LOGO %s,"
                  " interruptions %d" % (
                      cnt.get("logouts", 0), cnt.get("logins", 0), isp_logo,
                      len(ini.get("interruptions", []))))
     lines.append("  ELS: isp sent %s, isp received %s" % (
-        _els_counts(r.get("els", {}).get("isp_sent", {})),
-        _els_counts(r.get("els", {}).get("isp_received", {}))))
+        _els_counts(r.els.get("isp_sent", {})),
+        _els_counts(r.els.get("isp_received", {}))))
     lines.append("  LIO sessions at the end: %s" % (
-        ", ".join(r.get("lio_sessions", [])) or "none"))
+        ", ".join(r.lio_sessions) or "none"))
     lines.append("  checks:")
-    for name, ok, detail in r.get("checks", []):
+    for name, ok, detail in r.checks:
         lines.append("    [%s] %s: %s" % ("ok" if ok else "FAIL", name,
                                           detail))
-    for e in r.get("errors", [])[:10]:
+    for e in r.errors[:10]:
         lines.append("    " + e)
-    lines += format_timeline(r.get("timeline") or [], timeline_lines)
-    if r.get("controller_error"):
-        lines.append("  controller: " + r["controller_error"].strip()
+    lines += format_timeline(r.timeline or [], timeline_lines)
+    if r.controller_error:
+        lines.append("  controller: " + r.controller_error.strip()
                      .splitlines()[-1])
-    if r.get("exit") == "qemu-error" and r.get("qemu_stderr"):
-        lines.append("  qemu: " + r["qemu_stderr"].strip()[-500:])
-    lines.append("  artifacts: %s" % r.get("artifacts"))
+    if r.exit == "qemu-error" and r.qemu_stderr:
+        lines.append("  qemu: " + r.qemu_stderr.strip()[-500:])
+    lines += _pictures(r.pcap)
+    lines.append("  artifacts: %s" % r.artifacts)
     return "\n".join(lines)
 
 
@@ -247,42 +301,42 @@ def _els_counts(d: dict) -> str:
         or "none"
 
 
-def probe_summary(r: dict) -> str:
+def probe_summary(r: ProbeResult) -> str:
     """Short human-readable summary of a probe() result (multi-line str)."""
-    fc = r.get("fc_host", {})
-    sh = r.get("scsi_host", {})
-    pci = r.get("pci", {})
+    fc = r.fc_host
+    sh = r.scsi_host
+    pci = r.pci
     lines = [
         "probe (%s): %s, exit=%s, %.1f s" % (
-            r["mode"], "OK" if r["ok"] else "FAILED", r["exit"],
-            r["duration_s"]),
+            r.mode, "OK" if r.ok else "FAILED", r.exit,
+            r.duration_s),
         "  pci %s  %s:%s sub %s:%s rev %s class %s" % (
             pci.get("bdf") or "-", pci.get("vendor"), pci.get("device"),
             pci.get("subsystem_vendor"), pci.get("subsystem_device"),
             pci.get("revision"), pci.get("class")),
-        "  driver bound: %s" % r["driver_bound"],
+        "  driver bound: %s" % r.driver_bound,
         "  fc_host: port_name=%s node_name=%s state=%s speed=%s type=%s "
         "id=%s" % (fc.get("port_name"), fc.get("node_name"),
                    fc.get("port_state"), fc.get("speed"),
                    fc.get("port_type"), fc.get("port_id")),
         "  scsi_host: model=%s fw=%s serial=%s" % (
             sh.get("model_name"), sh.get("fw_version"), sh.get("serial_num")),
-        "  port_state over time: %s" % (r.get("port_wait") or "-"),
+        "  port_state over time: %s" % (r.port_wait or "-"),
         "  remote ports: %s" % (", ".join(
             "%s %s id=%s roles=%s state=%s" % (
                 p.get("name"), p.get("port_name"), p.get("port_id"),
                 p.get("roles"), p.get("port_state"))
-            for p in r.get("remote_ports", [])) or "none"),
+            for p in r.remote_ports) or "none"),
         "  qla2xxx messages at level <= 4: %d, of which errors (<= 3): %d"
-        % (len(r["warnings"]), len(r["errors"])),
+        % (len(r.warnings), len(r.errors)),
     ]
-    if r.get("mode") == "target":
+    if r.mode == "target":
         lines.append("  LIO sessions: %s"
-                     % (", ".join(r.get("lio_sessions", [])) or "none"))
-    if r.get("device_opts"):
-        lines.insert(1, "  device options: %s" % r["device_opts"])
-    lines += ["    " + w for w in r["errors"][:10]]
-    lines.append("  artifacts: %s" % r["artifacts"])
-    if r["exit"] == "qemu-error" and r.get("qemu_stderr"):
-        lines.append("  qemu: " + r["qemu_stderr"].strip()[-500:])
+                     % (", ".join(r.lio_sessions) or "none"))
+    if r.device_opts:
+        lines.insert(1, "  device options: %s" % r.device_opts)
+    lines += ["    " + w for w in r.errors[:10]]
+    lines.append("  artifacts: %s" % r.artifacts)
+    if r.exit == "qemu-error" and r.qemu_stderr:
+        lines.append("  qemu: " + r.qemu_stderr.strip()[-500:])
     return "\n".join(lines)

@@ -31,6 +31,7 @@ from pathlib import Path
 from . import driver as driver_mod
 from . import evidence, image, kernels, kmsg, paths, profiles, vm
 from . import probe as probe_mod
+from .results import ScenarioResult
 from .verdict import checks
 
 #: Driver profiles in driver-under-test/ (qlaemu.driver); any other
@@ -46,7 +47,8 @@ DRIVERS = {
 HBA_ID = "hba0"
 HBA_PATH = "/machine/peripheral/" + HBA_ID
 #: Device properties run_scenario sets itself (not allowed in device_opts).
-RESERVED_OPTS = ("id", "bus", "wwpn", "wwnn", "scenario", "report-file")
+RESERVED_OPTS = ("id", "bus", "wwpn", "wwnn", "scenario", "report-file",
+                 "capture", "replay")
 #: Seconds allowed from QEMU start to the guest's "ready" mark.
 READY_TIMEOUT_S = 120
 #: Seconds between two QMP polls of the report.
@@ -106,8 +108,11 @@ def check_driver(driver, driver_tree=None):
                             % (driver, ", ".join(known), e)) from e
 
 
-def _device_opts(scenario: Path, report_file: Path, device_opts: str) -> str:
-    """The qla2532 properties of a scenario run, ``k=v,...``."""
+def _device_opts(scenario: Path, report_file: Path, device_opts: str,
+                 replay=None) -> str:
+    """The qla2532 properties of a scenario run (or, with ``replay``, of a
+    capture's replay), ``k=v,...`` (the capture is
+    :func:`qlaemu.probe.device_args`'s)."""
     user = probe_mod.normalize_opts(device_opts)
     for item in user.split(",")[1:]:
         key = item.partition("=")[0].strip()
@@ -115,10 +120,11 @@ def _device_opts(scenario: Path, report_file: Path, device_opts: str) -> str:
             raise ScenarioError("device option %r is set by run_scenario"
                                 % item)
 
-    def esc(p):
-        return str(p).replace(",", ",,")     # QEMU option escaping
-    return "id=%s,scenario=%s,report-file=%s%s" % (
-        HBA_ID, esc(scenario), esc(report_file), user)
+    esc = probe_mod.qemu_opt_escape
+    what = ("replay=" + esc(replay) if replay is not None
+            else "scenario=" + esc(scenario))
+    return "id=%s,%s,report-file=%s%s" % (HBA_ID, what, esc(report_file),
+                                          user)
 
 
 def _controller(done_timeout_s: float, poll_s: float, snapshot: Path,
@@ -169,8 +175,9 @@ def _load_scenario(path) -> tuple:
 
 
 def _qemu_args(wwpn, wwnn, opts: str, icount, qemu_args, adir: Path,
-               iocb_trace: bool) -> list:
-    dargs = probe_mod.device_args(wwpn, wwnn, device_opts=opts)
+               iocb_trace: bool, capture) -> list:
+    dargs = probe_mod.device_args(wwpn, wwnn, device_opts=opts,
+                                  capture=capture)
     if icount:
         # Virtual time from the instruction count, and a guest RTC that
         # starts at a fixed date and runs on that virtual clock: the kernel
@@ -194,7 +201,8 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
                  poll_s: float = POLL_S, iocb_trace: bool = True,
                  qemu_args=(), driver_tree=None, controller=None,
                  ready_timeout_s: float = READY_TIMEOUT_S,
-                 finish_margin_s: float = FINISH_MARGIN_S) -> dict:
+                 finish_margin_s: float = FINISH_MARGIN_S,
+                 capture: bool = True, replay=None) -> ScenarioResult:
     """Boot the target, run the scenario ``path``, collect everything.
 
     Args:
@@ -227,10 +235,14 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
             controller only), seconds.
         finish_margin_s: how long the controller thread may run on after
             QEMU exited, seconds.
+        capture: write the link's frames to ``link.pcap`` in the
+            artifacts (docs/capture.md); False only to measure its cost.
+        replay: a capture whose initiator the device replays instead of
+            running ``path`` (None: run the scenario; qlaemu.replay).
 
     Returns:
-        dict (:func:`_result` lists the keys); ``status`` is 'passed',
-        'failed', or 'error' when the run itself broke or hung.
+        results.ScenarioResult; ``status`` is 'passed', 'failed', or
+        'error' when the run itself broke or hung.
 
     Raises:
         ScenarioError: unknown driver, missing/unreadable scenario file,
@@ -239,20 +251,26 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
             the kernel or QEMU cannot be had.
     """
     prof = check_driver(driver, driver_tree)
-    scen, name = _load_scenario(path)
+    if replay is not None:
+        replay = Path(replay).resolve()
+        scen, name = replay, "replay-" + replay.stem
+    else:
+        scen, name = _load_scenario(path)
     run = run_name or "scenario-%s-%s" % (
         re.sub(r"[^A-Za-z0-9_.-]", "_", name), time.strftime("%Y%m%d-%H%M%S"))
     adir = paths.ARTIFACTS_DIR / run
     adir.mkdir(parents=True, exist_ok=True)
     report_file = adir / "report.json"
     snapshot = adir / "report-at-done.json"
-    for f in (report_file, snapshot, adir / "iocb-trace.log"):
+    pcap = adir / probe_mod.CAPTURE_NAME
+    for f in (report_file, snapshot, adir / "iocb-trace.log", pcap):
         f.unlink(missing_ok=True)
     try:
-        opts = _device_opts(scen, report_file, device_opts)
+        opts = _device_opts(scen, report_file, device_opts, replay)
     except ValueError as e:
         raise ScenarioError(str(e)) from e
-    dargs = _qemu_args(wwpn, wwnn, opts, icount, qemu_args, adir, iocb_trace)
+    dargs = _qemu_args(wwpn, wwnn, opts, icount, qemu_args, adir, iocb_trace,
+                       pcap if capture else None)
     if done_timeout_s is None:
         done_timeout_s = max(10.0, timeout_s - READY_TIMEOUT_S / 4
                              - FINISH_MARGIN_S)
@@ -269,9 +287,7 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
                  profile=None if prof.is_stock else prof)
     result = _result(res, prof, scen, name, opts, icount, adir,
                      [(report_file, "file"), (snapshot, "qmp")])
-    (adir / "result.json").write_text(json.dumps(
-        {k: v for k, v in result.items() if k not in ("report", "events")},
-        indent=2) + "\n")
+    result.write(adir / "result.json", exclude=("report", "events"))
     return result
 
 
@@ -287,24 +303,11 @@ def _read_report(candidates) -> tuple:
 
 def _result(res, prof, scen: Path, name: str, opts: str, icount,
             adir: Path, reports) -> dict:
-    """The result of a scenario run.
-
-    Keys: scenario (abs path), name, driver (the profile name), profile
-    (name, kind, dir, tree), device_opts, kernel, memory_mib, icount, exit
-    (vm.GuestResult.exit), script_rc, report (the device's JSON; from the
-    report file, or the last QMP snapshot if QEMU left none),
-    report_source ('file', 'qmp' or None), initiator (report
-    ``initiator``), ctio_status ({"0x01": n, ...}), ctio_errors
-    (annotate_ctios entries with status != 0x01), unexpected_ctios, els
-    (els_counters), iocb_counts, events (report events), timeline
-    (evidence.timeline), done_seen (the controller saw done), done_t_ns
-    (last scenario-done), controller ({ready_s, done_s, done, polls,
-    virtual_time_ns}), controller_error, dmesg, dmesg_raw, errors (the
-    QLogic driver's lines at level <= 3), kernel_errors (every line at
-    level <= 3), warnings (lines mentioning qla2xxx at level <= 4),
-    lio_sessions (at the end), fc_host, setup, setup_error, duration_s,
-    console_log, console_tail, artifacts, qemu_stderr, checks ([name,
-    ok, detail]), ok (every check passed), status.
+    """The :class:`qlaemu.results.ScenarioResult` of a scenario run:
+    ``report`` from the report file, or the last QMP snapshot if QEMU left
+    none; ``errors`` the QLogic driver's lines at level <= 3,
+    ``kernel_errors`` every line at level <= 3, ``warnings`` lines
+    mentioning qla2xxx at level <= 4; ``ok`` when every check passed.
     """
     s = res.sections
     report, source = _read_report(reports)
@@ -319,47 +322,49 @@ def _result(res, prof, scen: Path, name: str, opts: str, icount,
     except OSError:
         trace = ""
     ctl = res.controller_result or {}
-    result = {
-        "scenario": str(scen), "name": name, "driver": prof.name,
-        "profile": {"name": prof.name, "kind": prof.kind,
-                    "dir": str(prof.dir),
-                    "tree": str(prof.driver_tree) if prof.driver_tree
-                    else None},
-        "device_opts": opts, "kernel": kernels.kernel_info(),
-        "memory_mib": vm.memory(), "icount": icount or None,
-        "exit": res.exit, "script_rc": res.script_rc,
-        "report": report, "report_source": source,
-        "initiator": report.get("initiator"),
-        "ctio_status": dict(report.get("counters", {}).get("ctio_status",
-                                                           {})),
-        "ctio_errors": [c for c in evidence.annotate_ctios(events)
-                        if c["status"] != evidence.CTIO_SUCCESS],
-        "unexpected_ctios": evidence.unexpected_ctios(events),
-        "els": evidence.els_counters(report),
-        "iocb_counts": evidence.iocb_counts(trace),
-        "events": events, "timeline": evidence.timeline(events),
-        "done_seen": bool(ctl.get("done")),
-        "done_t_ns": evidence.done_time_ns(report),
-        "controller": ctl, "controller_error": res.controller_error,
-        "dmesg": dmesg, "dmesg_raw": dmesg_raw,
-        "errors": kmsg.driver_errors(dmesg_raw),
-        "kernel_errors": kmsg.kernel_errors(dmesg_raw),
-        "warnings": kmsg.qla_warnings(dmesg_raw),
-        "lio_sessions": probe_mod.session_names(s.get("lio_sessions", "")),
-        "fc_host": probe_mod.parse_kv(s.get("fc_host", "")),
-        "setup": s.get("setup", ""),
-        "setup_error": driver_mod.setup_failure(s.get("setup", ""), prof),
-        "duration_s": round(res.duration_s, 2),
-        "console_log": str(res.console_log),
-        "console_tail": res.console[-4000:],
-        "artifacts": str(adir), "qemu_stderr": res.stderr,
-    }
-    result["checks"] = [list(c) for c in checks(result)]
-    result["ok"] = all(c[1] for c in result["checks"])
+    result = ScenarioResult(
+        scenario=str(scen), name=name, driver=prof.name,
+        profile={"name": prof.name, "kind": prof.kind,
+                 "dir": str(prof.dir),
+                 "tree": str(prof.driver_tree) if prof.driver_tree
+                 else None},
+        device_opts=opts, kernel=kernels.kernel_info(),
+        memory_mib=vm.memory(), icount=icount or None,
+        exit=res.exit, script_rc=res.script_rc,
+        report=report, report_source=source,
+        initiator=report.get("initiator"),
+        ctio_status=dict(report.get("counters", {}).get("ctio_status",
+                                                        {})),
+        ctio_errors=[c for c in evidence.annotate_ctios(events)
+                     if c["status"] != evidence.CTIO_SUCCESS],
+        unexpected_ctios=evidence.unexpected_ctios(events),
+        els=evidence.els_counters(report),
+        iocb_counts=evidence.iocb_counts(trace),
+        events=events, timeline=evidence.timeline(events),
+        done_seen=bool(ctl.get("done")),
+        done_t_ns=evidence.done_time_ns(report),
+        controller=ctl, controller_error=res.controller_error,
+        dmesg=dmesg, dmesg_raw=dmesg_raw,
+        errors=kmsg.driver_errors(dmesg_raw),
+        kernel_errors=kmsg.kernel_errors(dmesg_raw),
+        warnings=kmsg.qla_warnings(dmesg_raw),
+        lio_sessions=probe_mod.session_names(s.get("lio_sessions", "")),
+        fc_host=probe_mod.parse_kv(s.get("fc_host", "")),
+        setup=s.get("setup", ""),
+        setup_error=driver_mod.setup_failure(s.get("setup", ""), prof),
+        duration_s=round(res.duration_s, 2),
+        console_log=str(res.console_log),
+        console_tail=res.console[-4000:],
+        artifacts=str(adir), qemu_stderr=res.stderr or "",
+        pcap=str(adir / probe_mod.CAPTURE_NAME)
+        if (adir / probe_mod.CAPTURE_NAME).exists() else None,
+    )
+    result.checks = [list(c) for c in checks(result)]
+    result.ok = all(c[1] for c in result.checks)
     # a run whose initiator never got done within the bound hung
     broken = (res.exit != "poweroff" or res.controller_error is not None
-              or not report or not result["done_seen"]
-              or result["setup_error"] is not None)
-    result["status"] = ("error" if broken else
-                        "passed" if result["ok"] else "failed")
+              or not report or not result.done_seen
+              or result.setup_error is not None)
+    result.status = ("error" if broken else
+                     "passed" if result.ok else "failed")
     return result

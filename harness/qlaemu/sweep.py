@@ -2,18 +2,19 @@
 delay) point of a grid, in one boot (``./qlaemu sweep``; issue #5).
 
 Per point the host writes a variant of the scenario, ``qom-set``s
-``prli-complete-latency-us`` and ``scenario`` (which clears the report) and
-injects ``link-event lip``, so the initiator logs in again and the new
-scenario starts; then it polls the report until the point is decided
-(:func:`qlaemu.race.poll_point`) and judges it as the race does
-(:func:`qlaemu.verdict.judge`).
+``prli-complete-latency-us``, ``scenario`` (which clears the report) and
+``capture`` (the point's pcap) and injects ``link-event lip``, so the
+initiator logs in again and the new scenario starts; then it polls the
+report until the point is decided (:func:`qlaemu.race.poll_point`) and
+judges it as the race does (:func:`qlaemu.verdict.judge`).
 """
 import json
 import time
 from pathlib import Path
 
-from . import control, scenario
+from . import control, pictures, scenario
 from .evidence import analyse
+from .results import SweepPoint, SweepResult
 from .race import (DEFAULT_DELAYS, DEFAULT_LATENCIES, POINT_TIMEOUT_S,
                    POLL_S, RACE_TRACE, artifacts_dir, error_text, guest_facts,
                    prepare_driver, setup_errors, total_bound_ns,
@@ -29,7 +30,7 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
               ready_timeout_s: float = 120, icount: str = "shift=3,sleep=off",
               poll_s: float = POLL_S, progress=None,
               scenario_overrides: dict | None = None,
-              device_opts: str = "") -> dict:
+              device_opts: str = "") -> SweepResult:
     """Run the race at every (latency, first-command delay) in one boot.
 
     Per point: write the scenario variant, qom-set prli-complete-latency-us
@@ -38,40 +39,37 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
 
     Args:
         latencies, delays: the grid (µs).
-        progress: optional callable(point dict) after each point.
+        progress: optional callable(results.SweepPoint) after each point.
         (others as :func:`qlaemu.race.run_race`)
 
     Returns:
-        dict: driver, latencies, delays, points [{latency_us,
-        first_cmd_us, verdict, reasons, ctio_status, forced_logouts,
-        wall_s, virtual_ms, prli_latency_us, stop}], matrix
-        {latency: {delay: verdict}}, boundary, verdict (FAIL if any point
-        failed, PASS if all passed, else INCONCLUSIVE), timings,
-        artifacts.
+        results.SweepResult: its points (results.SweepPoint), matrix
+        {latency: {delay: verdict}}, boundary, and verdict (FAIL if any
+        point failed, PASS if all passed, else INCONCLUSIVE); also
+        written to ``sweep.json`` in the artifacts.
     """
     t_start = time.monotonic()
     adir = artifacts_dir(run_name, "sweep")
     pdir = adir / "points"
     pdir.mkdir(parents=True, exist_ok=True)
     latencies, delays = list(latencies), list(delays)
-    out = {"driver": {}, "latencies": latencies, "delays": delays,
-           "seed": seed, "artifacts": str(adir), "points": [],
-           "timings": {}}
+    out = SweepResult(latencies=latencies, delays=delays, seed=seed,
+                      artifacts=str(adir))
     grid = [(lat, d) for lat in latencies for d in delays]
     try:
         base = load_trace(trace)
-        out["scenario"] = str(Path(trace or RACE_TRACE).resolve())
+        out.scenario = str(Path(trace or RACE_TRACE).resolve())
         prof = prepare_driver(out, driver, driver_tree, profile_dir)
     except setup_errors() as e:
-        out["setup_error"] = error_text(e)
-        out["points"] = [_point(lat, d, INCONCLUSIVE, [out["setup_error"]])
-                         for lat, d in grid]
+        out.setup_error = error_text(e)
+        out.points = [_point(lat, d, INCONCLUSIVE, [out.setup_error])
+                      for lat, d in grid]
         return _finish_sweep(out, t_start)
     variants = {d: write_variant(base, d, pdir,
                                  overrides=scenario_overrides)
                 for d in delays}
     scens = {d: json.loads(f.read_text()) for d, f in variants.items()}
-    controller = _sweep_controller(grid, variants, scens, pdir, out["points"],
+    controller = _sweep_controller(grid, variants, scens, pdir, out.points,
                                    point_timeout_s, ready_timeout_s, poll_s,
                                    progress)
     timeout = ready_timeout_s + len(grid) * (point_timeout_s + 2) + 60
@@ -84,31 +82,37 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
             controller=controller, ready_timeout_s=ready_timeout_s,
             finish_margin_s=30, iocb_trace=False)
     except setup_errors() as e:
-        out["setup_error"] = error_text(e)
+        out.setup_error = error_text(e)
         r = None
-    done = {(p["latency_us"], p["first_cmd_us"]) for p in out["points"]}
+    done = {(p.latency_us, p.first_cmd_us) for p in out.points}
     why = ("the guest did not get to this point (guest exit %s)"
-           % (r["exit"] if r else None))
-    out["points"] += [_point(lat, d, INCONCLUSIVE, [why])
-                      for lat, d in grid if (lat, d) not in done]
+           % (r.exit if r else None))
+    out.points += [_point(lat, d, INCONCLUSIVE, [why])
+                   for lat, d in grid if (lat, d) not in done]
     if r is not None:
         ctl = guest_facts(out, r)
-        out["timings"].update({"boot_to_ready_s": ctl.get("ready_s"),
-                               "points_s": ctl.get("points_s"),
-                               "guest_s": r.get("duration_s")})
-        if r["exit"] != "poweroff":
-            out["console_tail"] = r.get("console_tail", "")
+        out.timings.update({"boot_to_ready_s": ctl.get("ready_s"),
+                            "points_s": ctl.get("points_s"),
+                            "guest_s": r.duration_s})
+        if r.exit != "poweroff":
+            out.console_tail = r.console_tail
     return _finish_sweep(out, t_start)
 
 
 def _sweep_point(ctl, lat: int, d: int, variant: Path, scen: dict,
-                 pdir: Path, point_timeout_s: float, poll_s: float) -> dict:
+                 pdir: Path, point_timeout_s: float,
+                 poll_s: float) -> SweepPoint:
     """One point in the running guest: set the latency and the scenario,
     originate a LIP, poll until decided, judge."""
     t0 = time.monotonic()
+    stem = "lat%d-d%d" % (lat, d)
+    pcap = pdir / (stem + ".pcap")
+    pcap.unlink(missing_ok=True)
     try:
+        # the point's own capture starts before its LIP
         for prop, value in (("prli-complete-latency-us", int(lat)),
                             ("scenario", str(variant)),
+                            ("capture", str(pcap)),
                             ("link-event", "lip")):
             ctl.qmp("qom-set", path=scenario.HBA_PATH, property=prop,
                     value=value)
@@ -116,12 +120,13 @@ def _sweep_point(ctl, lat: int, d: int, variant: Path, scen: dict,
                                       point_timeout_s, poll_s)
     except control.GuestExited as e:
         return _point(lat, d, INCONCLUSIVE, ["the guest exited: %s" % e])
-    (pdir / ("lat%d-d%d.report.json" % (lat, d))).write_text(json.dumps(rep))
+    (pdir / (stem + ".report.json")).write_text(json.dumps(rep))
     ev = analyse(rep, scen)
     v = judge(ev, RunState(guest_exit=None, stop=stop))
     p = _point(lat, d, v.verdict, v.reasons, ev, stop)
-    p["wall_s"] = round(time.monotonic() - t0, 2)
-    p["polls"] = polls
+    p.wall_s = round(time.monotonic() - t0, 2)
+    p.polls = polls
+    p.pcap = str(pcap)
     return p
 
 
@@ -135,11 +140,11 @@ def _sweep_controller(grid, variants, scens, pdir, points, point_timeout_s,
             p = _sweep_point(ctl, lat, d, variants[d], scens[d], pdir,
                              point_timeout_s, poll_s)
             points.append(p)
-            if p.get("wall_s") is None:
+            if p.wall_s is None:
                 continue            # the guest exited
             if progress:
                 progress(p)
-            if p["stop"] == "wall-timeout":
+            if p.stop == "wall-timeout":
                 # the guest no longer makes progress: do not wait
                 # point_timeout_s on every remaining point
                 break
@@ -150,25 +155,27 @@ def _sweep_controller(grid, variants, scens, pdir, points, point_timeout_s,
     return controller
 
 
-def _point(lat, d, verdict, reasons, ev=None, stop=None) -> dict:
+def _point(lat, d, verdict, reasons, ev=None, stop=None) -> SweepPoint:
+    """The SweepPoint of (``lat``, ``d``) µs from its evidence ``ev``
+    (evidence.analyse; None when the point did not run)."""
     ev = ev or {}
-    return {"latency_us": lat, "first_cmd_us": d, "verdict": verdict,
-            "label": fail_label(ev, verdict),
-            "reasons": reasons, "stop": stop,
-            "ctio_status": ev.get("ctio_status", {}),
-            "iocb_errors": ev.get("iocb_errors", {}),
-            "forced_logouts": ev.get("forced_logouts", {}),
-            "logins": ev.get("logins"),
-            "elapsed_ms": round(ev["elapsed_ns"] / 1e6, 3)
-            if ev.get("elapsed_ns") is not None else None,
-            "prli_latency_us": ev.get("prli_latency_us", [])}
+    return SweepPoint(
+        latency_us=lat, first_cmd_us=d, verdict=verdict,
+        label=fail_label(ev, verdict), reasons=reasons, stop=stop,
+        ctio_status=ev.get("ctio_status", {}),
+        iocb_errors=ev.get("iocb_errors", {}),
+        forced_logouts=ev.get("forced_logouts", {}),
+        logins=ev.get("logins"),
+        elapsed_ms=round(ev["elapsed_ns"] / 1e6, 3)
+        if ev.get("elapsed_ns") is not None else None,
+        prli_latency_us=ev.get("prli_latency_us", []))
 
 
 def matrix(points: list) -> dict:
-    """{latency: {delay: verdict}} of sweep points."""
+    """{latency: {delay: verdict}} of sweep points (results.SweepPoint)."""
     m = {}
     for p in points:
-        m.setdefault(p["latency_us"], {})[p["first_cmd_us"]] = p["verdict"]
+        m.setdefault(p.latency_us, {})[p.first_cmd_us] = p.verdict
     return m
 
 
@@ -183,47 +190,48 @@ def boundary(points: list) -> dict:
     out = {}
     by_d = {}
     for p in points:
-        by_d.setdefault(p["first_cmd_us"], []).append(p)
+        by_d.setdefault(p.first_cmd_us, []).append(p)
     for d, ps in by_d.items():
-        ps = sorted(ps, key=lambda p: p["latency_us"])
-        fails = [p["latency_us"] for p in ps if p["verdict"] == FAIL]
-        passes = [p["latency_us"] for p in ps if p["verdict"] == PASS]
+        ps = sorted(ps, key=lambda p: p.latency_us)
+        fails = [p.latency_us for p in ps if p.verdict == FAIL]
+        passes = [p.latency_us for p in ps if p.verdict == PASS]
         ff = fails[0] if fails else None
         out[d] = {"first_fail_latency_us": ff,
                   "last_pass_latency_us": max(
                       [x for x in passes if ff is None or x < ff],
                       default=None),
                   "monotonic": ff is None or all(
-                      p["verdict"] == FAIL for p in ps
-                      if p["latency_us"] >= ff)}
+                      p.verdict == FAIL for p in ps if p.latency_us >= ff)}
     return out
 
 
-def _finish_sweep(out, t_start) -> dict:
-    pts = sorted(out["points"], key=lambda p: (
-        out["latencies"].index(p["latency_us"])
-        if p["latency_us"] in out["latencies"] else 0,
-        out["delays"].index(p["first_cmd_us"])
-        if p["first_cmd_us"] in out["delays"] else 0))
-    out["points"] = pts
-    out["matrix"] = {str(k): {str(d): v for d, v in row.items()}
-                     for k, row in matrix(pts).items()}
-    out["boundary"] = {str(k): v for k, v in boundary(pts).items()}
-    verdicts = [p["verdict"] for p in pts]
-    out["counts"] = {v: verdicts.count(v) for v in (PASS, FAIL,
-                                                    INCONCLUSIVE)}
-    out["verdict"] = (FAIL if FAIL in verdicts else
-                      PASS if verdicts and all(v == PASS for v in verdicts)
-                      else INCONCLUSIVE)
-    out["exit_code"] = EXIT_CODES[out["verdict"]]
-    wall = time.monotonic() - t_start
-    out["timings"]["wall_s"] = round(wall, 2)
-    timed = [p["wall_s"] for p in pts if p.get("wall_s") is not None]
+def _finish_sweep(out: SweepResult, t_start) -> SweepResult:
+    """Order the points by the grid, derive matrix, boundary, counts and
+    the verdict, record timings and write sweep.json."""
+    def order(p):
+        return (out.latencies.index(p.latency_us)
+                if p.latency_us in out.latencies else 0,
+                out.delays.index(p.first_cmd_us)
+                if p.first_cmd_us in out.delays else 0)
+    pts = sorted(out.points, key=order)
+    out.points = pts
+    out.matrix = {str(k): {str(d): v for d, v in row.items()}
+                  for k, row in matrix(pts).items()}
+    out.boundary = {str(k): v for k, v in boundary(pts).items()}
+    verdicts = [p.verdict for p in pts]
+    out.counts = {v: verdicts.count(v) for v in (PASS, FAIL, INCONCLUSIVE)}
+    out.verdict = (FAIL if FAIL in verdicts else
+                   PASS if verdicts and all(v == PASS for v in verdicts)
+                   else INCONCLUSIVE)
+    out.exit_code = EXIT_CODES[out.verdict]
+    out.timings["wall_s"] = round(time.monotonic() - t_start, 2)
+    timed = [p.wall_s for p in pts if p.wall_s is not None]
     if timed:
-        out["timings"]["per_point_s"] = round(sum(timed) / len(timed), 3)
-        out["timings"]["points_per_min"] = round(
+        out.timings["per_point_s"] = round(sum(timed) / len(timed), 3)
+        out.timings["points_per_min"] = round(
             60.0 * len(timed) / max(sum(timed), 1e-6), 1)
-    Path(out["artifacts"]).mkdir(parents=True, exist_ok=True)
-    (Path(out["artifacts"]) / "sweep.json").write_text(
-        json.dumps(out, indent=2) + "\n")
+    Path(out.artifacts).mkdir(parents=True, exist_ok=True)
+    out.heatmap, out.heatmap_error = pictures.try_draw(
+        pictures.heatmap, out, Path(out.artifacts) / "sweep.svg")
+    out.write(Path(out.artifacts) / "sweep.json")
     return out

@@ -215,17 +215,18 @@ def fail_label(ev: dict, verdict: str) -> str:
     return LABEL_TOO_SLOW
 
 
-def checks(result: dict) -> list:
-    """The pass/fail checks of a scenario run (qlaemu.scenario): list of
-    (name, ok, detail)."""
-    ini = result.get("initiator") or {}
+def checks(result) -> list:
+    """The pass/fail checks of a scenario run: list of (name, ok, detail).
+
+    ``result``: a :class:`qlaemu.results.ScenarioResult` (its initiator,
+    unexpected_ctios, setup_error, exit and errors are read)."""
+    ini = result.initiator or {}
     counters = ini.get("counters", {})
-    unexpected = result.get("unexpected_ctios", [])
+    unexpected = result.unexpected_ctios
     return [
-        ("driver set-up", not result.get("setup_error"),
-         result.get("setup_error") or "load and configure exited 0"),
-        ("guest powered off", result["exit"] == "poweroff",
-         result["exit"]),
+        ("driver set-up", not result.setup_error,
+         result.setup_error or "load and configure exited 0"),
+        ("guest powered off", result.exit == "poweroff", result.exit),
         ("scenario done", bool(ini.get("done")),
          "phase %s, passes %s" % (ini.get("phase"), ini.get("passes"))),
         ("all commands passed", bool(ini.get("all_passed")),
@@ -240,6 +241,6 @@ def checks(result: dict) -> list:
          "exchanges)"),
         ("no protocol errors", counters.get("bad_frames", 0) == 0,
          "bad_frames %s" % counters.get("bad_frames", 0)),
-        ("no qla2xxx errors", not result.get("errors"),
-         "%d lines at level <= 3" % len(result.get("errors", []))),
+        ("no qla2xxx errors", not result.errors,
+         "%d lines at level <= 3" % len(result.errors)),
     ]

@@ -115,7 +115,7 @@ def _fmt(lines) -> str:
 
 
 def _partner_rports(r: dict) -> list:
-    return [p for p in r["remote_ports"]
+    return [p for p in r.remote_ports
             if p.get("port_name") == PARTNER_WWPN]
 
 
@@ -209,22 +209,22 @@ def test_controller_failure_stops_guest_promptly(guest_ready):
 @pytest.mark.device
 def test_initiator_link_up_private_loop(initiator_probe):
     r = initiator_probe
-    assert r["exit"] == "poweroff", (r["exit"], r["console_log"])
-    fc = r["fc_host"]
-    assert fc.get("port_state") == "Online", (r["port_wait"], r["artifacts"])
+    assert r.exit == "poweroff", (r.exit, r.console_log)
+    fc = r.fc_host
+    assert fc.get("port_state") == "Online", (r.port_wait, r.artifacts)
     assert fc.get("speed") == "8 Gbit"
     assert fc.get("port_type") == LOOP
-    assert re.search(r"qla2xxx .*LOOP UP detected \(8 Gbps\)", r["dmesg"])
+    assert re.search(r"qla2xxx .*LOOP UP detected \(8 Gbps\)", r.dmesg)
     assert fc.get("port_id", "0x000000") != "0x000000"
     rp = _partner_rports(r)
     assert len(rp) == 1, "partner %s not an rport: %r" % (
-        PARTNER_WWPN, r["remote_ports"])
+        PARTNER_WWPN, r.remote_ports)
     assert rp[0].get("roles") == "FCP Initiator", rp
     assert rp[0].get("port_state") == "Online", rp
     assert rp[0].get("port_id") not in (None, "", fc.get("port_id"))
-    bad = failure_lines(r["dmesg_raw"], "initiator")
+    bad = failure_lines(r.dmesg_raw, "initiator")
     assert not bad, "qla2xxx failure messages (%s):%s" % (
-        r["artifacts"], _fmt(bad))
+        r.artifacts, _fmt(bad))
 
 
 # ---------------------------------------------------------- b. target mode
@@ -234,24 +234,24 @@ def test_initiator_link_up_private_loop(initiator_probe):
 @pytest.mark.device
 def test_target_mode_reinit_p2p_and_lio_session(target_probe):
     r = target_probe
-    assert r["exit"] == "poweroff", (r["exit"], r["console_log"])
-    assert "tpgt_1/enable=1" in r["setup"], r["setup"]
-    recov = [w for w in r["warnings"]
+    assert r.exit == "poweroff", (r.exit, r.console_log)
+    assert "tpgt_1/enable=1" in r.setup, r.setup
+    recov = [w for w in r.warnings
              if "Performing ISP error recovery" in w]
     assert len(recov) == 1, "TPG enable must re-initialise the ISP once:%s" \
         % _fmt(recov)
-    fc = r["fc_host"]
-    assert fc.get("port_state") == "Online", (r["port_wait"], r["artifacts"])
+    fc = r.fc_host
+    assert fc.get("port_state") == "Online", (r.port_wait, r.artifacts)
     assert fc.get("port_type") == P2P
     assert fc.get("speed") == "8 Gbit"
     # LOOP UP after the re-initialisation
-    dm = r["dmesg"]
+    dm = r.dmesg
     i = dm.find("Performing ISP error recovery")
     assert "LOOP UP detected (8 Gbps)" in dm[i:], "no link-up after re-init"
-    assert PARTNER_LIO in r["lio_sessions"], r["lio_sessions"]
-    bad = failure_lines(r["dmesg_raw"], "target")
+    assert PARTNER_LIO in r.lio_sessions, r.lio_sessions
+    bad = failure_lines(r.dmesg_raw, "target")
     assert not bad, "qla2xxx failure messages (%s):%s" % (
-        r["artifacts"], _fmt(bad))
+        r.artifacts, _fmt(bad))
 
 
 # ------------------------------------------------------ c. topology matrix
@@ -275,7 +275,7 @@ def _run_row(row) -> dict:
     r = probe.probe(mode=mode, device_opts=opts,
                     port_wait_s=TOPOLOGY_WAIT_S, peer_wait_s=5,
                     timeout_s=150, run_name="topology-" + _row_id(row))
-    r["wall_s"] = round(time.monotonic() - t0, 1)
+    r.wall_s = round(time.monotonic() - t0, 1)
     return r
 
 
@@ -311,11 +311,11 @@ def topology_results(request, guest_ready):
         if isinstance(r, Exception):
             lines.append("%-28s ERROR %r" % (_row_id(row), r))
             continue
-        fc = r["fc_host"]
+        fc = r.fc_host
         lines.append("%-28s %-9s %-42s %-8s rports=%d lio=%d %5.1f s" % (
             _row_id(row), fc.get("port_state"), fc.get("port_type"),
-            fc.get("speed"), len(r["remote_ports"]), len(r["lio_sessions"]),
-            r["wall_s"]))
+            fc.get("speed"), len(r.remote_ports), len(r.lio_sessions),
+            r.wall_s))
     paths.ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     (paths.ARTIFACTS_DIR / "topology-summary.txt").write_text(
         "\n".join(lines) + "\n")
@@ -334,20 +334,20 @@ def test_topology(topology_results, row):
         raise r
     hba = TARGET_MODE_HBA_OPTION if mode == "target" else a
     expect = EXPECTED_TOPOLOGY[(hba, b)]
-    fc = r["fc_host"]
-    where = "(%s, port_state over time: %s)" % (r["artifacts"],
-                                                r["port_wait"])
-    assert r["exit"] == "poweroff", (r["exit"], r["console_log"])
-    assert r["driver_bound"], r["driver"]
+    fc = r.fc_host
+    where = "(%s, port_state over time: %s)" % (r.artifacts,
+                                                r.port_wait)
+    assert r.exit == "poweroff", (r.exit, r.console_log)
+    assert r.driver_bound, r.driver
     if mode == "target":
-        assert "tpgt_1/enable=1" in r["setup"], r["setup"]
+        assert "tpgt_1/enable=1" in r.setup, r.setup
     if expect is DOWN:
         # the port never comes up: loop down in the driver, sysfs Linkdown
         assert fc.get("port_state") == "Linkdown", where
         assert fc.get("port_type") == "Unknown", where
-        assert "LOOP UP detected" not in r["dmesg"], where
-        assert not r["remote_ports"] and not r["lio_sessions"]
-        errs = r["errors"]
+        assert "LOOP UP detected" not in r.dmesg, where
+        assert not r.remote_ports and not r.lio_sessions
+        errs = r.errors
         assert not errs, "level <= 3 qla2xxx messages:%s" % _fmt(errs)
         return
     assert fc.get("port_state") == "Online", where
@@ -361,12 +361,12 @@ def test_topology(topology_results, row):
     if mode == "initiator":
         rp = _partner_rports(r)
         assert len(rp) == 1 and rp[0].get("port_state") == "Online" \
-            and rp[0].get("roles") == "FCP Initiator", r["remote_ports"]
+            and rp[0].get("roles") == "FCP Initiator", r.remote_ports
         if expect == P2P:
             assert rp[0].get("port_id") == "0x000002", rp
     else:
-        assert PARTNER_LIO in r["lio_sessions"], r["lio_sessions"]
-    bad = failure_lines(r["dmesg_raw"], mode)
+        assert PARTNER_LIO in r.lio_sessions, r.lio_sessions
+    bad = failure_lines(r.dmesg_raw, mode)
     assert not bad, "qla2xxx failure messages %s:%s" % (where, _fmt(bad))
 
 
@@ -544,9 +544,9 @@ def test_link_speed_property(guest_ready, gbps, code):
     (qla_isr.c MBA_LOOP_UP, PORT_SPEED_*) and fc_host speed follow it."""
     r = probe.probe("initiator", device_opts="link-speed=%d" % gbps,
                     run_name="link-speed-%d" % gbps)
-    assert r["fc_host"].get("port_state") == "Online", r["port_wait"]
-    assert r["fc_host"].get("speed") == "%s Gbit" % code, r["fc_host"]
-    assert "LOOP UP detected (%s Gbps)" % code in r["dmesg"], r["dmesg"]
+    assert r.fc_host.get("port_state") == "Online", r.port_wait
+    assert r.fc_host.get("speed") == "%s Gbit" % code, r.fc_host
+    assert "LOOP UP detected (%s Gbps)" % code in r.dmesg, r.dmesg
 
 
 def test_fc_host_statistics(guest_ready):

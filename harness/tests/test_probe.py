@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qlaemu import kmsg, probe
+from qlaemu import capture, kmsg, probe
 
 # ---------------------------------------------------------------- unit tests
 
@@ -40,13 +40,12 @@ def test_device_args():
 
 
 def _ok(r):
-    assert r["exit"] == "poweroff", (r["exit"], r.get("qemu_stderr"),
-                                     r["console_log"])
-    assert r["bdf"], "no 1077:2532 PCI function in the guest"
+    assert r.exit == "poweroff", (r.exit, r.qemu_stderr, r.console_log)
+    assert r.bdf, "no 1077:2532 PCI function in the guest"
 
 
 def _config(r):
-    cfg = bytes.fromhex(r["pci"]["config"])
+    cfg = bytes.fromhex(r.pci["config"])
     assert len(cfg) == 4096, "PCIe config space must read 4096 bytes"
     return cfg
 
@@ -76,7 +75,7 @@ def test_config_space_header(initiator_probe):
     assert _u32(c, 0x10) & 1 == 1, "BAR0 is I/O"
     assert _u32(c, 0x14) & 0xf == 0b0100, "BAR1 64-bit non-prefetch memory"
     assert _u32(c, 0x1c) & 0xf == 0b0100, "BAR3 64-bit non-prefetch memory"
-    pci = r["pci"]
+    pci = r.pci
     assert (pci["vendor"], pci["device"], pci["subsystem_vendor"],
             pci["subsystem_device"], pci["revision"], pci["class"]) == (
         "0x1077", "0x2532", "0x1077", "0x015d", "0x02", "0x0c0400")
@@ -110,9 +109,9 @@ def test_config_space_capabilities(initiator_probe):
 def test_driver_bound_and_port_name(initiator_probe):
     r = initiator_probe
     _ok(r)
-    assert r["driver_bound"], r["driver"]
-    assert r["fc_host"].get("port_name") == "0x21000024ff000001"
-    assert r["fc_host"].get("node_name") == "0x20000024ff000001"
+    assert r.driver_bound, r.driver
+    assert r.fc_host.get("port_name") == "0x21000024ff000001"
+    assert r.fc_host.get("node_name") == "0x20000024ff000001"
 
 
 @pytest.mark.guest
@@ -120,8 +119,8 @@ def test_driver_bound_and_port_name(initiator_probe):
 def test_firmware_loaded_banner(initiator_probe):
     r = initiator_probe
     _ok(r)
-    assert re.search(r"qla2xxx .*fw=8\.07\.00\b", r["dmesg"]), \
-        "no 'fw=8.07.00' banner; see %s" % r["console_log"]
+    assert re.search(r"qla2xxx .*fw=8\.07\.00\b", r.dmesg), \
+        "no 'fw=8.07.00' banner; see %s" % r.console_log
 
 
 @pytest.mark.guest
@@ -129,10 +128,10 @@ def test_firmware_loaded_banner(initiator_probe):
 def test_dmesg_kept_as_artifact(initiator_probe):
     r = initiator_probe
     _ok(r)
-    d = Path(r["artifacts"])
+    d = Path(r.artifacts)
     assert (d / "console.log").stat().st_size > 0
     text = (d / "dmesg.txt").read_text()
-    assert "qla2xxx" in text and text == r["dmesg"]
+    assert "qla2xxx" in text and text == r.dmesg
 
 
 @pytest.mark.guest
@@ -140,6 +139,26 @@ def test_dmesg_kept_as_artifact(initiator_probe):
 def test_target_mode_lio_enabled(target_probe):
     r = target_probe
     _ok(r)
-    assert r["driver_bound"], r["driver"]
-    assert "tpgt_1/enable=1" in r["setup"], r["setup"]
-    assert "rd_mcp_0/rd0" in r["setup"], r["setup"]
+    assert r.driver_bound, r.driver
+    assert "tpgt_1/enable=1" in r.setup, r.setup
+    assert "rd_mcp_0/rd0" in r.setup, r.setup
+
+
+@pytest.mark.guest
+@pytest.mark.device
+@pytest.mark.parametrize("mode", ["initiator", "target"])
+def test_probe_capture_dissects(request, mode):
+    """Every probe writes the link's frames to a pcap Wireshark reads
+    without complaint: the logins in both directions, each accepted
+    (docs/capture.md)."""
+    r = request.getfixturevalue(mode + "_probe")
+    _ok(r)
+    assert r.pcap and Path(r.pcap).name == "link.pcap", r.pcap
+    fr = capture.frames(r.pcap)
+    assert capture.problems(fr) == []
+    kinds = capture.kind_counts(fr)
+    assert kinds.get("ELS PLOGI") and kinds.get("ELS PRLI"), kinds
+    assert kinds.get("ELS LS_ACC", 0) >= kinds["ELS PLOGI"] \
+        + kinds["ELS PRLI"], kinds
+    # virtual time, in send order
+    assert [f.t_ns for f in fr] == sorted(f.t_ns for f in fr)

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from qlaemu import cli, driver, evidence, race, report, sweep, verdict
+from qlaemu import (capture, cli, driver, evidence, race, report, results,
+                    sweep, verdict)
 
 
 def _judge(ev, **state):
@@ -253,10 +254,6 @@ def test_matrix_and_boundary():
 
 def _fake_result(want, build_error=False):
     ev = evidence.analyse(_report(_clean_events()), SCEN)
-    out = {"verdict": None, "driver": {"name": "x", "kind": "stock"},
-           "scenario": {"trace": "t"}, "latency_us": 5000,
-           "first_cmd_us": 100, "seed": 0, "artifacts": "/tmp",
-           "timings": {"wall_s": 1.0}}
     state = {"guest_exit": "poweroff", "stop": "done"}
     if want == verdict.INCONCLUSIVE:
         state = {"setup_error": "boom"}
@@ -264,11 +261,26 @@ def _fake_result(want, build_error=False):
         state = {"guest_exit": "poweroff", "stop": "bound"}
     v, why = _judge(ev, **state)
     assert v == want
-    out.update(verdict=v, reasons=why, exit_code=verdict.EXIT_CODES[v],
-               build_error=build_error, ctio_status=ev["ctio_status"],
-               events=ev["events"], initiator=ev["initiator"],
-               forced_logouts=ev["forced_logouts"])
-    return out
+    return results.RaceResult(
+        verdict=v, reasons=why, exit_code=verdict.EXIT_CODES[v],
+        driver={"name": "x", "kind": "stock"}, scenario={"trace": "t"},
+        latency_us=5000, first_cmd_us=100, artifacts="/tmp",
+        timings={"wall_s": 1.0}, build_error=build_error,
+        ctio_status=ev["ctio_status"], events=ev["events"],
+        initiator=ev["initiator"], forced_logouts=ev["forced_logouts"])
+
+
+def test_result_json_round_trip():
+    """A race result read back from its --json file is the same result,
+    and a sweep's points come back typed."""
+    r = _fake_result(verdict.FAIL)
+    back = results.RaceResult.from_json(json.loads(json.dumps(r.to_json())))
+    assert back == r and report.race_summary(back) == report.race_summary(r)
+    s = results.SweepResult(points=[sweep._point(0, 100, verdict.PASS, [])])
+    back = results.SweepResult.from_json(json.loads(json.dumps(s.to_json())))
+    assert back == s and isinstance(back.points[0], results.SweepPoint)
+    with pytest.raises(TypeError):
+        results.SweepPoint.from_json({"latency_us": 0})
 
 
 @pytest.mark.parametrize("want,build_error,tag", [
@@ -311,7 +323,7 @@ def stock_race(guest_ready, tmp_path_factory):
     d = tmp_path_factory.mktemp("race")
     t0 = time.monotonic()
     rc = cli.main(["race", "--json", str(d / "r.json"),
-                   "--junit", str(d / "r.xml")])
+                   "--junit", str(d / "r.xml"), "--pcap", str(d / "r.pcap")])
     wall = time.monotonic() - t0
     return rc, d, wall
 
@@ -323,7 +335,7 @@ def test_stock_driver_fails(stock_race, record_property):
     rc, d, wall = stock_race
     r = json.loads((d / "r.json").read_text())
     record_property("race_wall_s", round(wall, 1))
-    assert rc == 1, report.race_summary(r)
+    assert rc == 1, report.race_summary(results.RaceResult.from_json(r))
     assert r["verdict"] == verdict.FAIL and r["label"] == verdict.FAIL_LABEL
     assert r["driver"]["name"] == "debian-6.1"
     assert r["ctio_status"].get("0x29", 0) >= 1, r["ctio_status"]
@@ -361,14 +373,38 @@ def test_race_outputs_well_formed(stock_race):
 
 @pytest.mark.guest
 @pytest.mark.device
+def test_race_capture_and_ladder(stock_race):
+    """--pcap: the race's frames, which Wireshark reads without complaint;
+    every LOGO on the wire is one the ISP sent (the forced logouts); the
+    commands whose CTIO completed 0x29 never got an FCP_RSP; the ladder
+    (SVG) shows the 0x29 completion (docs/capture.md)."""
+    rc, d, _ = stock_race
+    r = json.loads((d / "r.json").read_text())
+    fr = capture.frames(d / "r.pcap")
+    assert capture.problems(fr) == [], capture.problems(fr)[:5]
+    kinds = capture.kind_counts(fr)
+    assert kinds.get("ELS LOGO") == r["forced_logouts"]["isp_logo"] >= 1, \
+        kinds
+    assert kinds.get("FCP_RSP", 0) < kinds.get("FCP_CMND", 0), kinds
+    assert (d / "r.pcap").read_bytes() == Path(r["pcap"]).read_bytes()
+    # the conditions a replay of it needs (docs/capture.md)
+    cond = capture.read_conditions(d / "r.pcap")
+    assert cond["device_opts"] == "prli-complete-latency-us=%d" \
+        % r["latency_us"] and cond["driver"] == "debian-6.1", cond
+    svg = Path(r["ladder"]).read_text()
+    assert "CTIO done status 0x29" in svg and "ELS PRLI" in svg
+
+
+@pytest.mark.guest
+@pytest.mark.device
 def test_fixed_driver_passes_race(guest_ready):
     """b. debian-6.1-src (the PRLI-wait patch): PASS at the defaults."""
     r = race.run_race(driver="debian-6.1-src", run_name="pytest-race-fixed")
-    assert r["verdict"] == verdict.PASS, report.race_summary(r)
-    assert r["exit_code"] == 0
-    assert "0x29" not in r["ctio_status"]
-    assert r["forced_logouts"]["isp_logo"] == 0
-    whats = [e["what"] for e in r["events"]]
+    assert r.verdict == verdict.PASS, report.race_summary(r)
+    assert r.exit_code == 0
+    assert "0x29" not in r.ctio_status
+    assert r.forced_logouts["isp_logo"] == 0
+    whats = [e["what"] for e in r.events]
     # the fix holds the first command until the firmware's PRLI complete
     assert whats.index("PRLI complete (5->6)") < whats.index("CTIO 0x01")
 
@@ -380,14 +416,14 @@ def test_fixed_driver_passes_full_default_sweep(guest_ready,
     """b. debian-6.1-src: PASS at every point of the default 10 x 10 grid
     (the grid ./qlaemu sweep runs)."""
     r = sweep.run_sweep(driver="debian-6.1-src", run_name="pytest-sweep-fixed")
-    record_property("sweep_wall_s", r["timings"]["wall_s"])
-    record_property("per_point_s", r["timings"].get("per_point_s"))
-    assert len(r["points"]) == len(race.DEFAULT_LATENCIES) * len(
+    record_property("sweep_wall_s", r.timings["wall_s"])
+    record_property("per_point_s", r.timings.get("per_point_s"))
+    assert len(r.points) == len(race.DEFAULT_LATENCIES) * len(
         race.DEFAULT_DELAYS)
-    bad = [(p["latency_us"], p["first_cmd_us"], p["verdict"], p["reasons"])
-           for p in r["points"] if p["verdict"] != verdict.PASS]
+    bad = [(p.latency_us, p.first_cmd_us, p.verdict, p.reasons)
+           for p in r.points if p.verdict != verdict.PASS]
     assert not bad, report.sweep_summary(r)
-    assert r["verdict"] == verdict.PASS
+    assert r.verdict == verdict.PASS
 
 
 @pytest.mark.guest
@@ -398,16 +434,21 @@ def test_stock_sweep_has_fail_and_pass(guest_ready):
     completion (9000 us) passes."""
     r = sweep.run_sweep(latencies=[0, 5000], delays=[100, 9000],
                         run_name="pytest-sweep-stock")
-    m = r["matrix"]
+    m = r.matrix
     assert m["0"] == {"100": verdict.PASS, "9000": verdict.PASS}, \
         report.sweep_summary(r)
     assert m["5000"]["100"] == verdict.FAIL, report.sweep_summary(r)
     assert m["5000"]["9000"] == verdict.PASS, report.sweep_summary(r)
-    p = next(p for p in r["points"] if p["latency_us"] == 5000
-             and p["first_cmd_us"] == 100)
-    assert p["ctio_status"].get("0x29") and p["forced_logouts"]["isp_logo"]
-    assert r["boundary"]["100"]["first_fail_latency_us"] == 5000
-    assert r["verdict"] == verdict.FAIL and r["exit_code"] == 1
+    p = next(p for p in r.points if p.latency_us == 5000
+             and p.first_cmd_us == 100)
+    assert p.ctio_status.get("0x29") and p.forced_logouts["isp_logo"]
+    assert r.boundary["100"]["first_fail_latency_us"] == 5000
+    assert r.verdict == verdict.FAIL and r.exit_code == 1
+    # each point has its own capture, from its LIP on; the heat map
+    for p in r.points:
+        kinds = capture.kind_counts(capture.frames(p.pcap))
+        assert kinds.get("ELS PLOGI") and kinds.get("FCP_CMND"), (p, kinds)
+    assert "<svg" in Path(r.heatmap).read_text()
 
 
 @pytest.mark.guest
@@ -422,11 +463,11 @@ def test_race_is_deterministic(guest_ready, record_property):
     suspect); exactness is recorded as a test property."""
     runs = [race.run_race(run_name="pytest-race-det-%d" % i)
             for i in range(RUNS)]
-    assert {r["verdict"] for r in runs} == {verdict.FAIL}, [
-        r["reasons"] for r in runs]
+    assert {r.verdict for r in runs} == {verdict.FAIL}, [
+        r.reasons for r in runs]
     sigs, rels, exact_abs = [], [], []
     for r in runs:
-        rep = json.loads((Path(r["artifacts"])
+        rep = json.loads((Path(r.artifacts)
                           / "race-report.json").read_text())
         ev = rep["events"]
         done = max(e["t_ns"] for e in ev
@@ -453,7 +494,7 @@ def test_race_is_deterministic(guest_ready, record_property):
           "times exact: %s; max jitter %d ns"
           % (RUNS, len(sigs[0]), exact, jitter))
     assert jitter <= JITTER_BOUND_NS
-    assert len({json.dumps(r["ctio_status"]) for r in runs}) == 1
+    assert len({json.dumps(r.ctio_status) for r in runs}) == 1
 
 
 # -------------------------------------------- e. hang and panic, g. bisect
@@ -500,12 +541,12 @@ def test_hang_or_panic_is_inconclusive(guest_ready, tmp_path, what, load,
     r = race.run_race(driver_tree=tree, profile_dir=prof, timeout_s=90,
                       ready_timeout_s=30, run_name="pytest-race-%s" % what)
     wall = time.monotonic() - t0
-    assert r["verdict"] == verdict.INCONCLUSIVE, report.race_summary(r)
-    assert r["exit_code"] == 125
-    assert reason in " ".join(r["reasons"]), r["reasons"]
-    assert r["console_log"] and r["console_tail"]
+    assert r.verdict == verdict.INCONCLUSIVE, report.race_summary(r)
+    assert r.exit_code == 125
+    assert reason in " ".join(r.reasons), r.reasons
+    assert r.console_log and r.console_tail
     if what == "panic":
-        assert "Kernel panic" in r["console_tail"]
+        assert "Kernel panic" in r.console_tail
     assert wall < 150, wall
 
 

@@ -9,13 +9,14 @@ runs one scenario file from traces/ and asserts on the device's report
 Each run takes about 10 s of wall time.
 """
 import concurrent.futures
+import copy
 import json
 import time
 
 import pytest
 
-from qlaemu import (cli, commands, evidence, kmsg, paths, report, scenario,
-                    verdict, vm)
+from qlaemu import (capture, cli, commands, evidence, kmsg, paths, report,
+                    results, scenario, verdict, vm)
 
 TRACES = paths.REPO / "traces"
 BASIC = TRACES / "basic.json"
@@ -112,15 +113,16 @@ def test_iocb_counts_and_driver_errors():
 
 
 def test_checks_fail_on_each_problem():
-    good = {"exit": "poweroff", "errors": [], "unexpected_ctios": [],
-            "initiator": {"done": True, "all_passed": True,
-                          "commands": [{"passed": True}],
-                          "counters": {"bad_frames": 0}}}
+    good = results.ScenarioResult(
+        scenario="s.json", name="s", driver="debian-6.1", exit="poweroff",
+        initiator={"done": True, "all_passed": True,
+                   "commands": [{"passed": True}],
+                   "counters": {"bad_frames": 0}})
     assert all(ok for _, ok, _ in verdict.checks(good))
-    bad = json.loads(json.dumps(good))
-    bad["unexpected_ctios"] = [{"status": 0x29, "exchange": 1, "ox_id": 2}]
-    bad["initiator"]["all_passed"] = False
-    bad["errors"] = ["qla2xxx x"]
+    bad = copy.deepcopy(good)
+    bad.unexpected_ctios = [{"status": 0x29, "exchange": 1, "ox_id": 2}]
+    bad.initiator["all_passed"] = False
+    bad.errors = ["qla2xxx x"]
     failed = [n for n, ok, _ in verdict.checks(bad) if not ok]
     assert failed == ["all commands passed", "CTIO statuses",
                       "no qla2xxx errors"]
@@ -198,9 +200,9 @@ def basic_run(guest_ready):
 def test_basic_scenario(basic_run):
     """traces/basic.json at prli-complete-latency-us=0 passes end to end."""
     r = basic_run
-    ini = r["initiator"]
-    assert r["status"] == "passed", _explain(r)
-    assert r["exit"] == "poweroff" and r["report_source"] == "file"
+    ini = r.initiator
+    assert r.status == "passed", _explain(r)
+    assert r.exit == "poweroff" and r.report_source == "file"
     assert ini["done"] and ini["all_passed"], _explain(r)
     steps = json.loads(BASIC.read_text())["commands"]
     cmds = ini["commands"]
@@ -233,8 +235,8 @@ def test_basic_scenario(basic_run):
     # continuation IOCBs: the report's CTIO events carry no DSD count, but
     # the QEMU trace of the request queue gives each CTIO's entry count;
     # > 1 means continuation IOCBs (more than the CTIO's one DSD)
-    ctio_counts = r["iocb_counts"].get("0x12", {})
-    assert any(int(n) > 1 for n in ctio_counts), r["iocb_counts"]
+    ctio_counts = r.iocb_counts.get("0x12", {})
+    assert any(int(n) > 1 for n in ctio_counts), r.iocb_counts
     # the unsupported opcode
     (s, c), = by_op["cdb"]
     assert (c["status"], c["sense_key"], c["asc"], c["ascq"]) == (
@@ -244,14 +246,44 @@ def test_basic_scenario(basic_run):
     assert [c["abts"] for c in aborted] == ["ba-acc"]
     assert counters["abts_ba_acc"] == 1
     # CTIO statuses: 0x01, plus 0x0b/0x02 only on the aborted exchange
-    assert not r["unexpected_ctios"], _explain(r)
-    assert set(r["ctio_status"]) <= {"0x01", "0x0b", "0x02"}
-    aborted_ox = evidence.aborted_ox_ids(r["events"])
-    assert all(c["ox_id"] in aborted_ox for c in r["ctio_errors"])
-    assert r["errors"] == [], r["errors"]
+    assert not r.unexpected_ctios, _explain(r)
+    assert set(r.ctio_status) <= {"0x01", "0x0b", "0x02"}
+    aborted_ox = evidence.aborted_ox_ids(r.events)
+    assert all(c["ox_id"] in aborted_ox for c in r.ctio_errors)
+    assert r.errors == [], r.errors
     # no logout before the end (the last one, if any, is the power-off)
     assert not ini["interruptions"]
-    assert r["els"]["isp_sent"].get("0x05", 0) == 0
+    assert r.els["isp_sent"].get("0x05", 0) == 0
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_basic_scenario_capture(basic_run):
+    """The basic scenario's capture, as Wireshark dissects it: no malformed
+    frame, no expert warning, no bad CRC; every command the initiator sent
+    is an FCP_CMND with its CDB, in order; every completed command has its
+    FCP_RSP, the unsupported opcode's with sense 5/20/00; writes have
+    XFER_RDY and data; the aborted exchange has ABTS and BA_ACC; the login
+    has PLOGI and PRLI, each accepted (docs/capture.md)."""
+    r = basic_run
+    fr = capture.frames(r.pcap)
+    assert capture.problems(fr) == [], capture.problems(fr)[:5]
+    kinds = capture.kind_counts(fr)
+    sent = [e for e in r.events if e["source"] == "initiator"
+            and e["event"] == "command"]
+    cmnds = [f for f in fr if f.kind == "FCP_CMND"]
+    assert [(f.ox_id, f.scsi_opcode) for f in cmnds] == [
+        (e["ox_id"], e["opcode"]) for e in sent], kinds
+    done = [e for e in r.events if e["source"] == "initiator"
+            and e["event"] == "completed"]
+    rsps = [f for f in fr if f.kind == "FCP_RSP"]
+    assert len(rsps) == len(done) > 0, kinds
+    assert any(f.sense == (5, 0x20, 0) and f.scsi_status == 2
+               for f in rsps), [f.info for f in rsps]
+    assert kinds.get("FCP_XFER_RDY") and kinds.get("FCP_DATA"), kinds
+    assert kinds.get("BLS ABTS") == 1 and kinds.get("BLS BA_ACC") == 1, kinds
+    assert kinds.get("ELS PLOGI") and kinds.get("ELS PRLI"), kinds
+    assert not kinds.get("ELS LS_RJT"), kinds
 
 
 # -------------------------------------------------- b. the PRLI race
@@ -294,15 +326,15 @@ def test_race_ctio_0x29_then_logo_and_relogin(race_runs):
     Asserted here: what the model and the driver did, in this order.
     """
     r = race_runs[0]
-    ev = r["events"]
-    ini = r["initiator"]
-    assert r["exit"] == "poweroff" and r["report_source"] == "file", \
+    ev = r.events
+    ini = r.initiator
+    assert r.exit == "poweroff" and r.report_source == "file", \
         _explain(r)
-    n29 = r["ctio_status"].get("0x29", 0)
+    n29 = r.ctio_status.get("0x29", 0)
     assert n29 >= 1, _explain(r)
     # the checks of the run flag it
-    assert r["status"] == "failed"
-    assert any(c["status"] == 0x29 for c in r["unexpected_ctios"])
+    assert r.status == "failed"
+    assert any(c["status"] == 0x29 for c in r.unexpected_ctios)
 
     # 1. first login, first command, its ATIO before the PRLI completed
     login = _ev(ev, "initiator", "logged-in")[0]
@@ -328,9 +360,9 @@ def test_race_ctio_0x29_then_logo_and_relogin(race_runs):
     logo = _after(_ev(ev, "isp", "els-sent", els=LOGO, reply=False,
                       d_id=INITIATOR_ID), term)
     assert logo is not None, _explain(r)
-    assert r["iocb_counts"].get("0x53"), r["iocb_counts"]
-    assert r["iocb_counts"].get("0x52"), \
-        "N2N: a LOGINOUT logout is expected: %r" % r["iocb_counts"]
+    assert r.iocb_counts.get("0x53"), r.iocb_counts
+    assert r.iocb_counts.get("0x52"), \
+        "N2N: a LOGINOUT logout is expected: %r" % r.iocb_counts
     # 4. the initiator saw it, failed the command, and logged in again
     out = _after(_ev(ev, "initiator", "logged-out", why="logo"), logo)
     assert out is not None and ev[out]["command_outstanding"], ev[logo:]
@@ -350,7 +382,7 @@ def test_race_ctio_0x29_then_logo_and_relogin(race_runs):
     # the loop: two LOGOs per 0x29 -- the ELS IOCB's (0x53, N_Port handle
     # 0xFFFF, accepted since issue #8) and the LOGINOUT logout's (0x52) --
     # until the initiator gives up
-    assert r["els"]["isp_sent"].get("0x05") == 2 * n29, r["els"]
+    assert r.els["isp_sent"].get("0x05") == 2 * n29, r.els
     assert ini["counters"]["logouts"] >= n29
     assert ini["counters"]["logins"] == ini["counters"]["logouts"] \
         or ini["counters"]["logins"] == ini["counters"]["logouts"] + 1
@@ -358,7 +390,7 @@ def test_race_ctio_0x29_then_logo_and_relogin(race_runs):
         "max-passes", 16), ini["passes"]
     assert not ini["all_passed"] and not ini["bios_scan"]["ok"]
     # 5. nothing at error level from the driver
-    assert r["errors"] == [], r["errors"]
+    assert r.errors == [], r.errors
 
 
 @pytest.mark.guest
@@ -376,10 +408,10 @@ def test_race_is_deterministic(race_runs, record_property):
     hundred ns; exactness is recorded (property ``t_ns_exact``).
     """
     a, b = race_runs
-    ta, tb = a["done_t_ns"], b["done_t_ns"]
+    ta, tb = a.done_t_ns, b.done_t_ns
     assert ta and tb, "scenario-done missing"
-    ea = [e for e in a["events"] if e["t_ns"] <= ta]
-    eb = [e for e in b["events"] if e["t_ns"] <= tb]
+    ea = [e for e in a.events if e["t_ns"] <= ta]
+    eb = [e for e in b.events if e["t_ns"] <= tb]
     sa, sb = evidence.event_signature(ea), evidence.event_signature(eb)
     diff = next((i for i, (x, y) in enumerate(zip(sa, sb)) if x != y),
                 None if len(sa) == len(sb) else min(len(sa), len(sb)))
@@ -405,11 +437,11 @@ def test_race_scenario_passes_without_latency(guest_ready):
     the first scan INQUIRY succeeds."""
     r = scenario.run_scenario(RACE, device_opts="prli-complete-latency-us=0",
                               run_name="pytest-scenario-race-control")
-    ini = r["initiator"]
-    assert r["status"] == "passed", _explain(r)
+    ini = r.initiator
+    assert r.status == "passed", _explain(r)
     assert ini["done"] and ini["all_passed"], _explain(r)
     assert ini["bios_scan"]["ok"] and ini["bios_scan"]["inquiries"] == 1
-    assert set(r["ctio_status"]) == {"0x01"}, r["ctio_status"]
-    assert r["els"]["isp_sent"].get("0x05", 0) == 0
+    assert set(r.ctio_status) == {"0x01"}, r.ctio_status
+    assert r.els["isp_sent"].get("0x05", 0) == 0
     assert ini["counters"]["logins"] == 1 and not ini["interruptions"]
-    assert r["errors"] == []
+    assert r.errors == []

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from qlaemu import (cli, commands, driver, kernels, kmsg, matrix, modbuild,
-                    probe, profiles, race, report, verdict)
+                    probe, profiles, race, report, results, verdict)
 
 SCST_TREE = os.environ.get("QLAEMU_SCST_TREE")
 needs_scst = pytest.mark.skipif(
@@ -226,9 +226,9 @@ def test_failing_configure_is_the_reported_cause(guest_ready, tmp_path):
                               driver_tree=_dummy_tree(tmp_path / "tree"))
     r = race.run_race(driver=p, run_name="pytest-configure-fails",
                       timeout_s=240)
-    assert r["verdict"] == verdict.INCONCLUSIVE, r["reasons"]
-    assert r["exit_code"] == 125
-    why = r["reasons"][0]
+    assert r.verdict == verdict.INCONCLUSIVE, r.reasons
+    assert r.exit_code == 125
+    why = r.reasons[0]
     assert "configure script (configure.sh) exited 3" in why, why
     assert "no target for" in why
 
@@ -288,11 +288,11 @@ def test_each_debian_kernel_reaches_online(guest_ready, selected_kernel,
     series = kernels.DEBIAN_KERNELS[spec][1]
     record_property("kernel", info["release"])
     assert info["release"].startswith(series + "."), info
-    assert r["exit"] == "poweroff", r.get("console_tail")
-    assert r["driver_bound"], r
-    assert (r.get("fc_host") or {}).get("port_state") == "Online", r
-    assert r["errors"] == [], r["errors"]
-    assert r.get("lio_sessions"), "no LIO session for the initiator"
+    assert r.exit == "poweroff", r.console_tail
+    assert r.driver_bound, r
+    assert (r.fc_host or {}).get("port_state") == "Online", r
+    assert r.errors == [], r.errors
+    assert r.lio_sessions, "no LIO session for the initiator"
 
 
 # --------------------------------------------------------------------------
@@ -313,8 +313,8 @@ def test_scst_bring_up_without_failure_messages(guest_ready, name):
     message (KERN_ERR or worse from qla2xxx_scst / qla2x00t, or SCST's
     ***ERROR***) during bring-up."""
     r = _scst_race(name, "pytest-%s-lat0" % name, latency_us=0)
-    assert r["verdict"] == verdict.PASS, report.race_summary(r)
-    dmesg = Path(r["artifacts"], "dmesg-raw.txt").read_text()
+    assert r.verdict == verdict.PASS, report.race_summary(r)
+    dmesg = Path(r.artifacts, "dmesg-raw.txt").read_text()
     failures = driver.filter_kernel_load_notices(
         kmsg.driver_errors(kmsg.join_split_records(dmesg)))
     assert failures == [], failures
@@ -327,7 +327,7 @@ def test_scst_legacy_runs_on_a_loop(guest_ready):
     """The legacy driver does not force point to point: FC-AL, as in the
     field."""
     r = _scst_race("scst-legacy", "pytest-scst-legacy-loop", latency_us=0)
-    assert (r["topology"] or "").startswith("loop"), r["topology"]
+    assert (r.topology or "").startswith("loop"), r.topology
 
 
 @needs_scst
@@ -345,13 +345,13 @@ def test_scst_legacy_after_a_lip(guest_ready, variant, want):
     r = _scst_race("scst-legacy", "pytest-scst-legacy-lip-%s" % variant,
                    scenario_overrides=race.lip_overrides(1),
                    device_opts="last-login-state=%s" % variant)
-    assert r["verdict"] == want, report.race_summary(r)
-    n29 = r["ctio_status"].get("0x29", 0)
+    assert r.verdict == want, report.race_summary(r)
+    n29 = r.ctio_status.get("0x29", 0)
     if want == verdict.FAIL:
-        assert n29 and r["label"] == verdict.LABEL_CTIO_29, r["label"]
-        t_lip = next(e["t_ns"] for e in r["events"]
+        assert n29 and r.label == verdict.LABEL_CTIO_29, r.label
+        t_lip = next(e["t_ns"] for e in r.events
                      if e["what"] == "LIP sent")
-        first29 = next(e["t_ns"] for e in r["events"]
+        first29 = next(e["t_ns"] for e in r.events
                        if e["what"] == "CTIO 0x29")
         assert first29 > t_lip          # after the LIP, not before
     else:
@@ -365,9 +365,9 @@ def test_scst_32gbit_reproduces_the_race(guest_ready):
     """The 32gbit driver (upstream lineage) forces point to point and
     registers the session at the PRLI notification, like Linux 6.1."""
     r = _scst_race("scst-32gbit", "pytest-scst-32gbit-race")
-    assert r["verdict"] == verdict.FAIL, report.race_summary(r)
-    assert r["ctio_status"].get("0x29") and r["label"] == verdict.FAIL_LABEL
-    assert (r["topology"] or "").startswith("p2p")
+    assert r.verdict == verdict.FAIL, report.race_summary(r)
+    assert r.ctio_status.get("0x29") and r.label == verdict.FAIL_LABEL
+    assert (r.topology or "").startswith("p2p")
 
 
 def test_matrix_markdown_renders_every_cell():
@@ -375,17 +375,19 @@ def test_matrix_markdown_renders_every_cell():
     FAIL cells with their label and counts, set-up errors listed."""
     rows = []
     for lat, v, n29 in ((0, verdict.PASS, 0), (2000, verdict.FAIL, 4)):
-        rows.append({"driver": "scst-legacy", "kernel": "debian-6.1",
-                     "topology": "loop", "variant": "session",
-                     "release": "6.1.0-57-amd64", "latency_us": lat,
-                     "verdict": v, "label": verdict.LABEL_CTIO_29,
-                     "ctio_status": {"0x29": n29} if n29 else {},
-                     "logouts": {"isp_logo": 0}, "topology_seen":
-                     "loop (LPort (private loop), port_id 0x000002)",
-                     "reasons": []})
-    m = {"rows": rows, "axes": {"latencies": [0, 2000]},
-         "cells": [{"driver": "scst-32gbit", "kernel": "debian-6.12",
-                    "setup_error": "ProfileError: cannot install headers"}]}
+        rows.append(results.MatrixRow(
+            driver="scst-legacy", kernel="debian-6.1", topology="loop",
+            variant="session", release="6.1.0-57-amd64", latency_us=lat,
+            verdict=v, label=verdict.LABEL_CTIO_29,
+            ctio_status={"0x29": n29} if n29 else {},
+            logouts={"isp_logo": 0},
+            topology_seen="loop (LPort (private loop), port_id 0x000002)"))
+    m = results.MatrixResult(
+        rows=rows, axes={"latencies": [0, 2000]},
+        cells=[results.MatrixCell(
+            driver="scst-32gbit", kernel="debian-6.12", topology="loop",
+            variant="session",
+            setup_error="ProfileError: cannot install headers")])
     md = matrix.markdown(m)
     line = [x for x in md.splitlines() if x.startswith("| scst-legacy")]
     assert len(line) == 1
