@@ -31,7 +31,8 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 #: The QEMU files the build hooks patch (qemu/build-hooks.patch).
 HOOK_FILES = ("hw/meson.build", "hw/Kconfig", "meson.build",
-              "tests/qtest/meson.build", "tests/qtest/libqos/meson.build")
+              "tests/qtest/meson.build", "tests/qtest/libqos/meson.build",
+              "qapi/qom.json")
 
 #: What the regex hooks of earlier harness versions inserted, by file.
 OLD_HOOKS = {
@@ -173,6 +174,8 @@ def _assert_hooks_once(tree):
     assert qt.count("files('qla2532-test.c')") == 1
     assert (tree / "tests" / "qtest" / "libqos" / "meson.build").read_text(
         ).count("files('qla2532.c')") == 1
+    assert (tree / "qapi" / "qom.json").read_text().count(
+        "'fc-link':                    'FcLinkProperties'") == 1
 
 
 @pytest.mark.build

@@ -18,7 +18,7 @@ QOS = build.QOS_PATH
 #: The qtest paths that must each report ``ok`` (TAP, QEMU 7.2 g_test):
 #: the PCIe qtest's and the qgraph tests on the libqos node "qla2532".
 QTESTS = ("/x86_64/qla2532/pci-identity", "/x86_64/qla2532/realize-failure",
-          "/x86_64/qla2532/capture",
+          "/x86_64/qla2532/capture", "/x86_64/qla2532/link-objects",
           QOS + "/soft-reset", QOS + "/mbox-reg-test",
           QOS + "/invalid-command", QOS + "/malformed-mbox",
           QOS + "/mbox-commands", QOS + "/mbox-invalid-params",

@@ -342,6 +342,39 @@ void fc_link_send(FcPort *from, FcFrame *f)
     }
 }
 
+void fc_link_detach(FcPort *p)
+{
+    FcLink *l = p->link;
+    bool online = p->online;
+    unsigned i, j;
+
+    if (!l) {
+        return;
+    }
+    for (i = j = 0; i < l->nports; i++) {
+        if (l->ports[i] != p) {
+            l->ports[j++] = l->ports[i];
+        }
+    }
+    l->nports = j;
+    p->link = NULL;
+    p->online = p->up = false;
+    if (online) {
+        link_reinit(l, 0xf7f7, NULL);
+    }
+}
+
+void fc_link_report(FcLink *l, QDict *out)
+{
+    unsigned i;
+
+    for (i = 0; i < l->nports; i++) {
+        if (l->ports[i]->ops->report) {
+            l->ports[i]->ops->report(l->ports[i], out);
+        }
+    }
+}
+
 void fc_link_set_tap(FcLink *l, FcLinkTap *tap, void *opaque)
 {
     l->tap = tap;

@@ -17,6 +17,7 @@
 #define HW_QLA2532_FC_LINK_H
 
 #include "qemu/timer.h"
+#include "qapi/qmp/qdict.h"
 #include "fc.h"
 
 #define FC_LINK_MAX_PORTS       8
@@ -51,10 +52,13 @@ typedef struct FcLink FcLink;
  *   (e.g. 0xf7f7 initialising, 0xf8f7 loop failure) for FC_EV_LIP.
  * @receive: a frame addressed to this port arrived; the frame is only
  *   valid during the call.
+ * @report: optional; add what the port has to say to a report (the
+ *   simulated initiator's scenario outcome, the replayer's divergences).
  */
 typedef struct FcPortOps {
     void (*link_event)(FcPort *port, FcLinkEvent ev, uint16_t lip);
     void (*receive)(FcPort *port, const FcFrame *f);
+    void (*report)(FcPort *port, QDict *out);
 } FcPortOps;
 
 /**
@@ -159,6 +163,15 @@ void fc_link_lip_reset(FcPort *from, FcPort *to);
  * every port sees FC_EV_LINK_DOWN; false re-initialises it.
  */
 void fc_link_force_down(FcLink *l, bool down);
+
+/**
+ * fc_link_detach: take @p off its link (a port whose owner goes away); the
+ * link re-initialises if @p was online.
+ */
+void fc_link_detach(FcPort *p);
+
+/* fc_link_report: every port's @report into @out. */
+void fc_link_report(FcLink *l, QDict *out);
 
 /* fc_link_set_tap: observe the link's frames with @tap (NULL: none). */
 void fc_link_set_tap(FcLink *l, FcLinkTap *tap, void *opaque);

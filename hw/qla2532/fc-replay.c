@@ -692,9 +692,15 @@ static void replay_link_event(FcPort *port, FcLinkEvent ev, uint16_t lip)
     step(r);
 }
 
+static void replay_report(FcPort *port, QDict *out)
+{
+    fc_replay_report(port->opaque, out);
+}
+
 static const FcPortOps replay_port_ops = {
     .link_event = replay_link_event,
     .receive = replay_receive,
+    .report = replay_report,
 };
 
 /*

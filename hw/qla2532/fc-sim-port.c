@@ -239,9 +239,20 @@ static void sim_port_receive(FcPort *port, const FcFrame *f)
     }
 }
 
+/* The scenario's outcome, if the port runs one (fc-sim-scsi.h). */
+static void sim_port_report(FcPort *port, QDict *out)
+{
+    FcSimPort *sp = port->opaque;
+
+    if (sp->scsi) {
+        fc_sim_scsi_report(sp->scsi, out);
+    }
+}
+
 static const FcPortOps sim_port_ops = {
     .link_event = sim_port_link_event,
     .receive = sim_port_receive,
+    .report = sim_port_report,
 };
 
 void fc_sim_port_init(FcSimPort *sp, FcLink *link)

@@ -41,6 +41,7 @@
 #include "fc-sim-port.h"
 #include "fc-capture.h"
 #include "fc-replay.h"
+#include "fc-objects.h"
 #include "trace.h"
 
 #define TYPE_QLA2532 "qla2532"
@@ -81,10 +82,13 @@ struct QLA2532State {
     uint8_t *flash;
     IspState isp;
     bool irq_level;
-    FcLink link;
+    FcLink link;                /* the device's own link (no link=) */
+    FcLink *lnk;                /* the link the ISP is on */
+    FcLinkObject *link_obj;     /* link=: an fc-link object */
     FcSimPort partner;
     char *last_link_event;
     FcLog log;
+    FcLog *lg;                  /* the log of the link the ISP is on */
     Notifier exit_notifier;
 
     /* properties */
@@ -345,16 +349,16 @@ static GString *qla2532_report_json(QLA2532State *s)
     qdict_put(extra, "remote_ports", rports);
     qdict_put_int(extra, "virtual_time_ns",
                   qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
-    qdict_put_str(extra, "topology", fc_topology_name(s->link.topology));
+    qdict_put_str(extra, "topology", fc_topology_name(s->lnk->topology));
     qdict_put_int(extra, "capture_frames",
                   s->cap ? fc_capture_count(s->cap) : 0);
-    if (s->replayer) {
-        fc_replay_report(s->replayer, extra);
+    if (s->link_obj) {
+        json = fc_link_object_report(s->link_obj, extra);
+        qobject_unref(extra);
+        return json;
     }
-    if (s->partner.scsi) {
-        fc_sim_scsi_report(s->partner.scsi, extra);
-    }
-    json = fc_log_to_json(&s->log, extra);
+    fc_link_report(s->lnk, extra);          /* scenario, replay outcome */
+    json = fc_log_to_json(s->lg, extra);
     qobject_unref(extra);
     return json;
 }
@@ -387,7 +391,7 @@ static bool qla2532_open_capture(QLA2532State *s, const char *path,
     }
     fc_capture_close(s->cap);
     s->cap = c;
-    fc_link_set_tap(&s->link, c ? qla2532_capture_tap : NULL, s);
+    fc_link_set_tap(s->lnk, c ? qla2532_capture_tap : NULL, s);
     return true;
 }
 
@@ -402,6 +406,11 @@ static void qla2532_set_capture(Object *obj, const char *value, Error **errp)
 {
     QLA2532State *s = QLA2532(obj);
 
+    if (DEVICE(obj)->realized && s->link_obj) {
+        error_setg(errp, "qla2532: on an fc-link, the capture is an "
+                   "fc-capture object");
+        return;
+    }
     if (DEVICE(obj)->realized && !qla2532_open_capture(s, value, errp)) {
         return;
     }
@@ -426,7 +435,7 @@ static char *qla2532_get_report(Object *obj, Error **errp)
     QLA2532State *s = QLA2532(obj);
     GString *json;
 
-    if (!s->log.events) {
+    if (!s->lg) {
         error_setg(errp, "qla2532: report needs a realized device");
         return NULL;
     }
@@ -612,12 +621,33 @@ static bool qla2532_init_model(QLA2532State *s, uint8_t port, Error **errp)
     s->isp.flash = s->flash;
     isp_init(&s->isp, &qla2532_host_ops, s, s->wwpn, s->wwnn);
 
+    if (s->link_obj) {
+        /* on an fc-link object: its peers are objects too (fc-objects.h) */
+        if (s->scenario || s->replay || s->capture) {
+            error_setg(errp, "qla2532: with link=, the initiator, replayer "
+                       "and capture are objects on the link (fc-initiator, "
+                       "fc-replayer, fc-capture), not scenario=, replay=, "
+                       "capture=");
+            return false;
+        }
+        if (!s->link_obj->complete) {
+            error_setg(errp, "qla2532: the fc-link is not complete");
+            return false;
+        }
+        s->lnk = &s->link_obj->link;
+        s->lg = &s->link_obj->log;
+        s->isp.log = s->lg;
+        fc_link_attach(s->lnk, &s->isp.port);
+        return true;
+    }
     fc_log_init(&s->log, 100000);
+    s->lg = &s->log;
     s->isp.log = &s->log;
 
     /* a direct-attach link with the simulated partner at its other end */
     fc_link_init(&s->link, (int64_t)s->link_init_us * 1000,
                  s->frame_latency_ns);
+    s->lnk = &s->link;
     fc_link_attach(&s->link, &s->isp.port);
     if (!qla2532_open_capture(s, s->capture, errp)) {
         return false;
@@ -663,7 +693,16 @@ static bool qla2532_init_model(QLA2532State *s, uint8_t port, Error **errp)
 /* Undo qla2532_init_model (also after it failed). */
 static void qla2532_uninit_model(QLA2532State *s)
 {
+    if (s->link_obj) {
+        fc_link_detach(&s->isp.port);       /* the link lives on */
+        isp_finalize(&s->isp);
+        s->lnk = NULL;
+        s->lg = NULL;
+        return;
+    }
     isp_finalize(&s->isp);
+    s->lnk = NULL;
+    s->lg = NULL;
     fc_sim_port_finalize(&s->partner);
     fc_replay_free(s->replayer);
     s->replayer = NULL;
@@ -766,8 +805,10 @@ static Property qla2532_properties[] = {
                       partner_hard_loop_id, -1),
     DEFINE_PROP_STRING("partner-role", QLA2532State, partner_role),
     DEFINE_PROP_STRING("report-file", QLA2532State, report_file),
-    /* replay a captured initiator instead of the simulated one
-     * (fc-replay.h, docs/replay.md) */
+    /* on an fc-link object instead of the device's own link */
+    DEFINE_PROP_LINK("link", QLA2532State, link_obj, TYPE_FC_LINK_OBJECT,
+                     FcLinkObject *),
+    /* replay a captured initiator instead (fc-replay.h, docs/replay.md) */
     DEFINE_PROP_STRING("replay", QLA2532State, replay),
     DEFINE_PROP_UINT64("replay-initiator", QLA2532State, replay_initiator,
                        0),
@@ -799,24 +840,27 @@ static void qla2532_set_link_event(Object *obj, const char *value,
                                    Error **errp)
 {
     QLA2532State *s = QLA2532(obj);
+    FcPort *peer;
 
-    if (!s->link.init_timer) {
+    if (!s->lnk) {
         error_setg(errp, "qla2532: link-event needs a realized device");
         return;
     }
     if (!strcmp(value, "lip")) {
-        fc_link_lip(&s->link, 0xf7f7);
+        fc_link_lip(s->lnk, 0xf7f7);
     } else if (!strcmp(value, "lip-reset")) {
-        if (!s->partner_present) {
-            error_setg(errp, "qla2532: lip-reset needs the partner port");
+        /* from the other port on the link (the partner, the replayer) */
+        peer = fc_link_peer(&s->isp.port);
+        if (!peer) {
+            error_setg(errp, "qla2532: lip-reset needs another port that "
+                       "is up on the link");
             return;
         }
-        fc_link_lip_reset(s->replayer ? fc_replay_port(s->replayer) :
-                          &s->partner.port, &s->isp.port);
+        fc_link_lip_reset(peer, &s->isp.port);
     } else if (!strcmp(value, "down")) {
-        fc_link_force_down(&s->link, true);
+        fc_link_force_down(s->lnk, true);
     } else if (!strcmp(value, "up")) {
-        fc_link_force_down(&s->link, false);
+        fc_link_force_down(s->lnk, false);
     } else {
         error_setg(errp, "qla2532: link-event must be lip, lip-reset, down "
                    "or up");
@@ -936,9 +980,9 @@ static void qla2532_set_scenario(Object *obj, const char *value,
         s->scenario = g_strdup(value);
         return;
     }
-    if (!s->partner_present || s->replayer) {
+    if (!s->partner_present || s->replayer || s->link_obj) {
         error_setg(errp, "qla2532: a scenario needs the simulated partner "
-                   "port (not a replay)");
+                   "port (not a replay; on an fc-link, an fc-initiator's)");
         return;
     }
     ss = fc_sim_scsi_new(&s->partner, value, &s->log, errp);

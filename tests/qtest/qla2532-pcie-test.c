@@ -14,6 +14,9 @@
  * realize-failure  a device_add that fails late in realize leaves nothing
  *                behind (qla2532.c qla2532_realize): the same device then
  *                realizes at the same address.
+ * link-objects   the link and its peers as objects (fc-objects.c,
+ *                docs/link.md): a device on an fc-link, the link's report,
+ *                a peer deleted and the device's scenario= refused there.
  * capture        the capture property (fc-capture.c, docs/capture.md): a
  *                file that cannot be created fails device_add and qom-set
  *                with the file's name; a good one starts a nanosecond pcap
@@ -305,11 +308,53 @@ static void test_capture(void)
     rmdir(dir);
 }
 
+static void test_link_objects(void)
+{
+    QTestState *qts = qtest_init(
+        "-machine q35 -nodefaults "
+        "-device pcie-root-port,id=rp0,chassis=1,slot=1 "
+        "-device pcie-root-port,id=rp1,chassis=2,slot=2 "
+        "-object fc-link,id=fc0 -object fc-initiator,id=ini0,link=fc0 "
+        "-device qla2532,id=hba,bus=rp0,link=fc0");
+    QDict *resp;
+    g_autofree char *report = NULL;
+
+    resp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                     "{'path': '/objects/fc0', 'property': 'report'}}");
+    report = g_strdup(qdict_get_str(resp, "return"));
+    qobject_unref(resp);
+    g_assert(strstr(report, "\"topology\""));
+    /* on an fc-link, the initiator is an object, not the device's */
+    resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
+                     "{'driver': 'qla2532', 'id': 'hba2', 'bus': 'rp1', "
+                     "'link': 'fc0', 'scenario': '/x.json'}}");
+    g_assert(strstr(qdict_get_str(qdict_get_qdict(resp, "error"), "desc"),
+                    "fc-initiator"));
+    qobject_unref(resp);
+    /* a peer leaves; the link and the device go on */
+    resp = qtest_qmp(qts, "{'execute': 'object-del', 'arguments': "
+                     "{'id': 'ini0'}}");
+    g_assert(qdict_haskey(resp, "return"));
+    qobject_unref(resp);
+    resp = qtest_qmp(qts, "{'execute': 'qom-set', 'arguments': "
+                     "{'path': '/objects/fc0', 'property': 'link-event', "
+                     "'value': 'lip'}}");
+    g_assert(qdict_haskey(resp, "return"));
+    qobject_unref(resp);
+    resp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                     "{'path': '/machine/peripheral/hba', "
+                     "'property': 'report'}}");
+    g_assert(qdict_haskey(resp, "return"));
+    qobject_unref(resp);
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/qla2532/pci-identity", test_pci_identity);
     qtest_add_func("/qla2532/realize-failure", test_realize_failure_cleans_up);
     qtest_add_func("/qla2532/capture", test_capture);
+    qtest_add_func("/qla2532/link-objects", test_link_objects);
     return g_test_run();
 }
