@@ -132,16 +132,17 @@ def normalize_opts(device_opts: str) -> str:
         ValueError: an item is not ``key=value``, or sets bus/wwpn/wwnn
             (given by their own arguments).
     """
-    items = [i for i in device_opts.split(",") if i.strip()]
-    for i in items:
-        key, eq, _ = i.partition("=")
-        if not eq or not key.strip():
-            raise ValueError("device option %r is not key=value" % i)
-        if key.strip() in ("bus", "wwpn", "wwnn", "capture"):
+    items = []
+    for key, value in split_opts(device_opts):
+        key = key.strip()
+        if not key or value is None:
+            raise ValueError("device option %r is not key=value" % key)
+        if key in ("bus", "wwpn", "wwnn", "capture"):
             raise ValueError("device option %r: use the %s argument"
-                             % (i, "--pcap" if key.strip() == "capture"
-                                else key.strip()))
-    return "".join("," + i.strip() for i in items)
+                             % ("%s=%s" % (key, value),
+                                "--pcap" if key == "capture" else key))
+        items.append("%s=%s" % (key, value))
+    return "".join("," + i for i in items)
 
 
 def qemu_opt_escape(value) -> str:
@@ -169,6 +170,88 @@ def device_args(wwpn: int = DEFAULT_WWPN, wwnn: int = DEFAULT_WWNN,
     cap = ",capture=" + qemu_opt_escape(capture) if capture else ""
     return ["-device", "qla2532,bus=%s,wwpn=0x%016x,wwnn=0x%016x%s%s"
             % (bus, wwpn, wwnn, normalize_opts(device_opts), cap)]
+
+
+#: The object form (docs/link.md): device properties that belong to the
+#: link or its peers -> (object, property).  partner-* go to the
+#: fc-initiator or, with replay=, the fc-replayer.
+OBJECT_FORM = {
+    "link-init-us": ("link", "init-us"),
+    "frame-latency-ns": ("link", "frame-latency-ns"),
+    "partner-wwpn": ("peer", "wwpn"), "partner-wwnn": ("peer", "wwnn"),
+    "partner-conn-option": ("peer", "conn-option"),
+    "partner-hard-loop-id": ("initiator", "hard-loop-id"),
+    "partner-role": ("initiator", "role"),
+    "partner-login-delay-us": ("initiator", "login-delay-us"),
+    "scenario": ("initiator", "scenario"),
+    "replay": ("replayer", "file"),
+    "replay-initiator": ("replayer", "initiator"),
+    "replay-scale-pct": ("replayer", "scale-pct"),
+}
+
+
+def split_opts(opts: str) -> list:
+    """``"k=v,k2=v2"`` (QEMU escaping: ",," is a comma in a value) ->
+    [(k, v), ...], values still escaped; v is None for an item without
+    "="."""
+    items, cur, i = [], "", 0
+    while i < len(opts):
+        if opts[i] == ",":
+            if opts[i + 1:i + 2] == ",":
+                cur += ",,"
+                i += 2
+                continue
+            items.append(cur)
+            cur = ""
+        else:
+            cur += opts[i]
+        i += 1
+    items.append(cur)
+    return [tuple(x.split("=", 1)) if "=" in x else (x, None)
+            for x in items if x]
+
+
+def object_form_args(wwpn: int = DEFAULT_WWPN, wwnn: int = DEFAULT_WWNN,
+                     bus: str = "rp0", device_opts: str = "",
+                     capture=None) -> list:
+    """The configuration of :func:`device_args` in the object form: the
+    link and its peers as objects (``-object fc-link,id=fc0``, an
+    ``fc-initiator`` -- or an ``fc-replayer`` when ``replay=`` is given,
+    none with ``partner=off`` --, an ``fc-capture``) and ``-device
+    qla2532,...,link=fc0`` (hw/qla2532/fc-objects.h, docs/link.md).
+
+    Raises:
+        ValueError: malformed device_opts.
+    """
+    normalize_opts(device_opts)
+    objs = {"link": [], "initiator": [], "replayer": []}
+    dev = []
+    partner = True
+    for k, v in split_opts(device_opts):
+        where = OBJECT_FORM.get(k)
+        if k == "partner":
+            partner = v not in ("off", "false", "no", "0")
+        elif where is None:
+            dev.append("%s=%s" % (k, v))
+        elif where[0] == "peer":
+            objs["initiator"].append("%s=%s" % (where[1], v))
+            objs["replayer"].append("%s=%s" % (where[1], v))
+        else:
+            objs[where[0]].append("%s=%s" % (where[1], v))
+    replay = any(p.startswith("file=") for p in objs["replayer"])
+    args = ["-object", ",".join(["fc-link", "id=fc0"] + objs["link"])]
+    if partner and replay:
+        args += ["-object", ",".join(["fc-replayer", "id=peer0", "link=fc0"]
+                                     + objs["replayer"])]
+    elif partner:
+        args += ["-object", ",".join(["fc-initiator", "id=peer0",
+                                      "link=fc0"] + objs["initiator"])]
+    if capture:
+        args += ["-object", "fc-capture,id=cap0,link=fc0,file="
+                 + qemu_opt_escape(capture)]
+    return args + ["-device", "qla2532,bus=%s,wwpn=0x%016x,wwnn=0x%016x,"
+                   "link=fc0%s" % (bus, wwpn, wwnn,
+                                   "".join("," + x for x in dev))]
 
 
 def probe(mode: str = "initiator", wwpn: int = DEFAULT_WWPN,

@@ -394,13 +394,18 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
     if r.exit != "poweroff" or not rep:
         out.console_tail = r.console_tail
     if out.pcap and rep:
-        out.ladder, out.ladder_error = pictures.try_draw(
-            pictures.ladder, out.pcap, rep.get("events", []),
-            adir / "ladder.svg", title="race: %s, prli-complete-latency-us "
-            "%d, first command %d us" % (out.driver.get("name"), latency_us,
-                                         first_cmd_us))
+        _ladder(out, rep)
     return _finish_race(out, analyse(rep, scen) if rep else {}, state,
                         t_start)
+
+
+def _ladder(out: RaceResult, rep: dict) -> None:
+    """Draw the race's ladder (ladder.svg) from its capture and report."""
+    out.ladder, out.ladder_error = pictures.try_draw(
+        pictures.ladder, out.pcap, rep.get("events", []),
+        Path(out.artifacts) / "ladder.svg",
+        title="race: %s, prli-complete-latency-us %d, first command %d us"
+        % (out.driver.get("name"), out.latency_us, out.first_cmd_us))
 
 
 def _race_controller(bound_ns: int, snap: Path, timeout_s: float,

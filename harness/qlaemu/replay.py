@@ -85,7 +85,8 @@ def run_replay(capture_file, driver=None, driver_tree=None,
                scale_pct: int = 100, run_name: str | None = None,
                timeout_s: float = 300, ready_timeout_s: float = 120,
                icount: str = "shift=3,sleep=off", device_opts: str = "",
-               poll_s: float = race.POLL_S) -> ReplayResult:
+               poll_s: float = race.POLL_S,
+               link_objects: bool = False) -> ReplayResult:
     """Replay ``capture_file`` against the driver under test.
 
     Args:
@@ -100,6 +101,8 @@ def run_replay(capture_file, driver=None, driver_tree=None,
             :func:`qlaemu.capture.read_conditions`).
         scale_pct: the capture's gaps in percent (100: as captured).
         timeout_s: bound on the whole run, wall seconds.
+        link_objects: the replayer as an ``-object fc-replayer`` on an
+            ``fc-link`` (docs/link.md) instead of the device's property.
 
     Returns:
         results.ReplayResult (also ``replay.json`` in the artifacts).
@@ -132,7 +135,8 @@ def run_replay(capture_file, driver=None, driver_tree=None,
             controller=_controller(max(10.0, timeout_s - ready_timeout_s
                                        - 30), ready_timeout_s, poll_s,
                                    snap),
-            ready_timeout_s=ready_timeout_s, finish_margin_s=30)
+            ready_timeout_s=ready_timeout_s, finish_margin_s=30,
+            link_objects=link_objects)
     except race.setup_errors() as e:
         return _finish(out, t_start, race.error_text(e))
     race.guest_facts(out, r)
@@ -158,6 +162,13 @@ def run_replay(capture_file, driver=None, driver_tree=None,
                        "exit %s, %s of %s frames sent)" % (
                            r.exit, rp.get("sent"),
                            rp.get("initiator_frames")))
+    _record(out, rp, rep.get("events", []), capture_file)
+    return _finish(out, t_start)
+
+
+def _record(out: ReplayResult, rp: dict, events: list, capture_file):
+    """The device's replay report ``rp`` into ``out``; the frames around
+    the first divergence and the ladder of the run."""
     out.frames, out.sent = rp.get("frames"), rp.get("sent")
     out.matched = rp.get("matched")
     out.divergences = rp.get("divergences", 0)
@@ -168,10 +179,9 @@ def run_replay(capture_file, driver=None, driver_tree=None,
         _around(out, capture_file)
     if out.pcap:
         out.ladder, out.ladder_error = pictures.try_draw(
-            pictures.ladder, out.pcap, rep.get("events", []),
-            adir / "ladder.svg", title="replay of %s" % Path(
-                capture_file).name)
-    return _finish(out, t_start)
+            pictures.ladder, out.pcap, events,
+            Path(out.artifacts) / "ladder.svg",
+            title="replay of %s" % Path(capture_file).name)
 
 
 def _around(out: ReplayResult, capture_file) -> None:

@@ -175,9 +175,10 @@ def _load_scenario(path) -> tuple:
 
 
 def _qemu_args(wwpn, wwnn, opts: str, icount, qemu_args, adir: Path,
-               iocb_trace: bool, capture) -> list:
-    dargs = probe_mod.device_args(wwpn, wwnn, device_opts=opts,
-                                  capture=capture)
+               iocb_trace: bool, capture, link_objects: bool) -> list:
+    form = (probe_mod.object_form_args if link_objects
+            else probe_mod.device_args)
+    dargs = form(wwpn, wwnn, device_opts=opts, capture=capture)
     if icount:
         # Virtual time from the instruction count, and a guest RTC that
         # starts at a fixed date and runs on that virtual clock: the kernel
@@ -202,7 +203,8 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
                  qemu_args=(), driver_tree=None, controller=None,
                  ready_timeout_s: float = READY_TIMEOUT_S,
                  finish_margin_s: float = FINISH_MARGIN_S,
-                 capture: bool = True, replay=None) -> ScenarioResult:
+                 capture: bool = True, replay=None,
+                 link_objects: bool = False) -> ScenarioResult:
     """Boot the target, run the scenario ``path``, collect everything.
 
     Args:
@@ -239,6 +241,10 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
             artifacts (docs/capture.md); False only to measure its cost.
         replay: a capture whose initiator the device replays instead of
             running ``path`` (None: run the scenario; qlaemu.replay).
+        link_objects: configure QEMU in the object form (the link, the
+            initiator or replayer and the capture as ``-object``s,
+            :func:`qlaemu.probe.object_form_args`) instead of the device's
+            own link; the same run.
 
     Returns:
         results.ScenarioResult; ``status`` is 'passed', 'failed', or
@@ -270,7 +276,7 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
     except ValueError as e:
         raise ScenarioError(str(e)) from e
     dargs = _qemu_args(wwpn, wwnn, opts, icount, qemu_args, adir, iocb_trace,
-                       pcap if capture else None)
+                       pcap if capture else None, link_objects)
     if done_timeout_s is None:
         done_timeout_s = max(10.0, timeout_s - READY_TIMEOUT_S / 4
                              - FINISH_MARGIN_S)

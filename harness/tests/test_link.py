@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from qlaemu import cli, commands, control, paths, probe, vm
+from qlaemu import capture, cli, commands, control, paths, probe, vm
 
 PARTNER_WWPN = "0x2100001b32aa0001"
 PARTNER_LIO = "21:00:00:1b:32:aa:00:01"
@@ -152,8 +152,12 @@ def test_expected_topology_table_is_symmetric():
 
 def test_probe_device_opts_and_rports():
     assert probe.normalize_opts("") == ""
-    assert probe.normalize_opts(",conn-option=1,,partner=off") == \
+    assert probe.normalize_opts(",conn-option=1,partner=off,") == \
         ",conn-option=1,partner=off"
+    # QEMU's escaping: ",," is a comma inside a value (a path)
+    assert probe.normalize_opts("scenario=/a,,b.json,conn-option=1") == \
+        ",scenario=/a,,b.json,conn-option=1"
+    assert probe.split_opts("a=1,,2,b=3") == [("a", "1,,2"), ("b", "3")]
     with pytest.raises(ValueError):
         probe.normalize_opts("conn-option")
     with pytest.raises(ValueError):
@@ -347,6 +351,7 @@ def test_topology(topology_results, row):
         assert fc.get("port_type") == "Unknown", where
         assert "LOOP UP detected" not in r.dmesg, where
         assert not r.remote_ports and not r.lio_sessions
+        assert capture.frames(r.pcap) == []     # nothing on the wire
         errs = r.errors
         assert not errs, "level <= 3 qla2xxx messages:%s" % _fmt(errs)
         return
@@ -368,6 +373,11 @@ def test_topology(topology_results, row):
         assert PARTNER_LIO in r.lio_sessions, r.lio_sessions
     bad = failure_lines(r.dmesg_raw, mode)
     assert not bad, "qla2xxx failure messages %s:%s" % (where, _fmt(bad))
+    # the row's frames, as Wireshark reads them: the logins, no complaint
+    fr = capture.frames(r.pcap)
+    assert capture.problems(fr) == [], capture.problems(fr)[:5]
+    kinds = capture.kind_counts(fr)
+    assert kinds.get("ELS PLOGI") and kinds.get("ELS PRLI"), (where, kinds)
 
 
 # ------------------------------------------------- d. run-time link events

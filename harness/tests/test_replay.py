@@ -209,3 +209,17 @@ def test_replay_is_repeatable(guest_ready):
     seqs = [s for _, s in runs]
     assert all(s == seqs[0] for s in seqs[1:])
     assert len({(r.sent, r.matched) for r, _ in runs}) == 1
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_replay_on_link_objects(guest_ready):
+    """The same replay with the link and the replayer as objects
+    (-object fc-link, -object fc-replayer, -object fc-capture, -device
+    qla2532,link=fc0): no divergence, the same frames sent and matched."""
+    r = _replay(STOCK, None, "pytest-replay-objects", link_objects=True)
+    assert r.verdict == verdict.PASS, r.reasons
+    base = capture.frames(STOCK)
+    assert r.frames == len(base) and r.sent > 0
+    kinds = capture.kind_counts(capture.frames(r.pcap))
+    assert kinds == capture.kind_counts(base), kinds

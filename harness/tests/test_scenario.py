@@ -286,6 +286,25 @@ def test_basic_scenario_capture(basic_run):
     assert not kinds.get("ELS LS_RJT"), kinds
 
 
+@pytest.mark.guest
+@pytest.mark.device
+def test_basic_scenario_on_link_objects(basic_run):
+    """The basic scenario with the link, the initiator and the capture as
+    objects (-object fc-link / fc-initiator / fc-capture, -device
+    qla2532,link=fc0; docs/link.md): it passes, with the same command
+    outcomes and the same frames on the wire as the device's own link."""
+    r = scenario.run_scenario(BASIC, device_opts="prli-complete-latency-us=0",
+                              link_objects=True,
+                              run_name="pytest-scenario-basic-objects")
+    assert r.status == "passed", _explain(r)
+    outcome = [(c["op"], c.get("status"), c["passed"])
+               for c in r.initiator["commands"]]
+    assert outcome == [(c["op"], c.get("status"), c["passed"])
+                       for c in basic_run.initiator["commands"]]
+    assert capture.kind_counts(capture.frames(r.pcap)) == \
+        capture.kind_counts(capture.frames(basic_run.pcap))
+
+
 # -------------------------------------------------- b. the PRLI race
 
 @pytest.fixture(scope="module")
