@@ -101,11 +101,10 @@ def _write_race_outputs(args, r) -> None:
     if getattr(args, "junit", None):
         Path(args.junit).write_text(report.junit_xml(r))
         print("  junit: %s" % args.junit)
-    opts = "prli-complete-latency-us=%d" % r.latency_us
-    _write_pcap(args, [r.pcap], ",".join(
-        [opts] + ([_device_opts(args)] if _device_opts(args) else [])),
-        driver=(r.driver or {}).get("name"),
-        lips=getattr(args, "lips", 0))
+    opts = ["prli-complete-latency-us=%d" % r.latency_us, _device_opts(args)]
+    _write_pcap(args, [r.pcap], ",".join(o for o in opts if o),
+                driver=(r.driver or {}).get("name"),
+                lips=getattr(args, "lips", 0))
 
 
 def _run_race(args, prof):

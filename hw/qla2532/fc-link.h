@@ -22,6 +22,13 @@
 
 #define FC_LINK_MAX_PORTS       8
 
+/*
+ * Defaults of a link's timing (device properties link-init-us and
+ * frame-latency-ns, fc-link object init-us and frame-latency-ns).
+ */
+#define FC_LINK_DEFAULT_INIT_US         2000
+#define FC_LINK_DEFAULT_FRAME_NS        1000
+
 /* Connection options (the ISP's NVRAM firmware_options_2 bits 6:4). */
 typedef enum FcConnOption {
     FC_CONN_LOOP = 0,           /* loop only (L_Port) */

@@ -87,9 +87,8 @@ static void fc_link_object_init(Object *obj)
 {
     FcLinkObject *lo = FC_LINK_OBJECT(obj);
 
-    /* the device's defaults (qla2532.c link-init-us, frame-latency-ns) */
-    lo->init_us = 2000;
-    lo->frame_ns = 1000;
+    lo->init_us = FC_LINK_DEFAULT_INIT_US;
+    lo->frame_ns = FC_LINK_DEFAULT_FRAME_NS;
     object_property_add_uint32_ptr(obj, "init-us", &lo->init_us,
                                    OBJ_PROP_FLAG_READWRITE);
     object_property_add_uint32_ptr(obj, "frame-latency-ns", &lo->frame_ns,
@@ -273,12 +272,11 @@ static void fc_initiator_init(Object *obj)
 {
     FcInitiatorObject *io = FC_INITIATOR(obj);
 
-    /* the device's partner-* defaults (qla2532.c) */
-    io->wwpn = 0x2100001b32aa0001ULL;
-    io->wwnn = 0x2000001b32aa0001ULL;
+    io->wwpn = FC_SIM_DEFAULT_WWPN;
+    io->wwnn = FC_SIM_DEFAULT_WWNN;
     io->conn = FC_CONN_LOOP_P2P;
     io->hard_loop_id = -1;
-    io->login_delay_us = 1000;
+    io->login_delay_us = FC_SIM_DEFAULT_LOGIN_DELAY_US;
     object_property_add_uint64_ptr(obj, "wwpn", &io->wwpn,
                                    OBJ_PROP_FLAG_READWRITE);
     object_property_add_uint64_ptr(obj, "wwnn", &io->wwnn,
@@ -479,12 +477,11 @@ static void fc_replayer_init(Object *obj)
 {
     FcReplayerObject *ro = FC_REPLAYER(obj);
 
-    /* the device's partner-* and replay-* defaults (qla2532.c) */
-    ro->wwpn = 0x2100001b32aa0001ULL;
-    ro->wwnn = 0x2000001b32aa0001ULL;
+    ro->wwpn = FC_SIM_DEFAULT_WWPN;
+    ro->wwnn = FC_SIM_DEFAULT_WWNN;
     ro->conn = FC_CONN_LOOP_P2P;
     ro->scale_pct = 100;
-    ro->start_us = 1000;
+    ro->start_us = FC_SIM_DEFAULT_LOGIN_DELAY_US;
     object_property_add_uint64_ptr(obj, "initiator", &ro->initiator,
                                    OBJ_PROP_FLAG_READWRITE);
     object_property_add_uint64_ptr(obj, "wwpn", &ro->wwpn,

@@ -25,6 +25,14 @@
 #define FC_SIM_ROLE_INITIATOR   0x20
 #define FC_SIM_ROLE_TARGET      0x10
 
+/*
+ * Defaults of the simulated partner (device partner-* properties, the
+ * fc-initiator and fc-replayer objects): names and login delay.
+ */
+#define FC_SIM_DEFAULT_WWPN             0x2100001b32aa0001ULL
+#define FC_SIM_DEFAULT_WWNN             0x2000001b32aa0001ULL
+#define FC_SIM_DEFAULT_LOGIN_DELAY_US   1000
+
 typedef enum FcSimLogin {
     FC_SIM_IDLE,            /* not logged in */
     FC_SIM_PLOGI_SENT,
