@@ -223,6 +223,13 @@ def _add_matrix_parser(sub) -> None:
     mx.set_defaults(func=commands.cmd_matrix)
 
 
+def _add_link_objects(p) -> None:
+    p.add_argument("--link-objects", action="store_true",
+                   help="configure QEMU in the object form: -object fc-link"
+                   " and its peers, -device qla2532,link=fc0 (docs/link.md"
+                   " §9; the default is the device's own link)")
+
+
 def _add_scenario_parser(sub) -> None:
     sc = sub.add_parser("scenario", help="run a scenario against the "
                         "target-mode driver (docs/scenario.md)")
@@ -237,6 +244,7 @@ def _add_scenario_parser(sub) -> None:
                     "(default shift=3,sleep=off)")
     sc.add_argument("--timeline", type=int, default=40, metavar="N",
                     help="timeline events printed (default 40)")
+    _add_link_objects(sc)
     _add_common(sc)
     sc.set_defaults(func=commands.cmd_scenario)
 
@@ -261,6 +269,7 @@ def _add_replay_parser(sub) -> None:
     rp.add_argument("--json", metavar="FILE", help="write the result here")
     rp.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
     _add_pcap(rp, "the replay's own frames")
+    _add_link_objects(rp)
     rp.set_defaults(func=commands.cmd_replay)
 
 

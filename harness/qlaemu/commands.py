@@ -255,7 +255,7 @@ def cmd_scenario(args) -> int:
     r = scenario_mod.run_scenario(
         args.file, driver=prof, device_opts=_device_opts(args),
         icount=args.icount or None, timeout_s=args.timeout,
-        wwpn=args.wwpn, wwnn=args.wwnn)
+        wwpn=args.wwpn, wwnn=args.wwnn, link_objects=args.link_objects)
     print(report.scenario_summary(r, timeline_lines=args.timeline))
     if args.json:
         r.write(args.json)
@@ -278,7 +278,7 @@ def cmd_replay(args) -> int:
     r = replay_mod.run_replay(
         args.capture, driver=prof, as_initiator=args.as_initiator,
         scale_pct=args.scale_pct, timeout_s=args.timeout,
-        device_opts=_device_opts(args))
+        device_opts=_device_opts(args), link_objects=args.link_objects)
     print(report.replay_summary(r))
     if args.json:
         r.write(args.json)

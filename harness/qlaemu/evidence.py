@@ -14,6 +14,19 @@ own fields.
 import json
 import re
 
+
+def qemu_refusal(stderr: str) -> str:
+    """Why QEMU refused to start: its last stderr line without the
+    ``qemu-system-x86_64: -device ...: `` / ``-object ...: `` prefix that
+    repeats the whole option (e.g. ``qla2532: scenario F: commands[0]:
+    unknown key 'blockz'``); "" for empty stderr."""
+    lines = (stderr or "").strip().splitlines()
+    if not lines:
+        return ""
+    return re.sub(r"^qemu-system-\S+: (-(device|object) \S+: )?", "",
+                  lines[-1])
+
+
 #: ELS command codes (FC-LS-3 table 4).
 ELS_PLOGI, ELS_LOGO, ELS_PRLI, ELS_PRLO = 0x03, 0x05, 0x20, 0x21
 #: ELS command codes, for printing the ISP's counters ("0x05" -> LOGO).

@@ -18,11 +18,10 @@ for it, polls the device's report until the replay is done, and judges:
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 
-from . import capture, pictures, race, scenario
+from . import capture, evidence, pictures, race, scenario
 from .results import ReplayResult
 from .verdict import EXIT_CODES, FAIL, INCONCLUSIVE, PASS
 
@@ -150,10 +149,8 @@ def run_replay(capture_file, driver=None, driver_tree=None,
                         .get("ready_s")})
     if r.exit == "qemu-error":
         # the device refused the capture (or the options): QEMU says why
-        why = (r.qemu_stderr or "").strip().splitlines()
-        why = re.sub(r"^qemu-system-\S+: -device \S+: ", "",
-                     why[-1] if why else r.exit)
-        return _finish(out, t_start, "QEMU: %s" % why)
+        return _finish(out, t_start, "QEMU: %s" % (
+            evidence.qemu_refusal(r.qemu_stderr) or r.exit))
     if r.setup_error:
         return _finish(out, t_start, "driver set-up: %s" % r.setup_error)
     if not rp.get("done"):

@@ -240,6 +240,11 @@ def scenario_summary(r: ScenarioResult, timeline_lines: int = 40) -> str:
     lines = ["scenario %s (%s, driver %s): %s, exit=%s, %.1f s" % (
         r.name, r.scenario, r.driver,
         r.status.upper(), r.exit, r.duration_s)]
+    if r.exit == "qemu-error" and r.qemu_stderr:
+        # QEMU refused the command line (e.g. a scenario file): say why
+        # first; nothing of the guest follows
+        lines.append("  QEMU refused the run: %s"
+                     % evidence.qemu_refusal(r.qemu_stderr))
     lines.append("  device: %s" % r.device_opts)
     k = r.kernel or {}
     lines.append("  guest: kernel %s (%s), %s MiB" % (
@@ -287,8 +292,6 @@ def scenario_summary(r: ScenarioResult, timeline_lines: int = 40) -> str:
     if r.controller_error:
         lines.append("  controller: " + r.controller_error.strip()
                      .splitlines()[-1])
-    if r.exit == "qemu-error" and r.qemu_stderr:
-        lines.append("  qemu: " + r.qemu_stderr.strip()[-500:])
     lines += _pictures(r.pcap)
     lines.append("  artifacts: %s" % r.artifacts)
     return "\n".join(lines)

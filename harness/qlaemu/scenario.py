@@ -20,7 +20,9 @@ Everything is kept under ``ARTIFACTS_DIR/<run>/``: ``report.json`` (the
 device's report file), ``report-at-done.json`` (the QMP snapshot that
 showed ``done``), ``console.log`` (+ the data channel, the controller log,
 QEMU's argv and stderr), ``dmesg.txt``, ``dmesg-raw.txt``,
-``iocb-trace.log`` (QEMU trace of every request-queue IOCB) and
+``trace.log`` (QEMU trace of every request-queue IOCB and of the
+scenario engine, ``qla2532_iocb``, ``qla2532_scenario_load``,
+``qla2532_sim_*``) and
 ``result.json`` (the dict returned, without the report).
 """
 import json
@@ -57,6 +59,10 @@ POLL_S = 0.5
 FINISH_MARGIN_S = 30
 #: Seconds (guest clock) the guest waits for "finish".
 GUEST_WAIT_S = 86400
+
+
+#: QEMU's trace of the run (``-D``), in the run's artifacts.
+TRACE_NAME = "trace.log"
 
 
 class ScenarioError(ValueError):
@@ -175,7 +181,7 @@ def _load_scenario(path) -> tuple:
 
 
 def _qemu_args(wwpn, wwnn, opts: str, icount, qemu_args, adir: Path,
-               iocb_trace: bool, capture, link_objects: bool) -> list:
+               trace: bool, capture, link_objects: bool) -> list:
     form = (probe_mod.object_form_args if link_objects
             else probe_mod.device_args)
     dargs = form(wwpn, wwnn, device_opts=opts, capture=capture)
@@ -188,8 +194,9 @@ def _qemu_args(wwpn, wwnn, opts: str, icount, qemu_args, adir: Path,
         dargs += ["-icount", icount,
                   "-rtc", "base=2020-01-01T00:00:00,clock=vm"]
     dargs += list(qemu_args)
-    if iocb_trace:
-        dargs += ["-trace", "qla2532_iocb", "-D", str(adir / "iocb-trace.log")]
+    if trace:
+        dargs += ["-trace", "qla2532_iocb", "-trace", "qla2532_scenario_load",
+                  "-trace", "qla2532_sim_*", "-D", str(adir / TRACE_NAME)]
     return dargs
 
 
@@ -199,7 +206,7 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
                  wwpn: int = probe_mod.DEFAULT_WWPN,
                  wwnn: int = probe_mod.DEFAULT_WWNN,
                  done_timeout_s: float | None = None,
-                 poll_s: float = POLL_S, iocb_trace: bool = True,
+                 poll_s: float = POLL_S, trace: bool = True,
                  qemu_args=(), driver_tree=None, controller=None,
                  ready_timeout_s: float = READY_TIMEOUT_S,
                  finish_margin_s: float = FINISH_MARGIN_S,
@@ -224,8 +231,10 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
             after ``ready`` (default: what ``timeout_s`` leaves after boot
             and the finish margin).
         poll_s: seconds between QMP polls of the report.
-        iocb_trace: record the ``qla2532_iocb`` trace (entry counts of the
-            IOCBs the driver queued) into ``iocb-trace.log``.
+        trace: record QEMU's ``qla2532_iocb`` trace (entry counts of the
+            IOCBs the driver queued) and the scenario engine's trace events
+            (``qla2532_scenario_load``, ``qla2532_sim_*``) into
+            ``trace.log``.
         qemu_args: more QEMU arguments (list of str).
         driver_tree: module tree of an out-of-tree ``driver`` profile.
         controller: replaces the default host controller (wait for
@@ -269,13 +278,13 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
     report_file = adir / "report.json"
     snapshot = adir / "report-at-done.json"
     pcap = adir / probe_mod.CAPTURE_NAME
-    for f in (report_file, snapshot, adir / "iocb-trace.log", pcap):
+    for f in (report_file, snapshot, adir / TRACE_NAME, pcap):
         f.unlink(missing_ok=True)
     try:
         opts = _device_opts(scen, report_file, device_opts, replay)
     except ValueError as e:
         raise ScenarioError(str(e)) from e
-    dargs = _qemu_args(wwpn, wwnn, opts, icount, qemu_args, adir, iocb_trace,
+    dargs = _qemu_args(wwpn, wwnn, opts, icount, qemu_args, adir, trace,
                        pcap if capture else None, link_objects)
     if done_timeout_s is None:
         done_timeout_s = max(10.0, timeout_s - READY_TIMEOUT_S / 4
@@ -324,7 +333,7 @@ def _result(res, prof, scen: Path, name: str, opts: str, icount,
     (adir / "dmesg.txt").write_text(dmesg)
     (adir / "dmesg-raw.txt").write_text(dmesg_raw)
     try:
-        trace = (adir / "iocb-trace.log").read_text(errors="replace")
+        trace = (adir / TRACE_NAME).read_text(errors="replace")
     except OSError:
         trace = ""
     ctl = res.controller_result or {}

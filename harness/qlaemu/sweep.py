@@ -80,7 +80,7 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
             + ("," + device_opts if device_opts else ""),
             icount=icount, timeout_s=timeout, run_name=adir.name,
             controller=controller, ready_timeout_s=ready_timeout_s,
-            finish_margin_s=30, iocb_trace=False)
+            finish_margin_s=30, trace=False)
     except setup_errors() as e:
         out.setup_error = error_text(e)
         r = None

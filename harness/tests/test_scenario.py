@@ -11,7 +11,9 @@ Each run takes about 10 s of wall time.
 import concurrent.futures
 import copy
 import json
+import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -284,6 +286,41 @@ def test_basic_scenario_capture(basic_run):
     assert kinds.get("BLS ABTS") == 1 and kinds.get("BLS BA_ACC") == 1, kinds
     assert kinds.get("ELS PLOGI") and kinds.get("ELS PRLI"), kinds
     assert not kinds.get("ELS LS_RJT"), kinds
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_basic_scenario_trace_events(basic_run):
+    """The engine's QEMU trace events (docs/scenario.md §0) say what the
+    report says: one scenario_load with the file's command count, one
+    qla2532_sim_cmd per FCP_CMND (OX_ID, opcode, in order), one
+    qla2532_sim_rsp per completed command (OX_ID, status), one ABTS with
+    its BA_ACC answer, and a step_done per command of the last pass."""
+    r = basic_run
+    text = (Path(r.artifacts) / scenario.TRACE_NAME).read_text()
+    steps = json.loads(BASIC.read_text())["commands"]
+    loads = re.findall(r"qla2532_scenario_load scenario (\S+): (\d+) "
+                       r"commands", text)
+    assert loads == [(str(BASIC), str(len(steps)))], loads
+    cmds = [(int(o, 16), int(c, 16)) for o, c in re.findall(
+        r"qla2532_sim_cmd initiator pass \d+ step -?\d+ \S+ OX_ID "
+        r"0x([0-9a-f]+) opcode 0x([0-9a-f]+)", text)]
+    sent = [(e["ox_id"], e["opcode"]) for e in r.events
+            if e["source"] == "initiator" and e["event"] == "command"]
+    assert cmds == sent and sent, (cmds[:5], sent[:5])
+    rsps = [(int(o, 16), int(st, 16)) for o, st in re.findall(
+        r"qla2532_sim_rsp initiator OX_ID 0x([0-9a-f]+) step -?\d+ "
+        r"status 0x([0-9a-f]+)", text)]
+    done = [(e["ox_id"], e["status"]) for e in r.events
+            if e["source"] == "initiator" and e["event"] == "completed"]
+    assert rsps == done and done, (rsps[:5], done[:5])
+    assert len(re.findall(r"qla2532_sim_abts initiator ABTS", text)) == 1
+    assert re.findall(r"qla2532_sim_abts_answer initiator OX_ID "
+                      r"0x[0-9a-f]+ ABTS answer (\S+)", text) == ["ba-acc"]
+    last = r.initiator["passes"]
+    done_steps = re.findall(r"qla2532_sim_step_done initiator pass %d "
+                            r"step (\d+) finished" % last, text)
+    assert [int(i) for i in done_steps] == list(range(len(steps)))
 
 
 @pytest.mark.guest

@@ -28,19 +28,15 @@
 #include "qapi/qmp/qstring.h"
 #include "scsi/constants.h"
 #include "fc-sim-port.h"
+#include "fc-scenario.h"
 #include "fc-sim-scsi.h"
+#include "trace.h"
 
 /* SPC-4 sense key UNIT ATTENTION */
 #define SIM_SENSE_UNIT_ATTENTION 0x06
 
-#define SIM_BLOCK_SIZE          512
-#define SIM_MAX_XFER            (16 * 1024 * 1024)  /* bytes per command */
-#define SIM_MAX_BLOCKS          (SIM_MAX_XFER / SIM_BLOCK_SIZE)
-#define SIM_MAX_STEPS           4096
-#define SIM_MAX_FILE            (1024 * 1024)       /* scenario file bytes */
 #define SIM_MAX_REASONS         32                  /* kept per command */
 #define SIM_MAX_INTERRUPTS      256                 /* kept per scenario */
-#define SIM_MAX_LUNS            1024                /* in an expectation */
 #define SIM_DATA_FRAME          2048                /* FCP_DATA payload */
 #define SIM_US                  1000LL
 #define SIM_MS                  1000000LL
@@ -64,31 +60,6 @@
 /* BA_ACC payload (FC-FS-3 §15.3.2) */
 #define FC_BA_ACC_LEN           12
 #define FC_BA_RJT_LEN           4
-
-typedef enum SimOp {
-    SIM_OP_REPORT_LUNS,
-    SIM_OP_INQUIRY,
-    SIM_OP_TUR,
-    SIM_OP_READ_CAP16,
-    SIM_OP_READ10,
-    SIM_OP_WRITE10,
-    SIM_OP_READ16,
-    SIM_OP_WRITE16,
-    SIM_OP_CDB,
-    SIM_OP__MAX
-} SimOp;
-
-static const char *const sim_op_names[SIM_OP__MAX] = {
-    [SIM_OP_REPORT_LUNS] = "report-luns",
-    [SIM_OP_INQUIRY] = "inquiry",
-    [SIM_OP_TUR] = "test-unit-ready",
-    [SIM_OP_READ_CAP16] = "read-capacity-16",
-    [SIM_OP_READ10] = "read-10",
-    [SIM_OP_WRITE10] = "write-10",
-    [SIM_OP_READ16] = "read-16",
-    [SIM_OP_WRITE16] = "write-16",
-    [SIM_OP_CDB] = "cdb",
-};
 
 typedef enum SimCounter {
     SIM_C_ISSUED,
@@ -143,66 +114,12 @@ static const char *const sim_counter_names[SIM_C__MAX] = {
     [SIM_C_STALE_FRAMES] = "stale_frames",
 };
 
-/* Answers to an ABTS */
-typedef enum SimAbts {
-    SIM_ABTS_NOT_SENT,
-    SIM_ABTS_BA_ACC,
-    SIM_ABTS_BA_RJT,
-    SIM_ABTS_NONE,              /* sent, no answer in time */
-} SimAbts;
-
-static const char *const sim_abts_names[] = {
-    [SIM_ABTS_NOT_SENT] = "not-sent",
-    [SIM_ABTS_BA_ACC] = "ba-acc",
-    [SIM_ABTS_BA_RJT] = "ba-rjt",
-    [SIM_ABTS_NONE] = "none",
-};
-
 /**
- * SimExpect: what a command's answer must be; -1 / false: not checked.
- * @status is checked always: GOOD unless the scenario names another.
- */
-typedef struct SimExpect {
-    int status;
-    bool status_given;
-    int sense_key;
-    int asc;
-    int ascq;
-    char *vendor;
-    bool has_block_size;
-    uint32_t block_size;
-    bool has_last_lba;
-    uint64_t last_lba;
-    bool has_luns;
-    uint64_t *luns;             /* sorted */
-    unsigned nluns;
-    bool has_abts;
-    SimAbts abts;
-} SimExpect;
-
-/**
- * SimStep: one command of the list, as parsed (CDB, LUN, direction and
- * length are fixed at parse time), and its outcome in the current pass.
+ * SimStep: one command of the scenario (@spec) and its outcome in the
+ * current pass.
  */
 typedef struct SimStep {
-    SimOp op;
-    char *name;
-    uint64_t lun;
-    uint64_t lba;               /* of the data pattern (0 for "cdb") */
-    uint32_t blocks;
-    uint8_t cdb[16];
-    bool read;
-    bool write;
-    uint32_t xfer_len;          /* FCP_DL */
-    uint32_t pattern;
-    bool has_compare;
-    uint32_t compare;
-    bool withhold;
-    int64_t abort_after_ns;     /* -1: no ABTS of our own */
-    int64_t delay_ns;           /* -1: command-gap-us */
-    unsigned retries;
-    SimExpect expect;
-
+    const FcScenarioStep *spec;
     unsigned attempts;          /* in this pass */
     unsigned total_attempts;    /* in every pass */
     bool finished;
@@ -214,7 +131,7 @@ typedef struct SimStep {
     uint32_t residual;
     uint8_t resid_flags;
     int64_t latency_ns;
-    SimAbts abts;
+    FcScenarioAbts abts;
     GPtrArray *reasons;         /* char *, at most SIM_MAX_REASONS */
     unsigned reasons_dropped;
 } SimStep;
@@ -263,24 +180,8 @@ static const char *const sim_phase_names[] = {
 struct FcSimScsi {
     FcSimPort *sp;
     FcLog *log;
-    char *path;
-
-    /* the scenario */
-    uint64_t lun;
-    int64_t first_delay_ns;
-    int64_t gap_ns;
-    int64_t timeout_ns;
-    int64_t busy_delay_ns;
-    unsigned retries;
-    bool scan;
-    unsigned scan_max;
-    int64_t scan_interval_ns;
-    bool repeat;
-    unsigned max_passes;
-    unsigned lips;              /* LIPs to originate, one after each pass */
-    int64_t lip_delay_ns;       /* from the end of a pass to its LIP */
-    SimStep *steps;
-    unsigned nsteps;
+    FcScenario *scn;            /* the program, read-only */
+    SimStep *steps;             /* scn->nsteps entries */
 
     /* the run */
     bool logged_in;
@@ -325,7 +226,8 @@ static int64_t sim_now(void)
 
 static const char *sim_cmd_op_name(FcSimScsi *ss, int step)
 {
-    return step < 0 ? "bios-scan-inquiry" : sim_op_names[ss->steps[step].op];
+    return step < 0 ? "bios-scan-inquiry"
+                    : fc_scenario_op_names[ss->steps[step].spec->op];
 }
 
 /* murmur3's finaliser: a well-mixed 32-bit function of @h */
@@ -405,749 +307,6 @@ static uint64_t sim_lun_decode(const uint8_t *in)
         lun |= (uint64_t)(in[i] << 8 | in[i + 1]) << (i * 8);
     }
     return lun;
-}
-
-static int sim_u64_cmp(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-    return x < y ? -1 : x > y;
-}
-
-/* ------------------------------------------------------------------ */
-/* Scenario parsing                                                   */
-
-static bool sim_check_keys(QDict *d, const char *ctx,
-                           const char *const *allowed, Error **errp)
-{
-    const QDictEntry *e;
-
-    for (e = qdict_first(d); e; e = qdict_next(d, e)) {
-        if (!g_strv_contains((const gchar *const *)allowed,
-                             qdict_entry_key(e))) {
-            error_setg(errp, "%s: unknown key '%s'", ctx,
-                       qdict_entry_key(e));
-            return false;
-        }
-    }
-    return true;
-}
-
-/*
- * An unsigned integer @key of @d (a JSON number, or a string in C syntax
- * such as "0x20") in 0..@max into @out; absent: @out is left alone.
- */
-static bool sim_get_uint(QDict *d, const char *key, const char *ctx,
-                         uint64_t max, uint64_t *out, Error **errp)
-{
-    QObject *o = qdict_get(d, key);
-    const char *s;
-    uint64_t v;
-
-    if (!o) {
-        return true;
-    }
-    switch (qobject_type(o)) {
-    case QTYPE_QNUM:
-        if (!qnum_get_try_uint(qobject_to(QNum, o), &v)) {
-            error_setg(errp, "%s.%s: must be a non-negative integer", ctx,
-                       key);
-            return false;
-        }
-        break;
-    case QTYPE_QSTRING:
-        s = qstring_get_str(qobject_to(QString, o));
-        if (strchr(s, '-') || qemu_strtou64(s, NULL, 0, &v) < 0) {
-            error_setg(errp, "%s.%s: '%s' is not a non-negative integer",
-                       ctx, key, s);
-            return false;
-        }
-        break;
-    default:
-        error_setg(errp, "%s.%s: must be an integer", ctx, key);
-        return false;
-    }
-    if (v > max) {
-        error_setg(errp, "%s.%s: %" PRIu64 " is out of range (0..%" PRIu64
-                   ")", ctx, key, v, max);
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-/* sim_get_uint() into an int64_t, scaled by @unit (e.g. µs -> ns). */
-static bool sim_get_time(QDict *d, const char *key, const char *ctx,
-                         uint64_t max, int64_t unit, int64_t *out_ns,
-                         Error **errp)
-{
-    uint64_t v;
-
-    if (!qdict_haskey(d, key)) {
-        return true;
-    }
-    if (!sim_get_uint(d, key, ctx, max, &v, errp)) {
-        return false;
-    }
-    *out_ns = (int64_t)v * unit;
-    return true;
-}
-
-static bool sim_get_bool(QDict *d, const char *key, const char *ctx,
-                         bool *out, Error **errp)
-{
-    QObject *o = qdict_get(d, key);
-
-    if (!o) {
-        return true;
-    }
-    if (qobject_type(o) != QTYPE_QBOOL) {
-        error_setg(errp, "%s.%s: must be true or false", ctx, key);
-        return false;
-    }
-    *out = qbool_get_bool(qobject_to(QBool, o));
-    return true;
-}
-
-/* A string @key, or NULL when absent; an error if not a string. */
-static bool sim_get_str(QDict *d, const char *key, const char *ctx,
-                        const char **out, Error **errp)
-{
-    QObject *o = qdict_get(d, key);
-
-    *out = NULL;
-    if (!o) {
-        return true;
-    }
-    if (qobject_type(o) != QTYPE_QSTRING) {
-        error_setg(errp, "%s.%s: must be a string", ctx, key);
-        return false;
-    }
-    *out = qstring_get_str(qobject_to(QString, o));
-    return true;
-}
-
-/* A SCSI status: 0..255 or good, check-condition, busy, task-set-full. */
-static bool sim_get_status(QDict *d, const char *key, const char *ctx,
-                           int *out, Error **errp)
-{
-    static const struct {
-        const char *name;
-        int status;
-    } names[] = {
-        { "good", GOOD },
-        { "check-condition", CHECK_CONDITION },
-        { "busy", BUSY },
-        { "task-set-full", TASK_SET_FULL },
-        { "reservation-conflict", 0x18 },
-    };
-    QObject *o = qdict_get(d, key);
-    uint64_t v;
-    unsigned i;
-
-    if (!o) {
-        return true;
-    }
-    if (qobject_type(o) == QTYPE_QSTRING) {
-        const char *s = qstring_get_str(qobject_to(QString, o));
-
-        for (i = 0; i < ARRAY_SIZE(names); i++) {
-            if (!strcmp(s, names[i].name)) {
-                *out = names[i].status;
-                return true;
-            }
-        }
-    }
-    if (!sim_get_uint(d, key, ctx, 0xff, &v, errp)) {
-        return false;
-    }
-    *out = v;
-    return true;
-}
-
-static bool sim_parse_hex(const char *s, const char *ctx, uint8_t *cdb,
-                          Error **errp)
-{
-    unsigned n = 0;
-    int hi = -1;
-
-    memset(cdb, 0, 16);
-    for (; *s; s++) {
-        int v;
-
-        if (*s == ' ' || *s == ':') {
-            continue;
-        }
-        if (!g_ascii_isxdigit(*s)) {
-            error_setg(errp, "%s.cdb: '%c' is not a hex digit", ctx, *s);
-            return false;
-        }
-        v = g_ascii_xdigit_value(*s);
-        if (hi < 0) {
-            hi = v;
-            continue;
-        }
-        if (n == 16) {
-            error_setg(errp, "%s.cdb: longer than 16 bytes", ctx);
-            return false;
-        }
-        cdb[n++] = hi << 4 | v;
-        hi = -1;
-    }
-    if (hi >= 0) {
-        error_setg(errp, "%s.cdb: odd number of hex digits", ctx);
-        return false;
-    }
-    if (n == 0) {
-        error_setg(errp, "%s.cdb: empty", ctx);
-        return false;
-    }
-    return true;
-}
-
-static bool sim_op_reads(SimOp op)
-{
-    return op == SIM_OP_READ10 || op == SIM_OP_READ16;
-}
-
-static bool sim_op_writes(SimOp op)
-{
-    return op == SIM_OP_WRITE10 || op == SIM_OP_WRITE16;
-}
-
-static bool sim_parse_expect(QDict *d, const char *ctx, SimStep *st,
-                             Error **errp)
-{
-    static const char *const keys[] = {
-        "status", "sense-key", "asc", "ascq", "vendor", "block-size",
-        "last-lba", "luns", "abts", NULL
-    };
-    SimExpect *ex = &st->expect;
-    const char *s;
-    uint64_t v;
-    QList *l;
-    QListEntry *le;
-    unsigned n;
-
-    if (!sim_check_keys(d, ctx, keys, errp)) {
-        return false;
-    }
-    if (qdict_haskey(d, "status")) {
-        if (!sim_get_status(d, "status", ctx, &ex->status, errp)) {
-            return false;
-        }
-        ex->status_given = true;
-    }
-    v = 0;
-    if (qdict_haskey(d, "sense-key")) {
-        if (!sim_get_uint(d, "sense-key", ctx, 0xf, &v, errp)) {
-            return false;
-        }
-        ex->sense_key = v;
-    }
-    if (qdict_haskey(d, "asc")) {
-        if (!sim_get_uint(d, "asc", ctx, 0xff, &v, errp)) {
-            return false;
-        }
-        ex->asc = v;
-    }
-    if (qdict_haskey(d, "ascq")) {
-        if (!sim_get_uint(d, "ascq", ctx, 0xff, &v, errp)) {
-            return false;
-        }
-        ex->ascq = v;
-    }
-    if (!sim_get_str(d, "vendor", ctx, &s, errp)) {
-        return false;
-    }
-    if (s) {
-        if (st->op != SIM_OP_INQUIRY && st->op != SIM_OP_CDB) {
-            error_setg(errp, "%s.vendor: only for inquiry or cdb", ctx);
-            return false;
-        }
-        if (strlen(s) > 8) {
-            error_setg(errp, "%s.vendor: at most 8 characters", ctx);
-            return false;
-        }
-        ex->vendor = g_strdup(s);
-    }
-    if (qdict_haskey(d, "block-size") || qdict_haskey(d, "last-lba")) {
-        if (st->op != SIM_OP_READ_CAP16 && st->op != SIM_OP_CDB) {
-            error_setg(errp, "%s: block-size and last-lba only for "
-                       "read-capacity-16 or cdb", ctx);
-            return false;
-        }
-    }
-    if (qdict_haskey(d, "block-size")) {
-        if (!sim_get_uint(d, "block-size", ctx, UINT32_MAX, &v, errp)) {
-            return false;
-        }
-        ex->has_block_size = true;
-        ex->block_size = v;
-    }
-    if (qdict_haskey(d, "last-lba")) {
-        if (!sim_get_uint(d, "last-lba", ctx, UINT64_MAX, &ex->last_lba,
-                          errp)) {
-            return false;
-        }
-        ex->has_last_lba = true;
-    }
-    if (qdict_haskey(d, "luns")) {
-        if (st->op != SIM_OP_REPORT_LUNS && st->op != SIM_OP_CDB) {
-            error_setg(errp, "%s.luns: only for report-luns or cdb", ctx);
-            return false;
-        }
-        l = qobject_to(QList, qdict_get(d, "luns"));
-        if (!l) {
-            error_setg(errp, "%s.luns: must be a list of LUNs", ctx);
-            return false;
-        }
-        n = qlist_size(l);
-        if (n > SIM_MAX_LUNS) {
-            error_setg(errp, "%s.luns: more than %d LUNs", ctx,
-                       SIM_MAX_LUNS);
-            return false;
-        }
-        ex->has_luns = true;
-        ex->luns = g_new0(uint64_t, n ? n : 1);
-        QLIST_FOREACH_ENTRY(l, le) {
-            QNum *q = qobject_to(QNum, qlist_entry_obj(le));
-
-            if (!q || !qnum_get_try_uint(q, &v)) {
-                error_setg(errp, "%s.luns[%u]: must be a non-negative "
-                           "integer", ctx, ex->nluns);
-                return false;
-            }
-            ex->luns[ex->nluns++] = v;
-        }
-        qsort(ex->luns, ex->nluns, sizeof(uint64_t), sim_u64_cmp);
-    }
-    if (!sim_get_str(d, "abts", ctx, &s, errp)) {
-        return false;
-    }
-    if (s) {
-        if (!strcmp(s, "ba-acc")) {
-            ex->abts = SIM_ABTS_BA_ACC;
-        } else if (!strcmp(s, "ba-rjt")) {
-            ex->abts = SIM_ABTS_BA_RJT;
-        } else if (!strcmp(s, "none")) {
-            ex->abts = SIM_ABTS_NONE;
-        } else {
-            error_setg(errp, "%s.abts: must be ba-acc, ba-rjt or none", ctx);
-            return false;
-        }
-        ex->has_abts = true;
-    }
-    return true;
-}
-
-static bool sim_parse_step(FcSimScsi *ss, QDict *d, const char *ctx,
-                           SimStep *st, Error **errp)
-{
-    static const char *const keys[] = {
-        "op", "name", "lun", "lba", "blocks", "alloc-len", "cdb",
-        "direction", "length", "pattern", "compare", "withhold-data",
-        "abort-after-us", "retries", "delay-us", "expect", NULL
-    };
-    const char *s;
-    uint64_t v, lba = 0, blocks = 1, alloc;
-    bool reads, writes;
-    QDict *ex;
-    int i;
-
-    if (!sim_check_keys(d, ctx, keys, errp)) {
-        return false;
-    }
-    if (!sim_get_str(d, "op", ctx, &s, errp)) {
-        return false;
-    }
-    if (!s) {
-        error_setg(errp, "%s: 'op' is missing", ctx);
-        return false;
-    }
-    for (i = 0; i < SIM_OP__MAX; i++) {
-        if (!strcmp(s, sim_op_names[i])) {
-            break;
-        }
-    }
-    if (i == SIM_OP__MAX) {
-        error_setg(errp, "%s.op: unknown operation '%s' (report-luns, "
-                   "inquiry, test-unit-ready, read-capacity-16, read-10, "
-                   "write-10, read-16, write-16, cdb)", ctx, s);
-        return false;
-    }
-    st->op = i;
-    reads = sim_op_reads(st->op);
-    writes = sim_op_writes(st->op);
-
-    if (!sim_get_str(d, "name", ctx, &s, errp)) {
-        return false;
-    }
-    st->name = g_strdup(s);
-    st->lun = ss->lun;
-    if (!sim_get_uint(d, "lun", ctx, UINT64_MAX, &st->lun, errp)) {
-        return false;
-    }
-    st->retries = ss->retries;
-    if (!sim_get_uint(d, "retries", ctx, 100, &v, errp)) {
-        return false;
-    }
-    if (qdict_haskey(d, "retries")) {
-        st->retries = v;
-    }
-    st->delay_ns = -1;
-    if (!sim_get_time(d, "delay-us", ctx, 3600000000ULL, SIM_US,
-                      &st->delay_ns, errp)) {
-        return false;
-    }
-    st->abort_after_ns = -1;
-    if (!sim_get_time(d, "abort-after-us", ctx, 3600000000ULL, SIM_US,
-                      &st->abort_after_ns, errp)) {
-        return false;
-    }
-
-    /* the command's CDB, direction and FCP_DL */
-    if ((qdict_haskey(d, "lba") || qdict_haskey(d, "blocks")) &&
-        !reads && !writes) {
-        error_setg(errp, "%s: lba and blocks only for read-10, write-10, "
-                   "read-16, write-16", ctx);
-        return false;
-    }
-    if (qdict_haskey(d, "alloc-len") && st->op != SIM_OP_INQUIRY &&
-        st->op != SIM_OP_REPORT_LUNS && st->op != SIM_OP_READ_CAP16) {
-        error_setg(errp, "%s.alloc-len: only for inquiry, report-luns, "
-                   "read-capacity-16", ctx);
-        return false;
-    }
-    if ((qdict_haskey(d, "cdb") || qdict_haskey(d, "direction") ||
-         qdict_haskey(d, "length")) && st->op != SIM_OP_CDB) {
-        error_setg(errp, "%s: cdb, direction and length only for op cdb",
-                   ctx);
-        return false;
-    }
-    if (reads || writes) {
-        uint64_t max_lba;
-        bool ten = st->op == SIM_OP_READ10 || st->op == SIM_OP_WRITE10;
-
-        if (!sim_get_uint(d, "lba", ctx, ten ? UINT32_MAX : UINT64_MAX,
-                          &lba, errp) ||
-            !sim_get_uint(d, "blocks", ctx, SIM_MAX_BLOCKS, &blocks,
-                          errp)) {
-            return false;
-        }
-        if (blocks == 0) {
-            error_setg(errp, "%s.blocks: must be 1..%d", ctx,
-                       SIM_MAX_BLOCKS);
-            return false;
-        }
-        max_lba = ten ? UINT32_MAX : UINT64_MAX;
-        if (lba > max_lba - (blocks - 1)) {
-            error_setg(errp, "%s: lba %" PRIu64 " + %" PRIu64 " blocks is "
-                       "past the last LBA the CDB can address", ctx, lba,
-                       blocks);
-            return false;
-        }
-        st->lba = lba;
-        st->blocks = blocks;
-        st->xfer_len = blocks * SIM_BLOCK_SIZE;
-        st->read = reads;
-        st->write = writes;
-        switch (st->op) {
-        case SIM_OP_READ10:
-        case SIM_OP_WRITE10:
-            st->cdb[0] = reads ? READ_10 : WRITE_10;
-            stl_be_p(st->cdb + 2, lba);
-            stw_be_p(st->cdb + 7, blocks);
-            break;
-        default:
-            st->cdb[0] = reads ? READ_16 : WRITE_16;
-            stq_be_p(st->cdb + 2, lba);
-            stl_be_p(st->cdb + 10, blocks);
-            break;
-        }
-    }
-    switch (st->op) {
-    case SIM_OP_REPORT_LUNS:
-        alloc = 4096;
-        if (!sim_get_uint(d, "alloc-len", ctx, SIM_MAX_XFER, &alloc,
-                          errp)) {
-            return false;
-        }
-        if (alloc < 16) {
-            error_setg(errp, "%s.alloc-len: report-luns needs 16 or more",
-                       ctx);
-            return false;
-        }
-        st->cdb[0] = REPORT_LUNS;
-        stl_be_p(st->cdb + 6, alloc);
-        st->read = true;
-        st->xfer_len = alloc;
-        break;
-    case SIM_OP_INQUIRY:
-        alloc = 96;
-        if (!sim_get_uint(d, "alloc-len", ctx, 0xffff, &alloc, errp)) {
-            return false;
-        }
-        st->cdb[0] = INQUIRY;
-        stw_be_p(st->cdb + 3, alloc);
-        st->read = alloc != 0;
-        st->xfer_len = alloc;
-        break;
-    case SIM_OP_TUR:
-        st->cdb[0] = TEST_UNIT_READY;
-        break;
-    case SIM_OP_READ_CAP16:
-        alloc = 32;
-        if (!sim_get_uint(d, "alloc-len", ctx, SIM_MAX_XFER, &alloc,
-                          errp)) {
-            return false;
-        }
-        st->cdb[0] = SERVICE_ACTION_IN_16;
-        st->cdb[1] = SAI_READ_CAPACITY_16;
-        stl_be_p(st->cdb + 10, alloc);
-        st->read = alloc != 0;
-        st->xfer_len = alloc;
-        break;
-    case SIM_OP_CDB:
-        if (!sim_get_str(d, "cdb", ctx, &s, errp)) {
-            return false;
-        }
-        if (!s) {
-            error_setg(errp, "%s: op cdb needs 'cdb' (hex string)", ctx);
-            return false;
-        }
-        if (!sim_parse_hex(s, ctx, st->cdb, errp)) {
-            return false;
-        }
-        if (!sim_get_str(d, "direction", ctx, &s, errp)) {
-            return false;
-        }
-        if (!s || !strcmp(s, "none")) {
-            st->read = st->write = false;
-        } else if (!strcmp(s, "read")) {
-            st->read = true;
-        } else if (!strcmp(s, "write")) {
-            st->write = true;
-        } else {
-            error_setg(errp, "%s.direction: must be none, read or write",
-                       ctx);
-            return false;
-        }
-        v = 0;
-        if (!sim_get_uint(d, "length", ctx, SIM_MAX_XFER, &v, errp)) {
-            return false;
-        }
-        if ((v != 0) != (st->read || st->write)) {
-            error_setg(errp, "%s: length must be > 0 with direction read "
-                       "or write and 0 with none", ctx);
-            return false;
-        }
-        st->xfer_len = v;
-        break;
-    default:
-        break;
-    }
-
-    /* data options */
-    if (qdict_haskey(d, "pattern")) {
-        if (!st->write) {
-            error_setg(errp, "%s.pattern: only for a command that writes",
-                       ctx);
-            return false;
-        }
-        if (!sim_get_uint(d, "pattern", ctx, UINT32_MAX, &v, errp)) {
-            return false;
-        }
-        st->pattern = v;
-    }
-    if (qdict_haskey(d, "compare")) {
-        if (!st->read || (!reads && st->op != SIM_OP_CDB)) {
-            error_setg(errp, "%s.compare: only for a command that reads "
-                       "blocks (read-10, read-16, cdb with direction read)",
-                       ctx);
-            return false;
-        }
-        if (!sim_get_uint(d, "compare", ctx, UINT32_MAX, &v, errp)) {
-            return false;
-        }
-        st->has_compare = true;
-        st->compare = v;
-    }
-    if (!sim_get_bool(d, "withhold-data", ctx, &st->withhold, errp)) {
-        return false;
-    }
-    if (st->withhold && !st->write) {
-        error_setg(errp, "%s.withhold-data: only for a command that writes",
-                   ctx);
-        return false;
-    }
-
-    st->expect.status = GOOD;
-    st->expect.sense_key = st->expect.asc = st->expect.ascq = -1;
-    if (qdict_haskey(d, "expect")) {
-        g_autofree char *ectx = g_strdup_printf("%s.expect", ctx);
-
-        ex = qobject_to(QDict, qdict_get(d, "expect"));
-        if (!ex) {
-            error_setg(errp, "%s: must be an object", ectx);
-            return false;
-        }
-        if (!sim_parse_expect(ex, ectx, st, errp)) {
-            return false;
-        }
-    }
-    if (st->expect.has_abts && st->abort_after_ns < 0) {
-        error_setg(errp, "%s.expect.abts: needs abort-after-us", ctx);
-        return false;
-    }
-    if (st->abort_after_ns >= 0 && !st->expect.has_abts) {
-        st->expect.has_abts = true;
-        st->expect.abts = SIM_ABTS_BA_ACC;
-    }
-    st->reasons = g_ptr_array_new_with_free_func(g_free);
-    st->status = -1;
-    st->sense_key = st->asc = st->ascq = -1;
-    return true;
-}
-
-static bool sim_parse(FcSimScsi *ss, QDict *d, Error **errp)
-{
-    static const char *const keys[] = {
-        "name", "description", "lun", "first-command-delay-us",
-        "command-gap-us", "command-timeout-ms", "busy-delay-us", "retries",
-        "bios-scan", "repeat-after-relogin", "max-passes", "commands",
-        "lips", "lip-delay-ms", NULL
-    };
-    static const char *const scan_keys[] = {
-        "max-inquiry", "interval-ms", NULL
-    };
-    const char *s;
-    uint64_t v;
-    QDict *scan;
-    QList *cmds;
-    QListEntry *le;
-    unsigned n;
-
-    if (!sim_check_keys(d, "scenario", keys, errp)) {
-        return false;
-    }
-    if (!sim_get_str(d, "name", "scenario", &s, errp) ||
-        !sim_get_str(d, "description", "scenario", &s, errp)) {
-        return false;
-    }
-    ss->lun = 0;
-    ss->first_delay_ns = 100 * SIM_US;
-    ss->gap_ns = 20 * SIM_US;
-    ss->timeout_ns = 2000 * SIM_MS;
-    ss->busy_delay_ns = 1000 * SIM_US;
-    ss->retries = 2;
-    ss->repeat = true;
-    ss->max_passes = 16;
-    if (!sim_get_uint(d, "lun", "scenario", UINT64_MAX, &ss->lun, errp) ||
-        !sim_get_time(d, "first-command-delay-us", "scenario",
-                      3600000000ULL, SIM_US, &ss->first_delay_ns, errp) ||
-        !sim_get_time(d, "command-gap-us", "scenario", 3600000000ULL,
-                      SIM_US, &ss->gap_ns, errp) ||
-        !sim_get_time(d, "busy-delay-us", "scenario", 3600000000ULL,
-                      SIM_US, &ss->busy_delay_ns, errp) ||
-        !sim_get_time(d, "command-timeout-ms", "scenario", 3600000,
-                      SIM_MS, &ss->timeout_ns, errp) ||
-        !sim_get_bool(d, "repeat-after-relogin", "scenario", &ss->repeat,
-                      errp)) {
-        return false;
-    }
-    if (ss->timeout_ns == 0) {
-        error_setg(errp, "scenario.command-timeout-ms: must be at least 1");
-        return false;
-    }
-    v = ss->retries;
-    if (!sim_get_uint(d, "retries", "scenario", 100, &v, errp)) {
-        return false;
-    }
-    ss->retries = v;
-    v = ss->max_passes;
-    if (!sim_get_uint(d, "max-passes", "scenario", 1000, &v, errp)) {
-        return false;
-    }
-    if (v == 0) {
-        error_setg(errp, "scenario.max-passes: must be 1..1000");
-        return false;
-    }
-    ss->max_passes = v;
-    v = 0;
-    if (!sim_get_uint(d, "lips", "scenario", 100, &v, errp) ||
-        !sim_get_time(d, "lip-delay-ms", "scenario", 3600000, SIM_MS,
-                      &ss->lip_delay_ns, errp)) {
-        return false;
-    }
-    ss->lips = v;
-    if (ss->lips && !ss->repeat) {
-        error_setg(errp, "scenario.lips: needs repeat-after-relogin (the "
-                   "pass after a LIP is a new pass)");
-        return false;
-    }
-
-    if (qdict_haskey(d, "bios-scan")) {
-        scan = qobject_to(QDict, qdict_get(d, "bios-scan"));
-        if (!scan) {
-            error_setg(errp, "scenario.bios-scan: must be an object");
-            return false;
-        }
-        if (!sim_check_keys(scan, "scenario.bios-scan", scan_keys, errp)) {
-            return false;
-        }
-        v = 8;
-        if (!sim_get_uint(scan, "max-inquiry", "scenario.bios-scan", 1000,
-                          &v, errp)) {
-            return false;
-        }
-        if (v == 0) {
-            error_setg(errp, "scenario.bios-scan.max-inquiry: must be "
-                       "1..1000");
-            return false;
-        }
-        ss->scan = true;
-        ss->scan_max = v;
-        ss->scan_interval_ns = 500 * SIM_MS;
-        if (!sim_get_time(scan, "interval-ms", "scenario.bios-scan", 600000,
-                          SIM_MS, &ss->scan_interval_ns, errp)) {
-            return false;
-        }
-    }
-
-    if (!qdict_haskey(d, "commands")) {
-        error_setg(errp, "scenario: 'commands' is missing (it may be an "
-                   "empty list)");
-        return false;
-    }
-    cmds = qobject_to(QList, qdict_get(d, "commands"));
-    if (!cmds) {
-        error_setg(errp, "scenario.commands: must be a list");
-        return false;
-    }
-    n = qlist_size(cmds);
-    if (n > SIM_MAX_STEPS) {
-        error_setg(errp, "scenario.commands: more than %d commands",
-                   SIM_MAX_STEPS);
-        return false;
-    }
-    ss->steps = g_new0(SimStep, n ? n : 1);
-    QLIST_FOREACH_ENTRY(cmds, le) {
-        g_autofree char *ctx = g_strdup_printf("commands[%u]", ss->nsteps);
-        QDict *c = qobject_to(QDict, qlist_entry_obj(le));
-        SimStep *st = &ss->steps[ss->nsteps];
-
-        if (!c) {
-            error_setg(errp, "%s: must be an object", ctx);
-            return false;
-        }
-        /* counted first, so that a half-parsed step is freed too */
-        ss->nsteps++;
-        if (!sim_parse_step(ss, c, ctx, st, errp)) {
-            return false;
-        }
-    }
-    return true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1261,7 +420,7 @@ static bool sim_check(FcSimScsi *ss, SimStep *st, const char *what,
     e = sim_event(ss, "check-failed");
     if (e) {
         qdict_put_int(e, "step", st - ss->steps);
-        qdict_put_str(e, "op", sim_op_names[st->op]);
+        qdict_put_str(e, "op", fc_scenario_op_names[st->spec->op]);
         qdict_put_int(e, "ox_id", ss->cmd.ox_id);
         qdict_put_str(e, "what", what);
         qdict_put_str(e, "expected", expected);
@@ -1308,12 +467,14 @@ static bool sim_all_passed(FcSimScsi *ss)
 {
     unsigned i;
 
-    /* the pass that ended last (with "lips" the scenario is not done
-     * yet after it, but the pass is) */
-    if (ss->phase != SIM_PHASE_DONE || (ss->scan && !ss->scan_ok)) {
+    /*
+     * the pass that ended last (with "lips" the scenario is not done
+     * yet after it, but the pass is)
+     */
+    if (ss->phase != SIM_PHASE_DONE || (ss->scn->scan && !ss->scan_ok)) {
         return false;
     }
-    for (i = 0; i < ss->nsteps; i++) {
+    for (i = 0; i < ss->scn->nsteps; i++) {
         if (!ss->steps[i].finished || !ss->steps[i].passed) {
             return false;
         }
@@ -1324,16 +485,17 @@ static bool sim_all_passed(FcSimScsi *ss)
 /* Go on with the list after the current step ended. */
 static void sim_advance(FcSimScsi *ss)
 {
-    if (ss->cur >= ss->nsteps) {
+    if (ss->cur >= ss->scn->nsteps) {
         sim_pass_done(ss);
         return;
     }
-    sim_schedule(ss, ss->steps[ss->cur].delay_ns >= 0 ?
-                 ss->steps[ss->cur].delay_ns : ss->gap_ns);
+    sim_schedule(ss, ss->steps[ss->cur].spec->delay_ns >= 0 ?
+                 ss->steps[ss->cur].spec->delay_ns : ss->scn->gap_ns);
 }
 
 static void sim_step_finish(FcSimScsi *ss, SimStep *st, bool passed)
 {
+    trace_qla2532_sim_step_done(ss->pass, ss->cur, passed, st->attempts);
     st->finished = true;
     st->passed = passed;
     ss->cur++;
@@ -1360,10 +522,10 @@ static void sim_scan_attempt_done(FcSimScsi *ss, bool ok, int64_t issue_ns)
 {
     if (ok) {
         sim_scan_finish(ss, true);
-    } else if (ss->scan_sent >= ss->scan_max) {
+    } else if (ss->scan_sent >= ss->scn->scan_max) {
         sim_scan_finish(ss, false);
     } else {
-        sim_schedule(ss, issue_ns + ss->scan_interval_ns - sim_now());
+        sim_schedule(ss, issue_ns + ss->scn->scan_interval_ns - sim_now());
     }
 }
 
@@ -1385,6 +547,7 @@ static void sim_attempt_lost(FcSimScsi *ss, const char *reason)
         qdict_put_str(e, "op", sim_cmd_op_name(ss, idx));
         qdict_put_str(e, "reason", reason);
     }
+    trace_qla2532_sim_cmd_lost(c->ox_id, idx, reason);
     sim_count(ss, SIM_C_FAILED, 1);
     sim_cmd_clear(ss);
     if (idx < 0) {
@@ -1395,28 +558,30 @@ static void sim_attempt_lost(FcSimScsi *ss, const char *reason)
     sim_step_reason(st, "%s", reason);
     st->status = -1;
     st->sense_key = st->asc = st->ascq = -1;
-    if (st->attempts <= st->retries) {
-        sim_schedule(ss, ss->gap_ns);   /* the same step again */
+    if (st->attempts <= st->spec->retries) {
+        sim_schedule(ss, ss->scn->gap_ns);   /* the same step again */
     } else {
         sim_step_finish(ss, st, false);
     }
 }
 
 /* Our own ABTS (abort-after-us) was answered, or not. */
-static void sim_abort_done(FcSimScsi *ss, SimAbts got)
+static void sim_abort_done(FcSimScsi *ss, FcScenarioAbts got)
 {
     SimCmd *c = &ss->cmd;
     SimStep *st = &ss->steps[c->step];
+    const FcScenarioExpect *ex = &st->spec->expect;
     bool ok = !c->error;
 
     st->abts = got;
     st->status = -1;
     st->sense_key = st->asc = st->ascq = -1;
     st->latency_ns = sim_now() - c->issue_ns;
-    ok &= sim_check(ss, st, "abts", got == st->expect.abts,
-                    sim_abts_names[st->expect.abts], sim_abts_names[got]);
-    if (st->expect.status_given) {
-        ok &= sim_check_int(ss, st, "status", st->expect.status, -1, true);
+    ok &= sim_check(ss, st, "abts", got == ex->abts,
+                    fc_scenario_abts_names[ex->abts],
+                    fc_scenario_abts_names[got]);
+    if (ex->status_given) {
+        ok &= sim_check_int(ss, st, "status", ex->status, -1, true);
     }
     sim_cmd_clear(ss);
     sim_step_finish(ss, st, ok);
@@ -1429,6 +594,7 @@ static void sim_send_abts(FcSimScsi *ss, bool for_timeout)
 
     c->state = SIM_CMD_ABTS;
     c->abts_for_timeout = for_timeout;
+    trace_qla2532_sim_abts(c->ox_id, c->rx_id, for_timeout);
     sim_count(ss, SIM_C_ABORTED, 1);
     if (e) {
         qdict_put_int(e, "ox_id", c->ox_id);
@@ -1457,19 +623,19 @@ static void sim_issue(FcSimScsi *ss, int idx)
     c->ox_id = sim_new_ox_id(ss);
     c->rx_id = 0xffff;
     c->issue_ns = now;
-    c->deadline_ns = now + ss->timeout_ns;
+    c->deadline_ns = now + ss->scn->timeout_ns;
     if (st) {
-        sim_lun_encode(st->lun, pl);
-        memcpy(pl + 12, st->cdb, 16);
-        c->read = st->read;
-        c->write = st->write;
-        c->xfer_len = st->xfer_len;
+        sim_lun_encode(st->spec->lun, pl);
+        memcpy(pl + 12, st->spec->cdb, 16);
+        c->read = st->spec->read;
+        c->write = st->spec->write;
+        c->xfer_len = st->spec->xfer_len;
         if (st->attempts++ > 0) {
             sim_count(ss, SIM_C_RETRIED, 1);
         }
         st->total_attempts++;
-        if (st->abort_after_ns >= 0) {
-            c->abort_at_ns = now + st->abort_after_ns;
+        if (st->spec->abort_after_ns >= 0) {
+            c->abort_at_ns = now + st->spec->abort_after_ns;
         }
     } else {
         /* BIOS scan: INQUIRY, LUN 0, 96 bytes */
@@ -1486,20 +652,24 @@ static void sim_issue(FcSimScsi *ss, int idx)
         c->buf = g_malloc0(c->xfer_len);
         if (c->write) {
             sim_pattern_fill(c->buf, c->xfer_len,
-                             st->lba * SIM_BLOCK_SIZE, st->pattern);
+                             st->spec->lba * FC_SCN_BLOCK_SIZE,
+                             st->spec->pattern);
         }
     }
 
     sim_count(ss, SIM_C_ISSUED, 1);
+    trace_qla2532_sim_cmd(ss->pass, idx, sim_cmd_op_name(ss, idx), c->ox_id,
+                          pl[12], c->xfer_len,
+                          st ? st->attempts : ss->scan_sent);
     e = sim_event(ss, "command");
     if (e) {
         qdict_put_str(e, "op", sim_cmd_op_name(ss, idx));
         qdict_put_int(e, "step", idx);
         qdict_put_int(e, "ox_id", c->ox_id);
-        qdict_put_int(e, "lun", st ? st->lun : 0);
+        qdict_put_int(e, "lun", st ? st->spec->lun : 0);
         qdict_put_int(e, "opcode", pl[12]);
-        qdict_put_int(e, "lba", st ? st->lba : 0);
-        qdict_put_int(e, "blocks", st ? st->blocks : 0);
+        qdict_put_int(e, "lba", st ? st->spec->lba : 0);
+        qdict_put_int(e, "blocks", st ? st->spec->blocks : 0);
         qdict_put_int(e, "fcp_dl", c->xfer_len);
         qdict_put_int(e, "attempt", st ? st->attempts : ss->scan_sent);
         qdict_put_int(e, "pass", ss->pass);
@@ -1526,14 +696,14 @@ static void sim_next_cb(void *opaque)
     }
     switch (ss->phase) {
     case SIM_PHASE_SCAN:
-        if (ss->scan_sent < ss->scan_max) {
+        if (ss->scan_sent < ss->scn->scan_max) {
             sim_issue(ss, -1);
         } else {
             sim_scan_finish(ss, false);
         }
         break;
     case SIM_PHASE_STEPS:
-        if (ss->cur < ss->nsteps) {
+        if (ss->cur < ss->scn->nsteps) {
             sim_issue(ss, ss->cur);
         } else {
             sim_pass_done(ss);
@@ -1559,6 +729,8 @@ static void sim_cmd_timer_cb(void *opaque)
             sim_send_abts(ss, false);
         } else if (now >= c->deadline_ns) {
             sim_count(ss, SIM_C_TIMED_OUT, 1);
+            trace_qla2532_sim_timeout(c->ox_id, c->step, c->bytes_in,
+                                      c->bytes_out);
             e = sim_event(ss, "timeout");
             if (e) {
                 qdict_put_int(e, "ox_id", c->ox_id);
@@ -1576,6 +748,7 @@ static void sim_cmd_timer_cb(void *opaque)
         break;
     case SIM_CMD_ABTS:
         sim_count(ss, SIM_C_ABTS_NO_ANSWER, 1);
+        trace_qla2532_sim_abts_answer(c->ox_id, "none");
         e = sim_event(ss, "abts-answer");
         if (e) {
             qdict_put_int(e, "ox_id", c->ox_id);
@@ -1584,7 +757,7 @@ static void sim_cmd_timer_cb(void *opaque)
         if (c->abts_for_timeout) {
             sim_attempt_lost(ss, "timeout (no answer to ABTS)");
         } else {
-            sim_abort_done(ss, SIM_ABTS_NONE);
+            sim_abort_done(ss, FC_SCN_ABTS_NONE);
         }
         break;
     default:
@@ -1622,7 +795,9 @@ static void sim_rx_xfer_rdy(FcSimScsi *ss, const FcFrame *f)
         return;
     }
     c->rx_id = fc_rx_id(f);
-    if (ss->steps[c->step].withhold) {
+    trace_qla2532_sim_xfer_rdy(c->ox_id, c->rx_id, ro, burst,
+                               ss->steps[c->step].spec->withhold);
+    if (ss->steps[c->step].spec->withhold) {
         if (!c->withheld) {
             e = sim_event(ss, "xfer-rdy-withheld");
             if (e) {
@@ -1685,7 +860,7 @@ static void sim_rx_data(FcSimScsi *ss, const FcFrame *f)
 static bool sim_check_data(FcSimScsi *ss, SimStep *st, uint32_t valid)
 {
     SimCmd *c = &ss->cmd;
-    SimExpect *ex = &st->expect;
+    const FcScenarioExpect *ex = &st->spec->expect;
     const uint8_t *b = c->buf;
     bool ok = true;
 
@@ -1731,7 +906,7 @@ static bool sim_check_data(FcSimScsi *ss, SimStep *st, uint32_t valid)
         for (i = 0; i < n; i++) {
             luns[i] = sim_lun_decode(b + 8 + 8 * i);
         }
-        qsort(luns, n, sizeof(uint64_t), sim_u64_cmp);
+        fc_scenario_sort_luns(luns, n);
         same = n == ex->nluns &&
                !memcmp(luns, ex->luns, n * sizeof(uint64_t));
         for (i = 0; i < ex->nluns; i++) {
@@ -1746,11 +921,12 @@ static bool sim_check_data(FcSimScsi *ss, SimStep *st, uint32_t valid)
         g_string_append_c(gs, ']');
         ok &= sim_check(ss, st, "luns", same, es->str, gs->str);
     }
-    if (st->has_compare) {
+    if (st->spec->has_compare) {
         int64_t bad = valid < c->xfer_len ? valid :
-            sim_pattern_compare(b, c->xfer_len, st->lba * SIM_BLOCK_SIZE,
-                                st->compare);
-        g_autofree char *es = g_strdup_printf("pattern %u", st->compare);
+            sim_pattern_compare(b, c->xfer_len,
+                                st->spec->lba * FC_SCN_BLOCK_SIZE,
+                                st->spec->compare);
+        g_autofree char *es = g_strdup_printf("pattern %u", st->spec->compare);
         g_autofree char *gs = NULL;
 
         if (bad >= 0) {
@@ -1758,7 +934,7 @@ static bool sim_check_data(FcSimScsi *ss, SimStep *st, uint32_t valid)
                 g_strdup_printf("%u of %u bytes", valid, c->xfer_len) :
                 g_strdup_printf("a difference at byte %" PRId64 " (LBA %"
                                 PRIu64 ")", bad,
-                                st->lba + bad / SIM_BLOCK_SIZE);
+                                st->spec->lba + bad / FC_SCN_BLOCK_SIZE);
         }
         ok &= sim_check(ss, st, "compare", bad < 0, es, gs);
     }
@@ -1774,6 +950,7 @@ static void sim_rx_rsp(FcSimScsi *ss, const FcFrame *f)
     int key = -1, asc = -1, ascq = -1;
     int64_t latency = sim_now() - c->issue_ns;
     bool ok, retry;
+    const FcScenarioExpect *ex;
     SimStep *st;
     QDict *e;
     int idx;
@@ -1829,6 +1006,8 @@ static void sim_rx_rsp(FcSimScsi *ss, const FcFrame *f)
         }
     }
 
+    trace_qla2532_sim_rsp(c->ox_id, c->step, status, key, asc, ascq, resid,
+                          latency);
     sim_count(ss, SIM_C_COMPLETED, 1);
     if (status == GOOD) {
         sim_count(ss, SIM_C_GOOD, 1);
@@ -1882,6 +1061,7 @@ static void sim_rx_rsp(FcSimScsi *ss, const FcFrame *f)
     st->residual = resid;
     st->resid_flags = flags & (FCP_RESID_OVER | FCP_RESID_UNDER);
     st->latency_ns = latency;
+    ex = &st->spec->expect;
 
     /*
      * BUSY and TASK SET FULL are retried unless they are the answer, and
@@ -1892,11 +1072,11 @@ static void sim_rx_rsp(FcSimScsi *ss, const FcFrame *f)
      * UNIT_ATTENTION -> NEEDS_RETRY).  Each retry counts as an attempt.
      */
     retry = (status == BUSY || status == TASK_SET_FULL) &&
-            !(st->expect.status_given && st->expect.status == status) &&
-            st->attempts <= st->retries;
+            !(ex->status_given && ex->status == status) &&
+            st->attempts <= st->spec->retries;
     retry |= status == CHECK_CONDITION && key == SIM_SENSE_UNIT_ATTENTION &&
-             st->expect.sense_key != SIM_SENSE_UNIT_ATTENTION &&
-             st->attempts <= st->retries;
+             ex->sense_key != SIM_SENSE_UNIT_ATTENTION &&
+             st->attempts <= st->spec->retries;
     if (retry) {
         if (status == CHECK_CONDITION) {
             sim_step_reason(st, "UNIT ATTENTION %02x/%02x, retried", asc,
@@ -1905,25 +1085,24 @@ static void sim_rx_rsp(FcSimScsi *ss, const FcFrame *f)
             sim_step_reason(st, "status 0x%02x, retried", status);
         }
         sim_cmd_clear(ss);
-        sim_schedule(ss, ss->busy_delay_ns);
+        sim_schedule(ss, ss->scn->busy_delay_ns);
         return;
     }
 
     ok = !c->error;
-    ok &= sim_check_int(ss, st, "status", st->expect.status, status, true);
-    if (st->expect.sense_key >= 0) {
-        ok &= sim_check_int(ss, st, "sense-key", st->expect.sense_key, key,
-                            true);
+    ok &= sim_check_int(ss, st, "status", ex->status, status, true);
+    if (ex->sense_key >= 0) {
+        ok &= sim_check_int(ss, st, "sense-key", ex->sense_key, key, true);
     }
-    if (st->expect.asc >= 0) {
-        ok &= sim_check_int(ss, st, "asc", st->expect.asc, asc, true);
+    if (ex->asc >= 0) {
+        ok &= sim_check_int(ss, st, "asc", ex->asc, asc, true);
     }
-    if (st->expect.ascq >= 0) {
-        ok &= sim_check_int(ss, st, "ascq", st->expect.ascq, ascq, true);
+    if (ex->ascq >= 0) {
+        ok &= sim_check_int(ss, st, "ascq", ex->ascq, ascq, true);
     }
-    if (st->expect.has_abts) {
+    if (ex->has_abts) {
         ok &= sim_check(ss, st, "abts", false,
-                        sim_abts_names[st->expect.abts], "a SCSI status");
+                        fc_scenario_abts_names[ex->abts], "a SCSI status");
     }
     /* the data moved must match FCP_DL less the residual */
     expected = c->xfer_len;
@@ -1939,9 +1118,9 @@ static void sim_rx_rsp(FcSimScsi *ss, const FcFrame *f)
     }
     if (status == GOOD && c->read) {
         ok &= sim_check_data(ss, st, MIN(expected, moved));
-    } else if (st->expect.vendor || st->expect.has_block_size ||
-               st->expect.has_last_lba || st->expect.has_luns ||
-               st->has_compare) {
+    } else if (st->spec->expect.vendor || st->spec->expect.has_block_size ||
+               st->spec->expect.has_last_lba || st->spec->expect.has_luns ||
+               st->spec->has_compare) {
         ok &= sim_check(ss, st, "data", false, "data with GOOD status",
                         "no data");
     }
@@ -1959,6 +1138,7 @@ static void sim_rx_ba(FcSimScsi *ss, const FcFrame *f, bool acc)
         return;
     }
     sim_count(ss, acc ? SIM_C_ABTS_BA_ACC : SIM_C_ABTS_BA_RJT, 1);
+    trace_qla2532_sim_abts_answer(c->ox_id, acc ? "ba-acc" : "ba-rjt");
     e = sim_event(ss, "abts-answer");
     if (e) {
         qdict_put_int(e, "ox_id", c->ox_id);
@@ -1972,7 +1152,7 @@ static void sim_rx_ba(FcSimScsi *ss, const FcFrame *f, bool acc)
     if (c->abts_for_timeout) {
         sim_attempt_lost(ss, acc ? "timeout" : "timeout (ABTS rejected)");
     } else {
-        sim_abort_done(ss, acc ? SIM_ABTS_BA_ACC : SIM_ABTS_BA_RJT);
+        sim_abort_done(ss, acc ? FC_SCN_ABTS_BA_ACC : FC_SCN_ABTS_BA_RJT);
     }
 }
 
@@ -2083,7 +1263,9 @@ static void sim_pass_done(FcSimScsi *ss)
     ss->phase = SIM_PHASE_DONE;
     ss->passes_done++;
     /* with LIPs still to originate the scenario is not done yet */
-    ss->done = ss->lips_sent >= ss->lips || ss->pass >= ss->max_passes;
+    ss->done = ss->lips_sent >= ss->scn->lips ||
+               ss->pass >= ss->scn->max_passes;
+    trace_qla2532_sim_pass_done(ss->pass, sim_all_passed(ss), ss->done);
     e = sim_event(ss, "scenario-done");
     if (e) {
         qdict_put_int(e, "pass", ss->pass);
@@ -2091,7 +1273,7 @@ static void sim_pass_done(FcSimScsi *ss)
         qdict_put_bool(e, "final", ss->done);
     }
     if (!ss->done) {
-        timer_mod(ss->lip_timer, sim_now() + ss->lip_delay_ns);
+        timer_mod(ss->lip_timer, sim_now() + ss->scn->lip_delay_ns);
     }
 }
 
@@ -2108,10 +1290,11 @@ static void sim_lip_cb(void *opaque)
     uint16_t lip = 0xf700 | (ss->sp->port.port_id & 0xff);
     QDict *e;
 
-    if (ss->done || ss->lips_sent >= ss->lips || !ss->sp->port.link) {
+    if (ss->done || ss->lips_sent >= ss->scn->lips || !ss->sp->port.link) {
         return;
     }
     ss->lips_sent++;
+    trace_qla2532_sim_lip(lip, ss->lips_sent);
     e = sim_event(ss, "lip-sent");
     if (e) {
         qdict_put_int(e, "lip", lip);
@@ -2130,7 +1313,7 @@ static void sim_pass_start(FcSimScsi *ss)
     ss->scan_sent = 0;
     ss->scan_ok = false;
     ss->scan_done = false;
-    for (i = 0; i < ss->nsteps; i++) {
+    for (i = 0; i < ss->scn->nsteps; i++) {
         SimStep *st = &ss->steps[i];
 
         st->attempts = 0;
@@ -2139,12 +1322,13 @@ static void sim_pass_start(FcSimScsi *ss)
         st->residual = 0;
         st->resid_flags = 0;
         st->latency_ns = 0;
-        st->abts = SIM_ABTS_NOT_SENT;
+        st->abts = FC_SCN_ABTS_NOT_SENT;
         g_ptr_array_set_size(st->reasons, 0);
         st->reasons_dropped = 0;
     }
-    ss->phase = ss->scan ? SIM_PHASE_SCAN : SIM_PHASE_STEPS;
-    sim_schedule(ss, ss->first_delay_ns);
+    ss->phase = ss->scn->scan ? SIM_PHASE_SCAN : SIM_PHASE_STEPS;
+    trace_qla2532_sim_pass_start(ss->pass, ss->scn->scan, ss->scn->nsteps);
+    sim_schedule(ss, ss->scn->first_delay_ns);
 }
 
 static void sim_logout(FcSimScsi *ss, const char *why)
@@ -2158,6 +1342,7 @@ static void sim_logout(FcSimScsi *ss, const char *why)
     }
     ss->logged_in = false;
     timer_del(ss->next_timer);
+    trace_qla2532_sim_logout(why, c->state != SIM_CMD_IDLE);
     sim_count(ss, SIM_C_LOGOUTS, 1);
     e = sim_event(ss, "logged-out");
     if (e) {
@@ -2200,11 +1385,11 @@ void fc_sim_scsi_logged_in(FcSimScsi *ss)
         qdict_put_int(e, "port_id", ss->sp->port.port_id);
     }
     if (ss->pass == 0 ||
-        (ss->repeat && ss->pass < ss->max_passes)) {
+        (ss->scn->repeat && ss->pass < ss->scn->max_passes)) {
         sim_pass_start(ss);
     } else if (ss->phase != SIM_PHASE_DONE) {
         /* resume where the logout left the list */
-        sim_schedule(ss, ss->first_delay_ns);
+        sim_schedule(ss, ss->scn->first_delay_ns);
     }
 }
 
@@ -2224,15 +1409,16 @@ static QDict *sim_step_report(FcSimScsi *ss, unsigned i)
     unsigned j;
 
     qdict_put_int(d, "index", i);
-    qdict_put_str(d, "op", sim_op_names[st->op]);
-    if (st->name) {
-        qdict_put_str(d, "name", st->name);
+    qdict_put_str(d, "op", fc_scenario_op_names[st->spec->op]);
+    if (st->spec->name) {
+        qdict_put_str(d, "name", st->spec->name);
     }
-    if (sim_op_reads(st->op) || sim_op_writes(st->op)) {
-        qdict_put_int(d, "lba", st->lba);
-        qdict_put_int(d, "blocks", st->blocks);
+    if (fc_scenario_op_reads(st->spec->op) ||
+        fc_scenario_op_writes(st->spec->op)) {
+        qdict_put_int(d, "lba", st->spec->lba);
+        qdict_put_int(d, "blocks", st->spec->blocks);
     }
-    qdict_put_int(d, "fcp_dl", st->xfer_len);
+    qdict_put_int(d, "fcp_dl", st->spec->xfer_len);
     qdict_put_int(d, "attempts", st->attempts);
     qdict_put_int(d, "total_attempts", st->total_attempts);
     qdict_put_str(d, "result", !st->finished ? "pending" :
@@ -2252,8 +1438,8 @@ static QDict *sim_step_report(FcSimScsi *ss, unsigned i)
     if (st->ascq >= 0) {
         qdict_put_int(d, "ascq", st->ascq);
     }
-    if (st->abts != SIM_ABTS_NOT_SENT) {
-        qdict_put_str(d, "abts", sim_abts_names[st->abts]);
+    if (st->abts != FC_SCN_ABTS_NOT_SENT) {
+        qdict_put_str(d, "abts", fc_scenario_abts_names[st->abts]);
     }
     for (j = 0; j < st->reasons->len; j++) {
         qlist_append_str(reasons, g_ptr_array_index(st->reasons, j));
@@ -2281,21 +1467,21 @@ void fc_sim_scsi_report(FcSimScsi *ss, QDict *out)
     for (i = 0; i < SIM_C__MAX; i++) {
         qdict_put_int(counters, sim_counter_names[i], ss->counters[i]);
     }
-    for (i = 0; i < ss->nsteps; i++) {
+    for (i = 0; i < ss->scn->nsteps; i++) {
         qlist_append(cmds, sim_step_report(ss, i));
     }
     QLIST_FOREACH_ENTRY(ss->interrupts, le) {
         qlist_append_obj(ints, qobject_ref(qlist_entry_obj(le)));
     }
-    qdict_put_bool(scan, "configured", ss->scan);
-    if (ss->scan) {
-        qdict_put_int(scan, "max_inquiry", ss->scan_max);
+    qdict_put_bool(scan, "configured", ss->scn->scan);
+    if (ss->scn->scan) {
+        qdict_put_int(scan, "max_inquiry", ss->scn->scan_max);
         qdict_put_int(scan, "inquiries", ss->scan_sent);
         qdict_put_bool(scan, "done", ss->scan_done);
         qdict_put_bool(scan, "ok", ss->scan_ok);
     }
 
-    qdict_put_str(r, "scenario", ss->path);
+    qdict_put_str(r, "scenario", ss->scn->path);
     qdict_put_bool(r, "done", ss->done);
     qdict_put_bool(r, "all_passed", sim_all_passed(ss));
     qdict_put_str(r, "phase", sim_phase_names[ss->phase]);
@@ -2324,62 +1510,27 @@ bool fc_sim_scsi_done(FcSimScsi *ss)
 FcSimScsi *fc_sim_scsi_new(FcSimPort *sp, const char *path, FcLog *log,
                            Error **errp)
 {
-    g_autofree char *text = NULL;
-    g_autoptr(GError) gerr = NULL;
-    Error *err = NULL;
-    QObject *obj;
-    QDict *d;
+    FcScenario *scn = fc_scenario_load(path, errp);
     FcSimScsi *ss;
-    gsize len;
     unsigned i;
 
-    if (!g_file_get_contents(path, &text, &len, &gerr)) {
-        error_setg(errp, "qla2532: cannot read scenario %s: %s", path,
-                   gerr->message);
+    if (!scn) {
         return NULL;
     }
-    if (len > SIM_MAX_FILE) {
-        error_setg(errp, "qla2532: scenario %s: larger than %d bytes", path,
-                   SIM_MAX_FILE);
-        return NULL;
-    }
-    if (strlen(text) != len) {
-        error_setg(errp, "qla2532: scenario %s: contains a NUL byte", path);
-        return NULL;
-    }
-    obj = qobject_from_json(text, &err);
-    if (!obj) {
-        if (err) {
-            error_prepend(&err, "qla2532: scenario %s: not valid JSON: ",
-                          path);
-            error_propagate(errp, err);
-        } else {
-            error_setg(errp, "qla2532: scenario %s: empty", path);
-        }
-        return NULL;
-    }
-    d = qobject_to(QDict, obj);
-    if (!d) {
-        error_setg(errp, "qla2532: scenario %s: must be a JSON object",
-                   path);
-        qobject_unref(obj);
-        return NULL;
-    }
-
     ss = g_new0(FcSimScsi, 1);
     ss->sp = sp;
     ss->log = log;
-    ss->path = g_strdup(path);
-    ss->interrupts = qlist_new();
-    if (!sim_parse(ss, d, &err)) {
-        qobject_unref(obj);
-        error_prepend(&err, "qla2532: scenario %s: ", path);
-        error_propagate(errp, err);
-        fc_sim_scsi_free(ss);
-        return NULL;
-    }
-    qobject_unref(obj);
+    ss->scn = scn;
+    ss->steps = g_new0(SimStep, scn->nsteps ? scn->nsteps : 1);
+    for (i = 0; i < scn->nsteps; i++) {
+        SimStep *st = &ss->steps[i];
 
+        st->spec = &scn->steps[i];
+        st->reasons = g_ptr_array_new_with_free_func(g_free);
+        st->status = -1;
+        st->sense_key = st->asc = st->ascq = -1;
+    }
+    ss->interrupts = qlist_new();
     ss->phase = SIM_PHASE_WAIT;
     ss->cmd.step = -1;
     ss->cmd.abort_at_ns = -1;
@@ -2399,28 +1550,15 @@ void fc_sim_scsi_free(FcSimScsi *ss)
     if (!ss) {
         return;
     }
-    if (ss->next_timer) {
-        timer_free(ss->next_timer);
-    }
-    if (ss->cmd_timer) {
-        timer_free(ss->cmd_timer);
-    }
-    if (ss->lip_timer) {
-        timer_free(ss->lip_timer);
-    }
+    timer_free(ss->next_timer);
+    timer_free(ss->cmd_timer);
+    timer_free(ss->lip_timer);
     g_free(ss->cmd.buf);
-    for (i = 0; i < ss->nsteps; i++) {
-        SimStep *st = &ss->steps[i];
-
-        g_free(st->name);
-        g_free(st->expect.vendor);
-        g_free(st->expect.luns);
-        if (st->reasons) {
-            g_ptr_array_free(st->reasons, true);
-        }
+    for (i = 0; i < ss->scn->nsteps; i++) {
+        g_ptr_array_free(ss->steps[i].reasons, true);
     }
     g_free(ss->steps);
+    fc_scenario_free(ss->scn);
     qobject_unref(ss->interrupts);
-    g_free(ss->path);
     g_free(ss);
 }
