@@ -22,7 +22,8 @@ QTESTS = ("/x86_64/qla2532/pci-identity", "/x86_64/qla2532/realize-failure",
           QOS + "/soft-reset", QOS + "/mbox-reg-test",
           QOS + "/invalid-command", QOS + "/malformed-mbox",
           QOS + "/mbox-commands", QOS + "/mbox-invalid-params",
-          QOS + "/mbox-no-partner", QOS + "/iocb-malformed")
+          QOS + "/mbox-no-partner", QOS + "/iocb-malformed",
+          QOS + "/iocb-hardening")
 
 #: A TAP result line: "ok 3 /x86_64/qla2532/mbox-reg-test" optionally
 #: followed by "# SKIP ..." / "# TODO ...".

@@ -654,7 +654,19 @@ void isp_iocb_notify_ack(IspState *s, const uint8_t *iocb)
     rsp.hdr.entry_status = 0;
     rsp.status = cpu_to_le16(NOTIFY_ACK_SUCCESS);
     if (!x) {
-        /* not ours (or a notify the firmware never sent): complete it */
+        /*
+         * A notify that is no longer open (answered, or dropped with a
+         * LIP) completes; one the firmware never sent since its reset
+         * (address 0 or not yet handed out) completes with 0x08, the
+         * firmware's "no such exchange" (qla_target.h CTIO_INVALID_RX_ID).
+         * [fw?] chosen: the drivers only log a NOTIFY_ACK that is not
+         * NOTIFY_ACK_SUCCESS (qla_target.c qlt_response_pkt).
+         */
+        if (addr == 0 || addr >= s->next_exch_addr) {
+            qemu_log_mask(LOG_GUEST_ERROR, "qla2532: NOTIFY_ACK for "
+                          "exchange 0x%x never notified\n", addr);
+            rsp.status = cpu_to_le16(NOTIFY_ACK_INVALID_EXCH);
+        }
         trace_qla2532_nack(s->port_no, 0, addr, 0);
         isp_rsp_post(s, (const uint8_t *)&rsp);
         return;

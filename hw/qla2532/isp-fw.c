@@ -29,24 +29,37 @@
  * A head entry owns entry_count slots (continuations follow it,
  * qla_iocb.c); an entry_count of 0 or past the producer index is
  * RF_INV_E_COUNT, an unknown type RF_INV_E_TYPE (qla_def.h RF_*).
+ *
+ * A producer index beyond the ring cannot be followed: the firmware
+ * consumes nothing and posts MBA_REQ_TRANSFER_ERR 0x8003 (mb1 = the
+ * index), after which the driver resets the ISP (qla_isr.c
+ * qla2x00_async_event "ISP Request Transfer Error").  [fw?] the event is
+ * the chosen one; the real firmware's reaction is not documented.
+ *
+ * The loop ends after at most one ring's worth of entries, and at once
+ * if an entry reset or re-initialised the rings (@ring_gen moved): it
+ * never follows indices of a ring that is gone.
  */
 static void isp_process_request_queue(IspState *s)
 {
     uint8_t iocb[IOCB_SIZE];
     const IspIocbHeader *h = (const IspIocbHeader *)iocb;
     uint32_t len = s->icb.req_q_len;
-    uint32_t avail, count;
+    uint32_t gen = s->ring_gen;
+    uint32_t avail, count, taken = 0;
 
     if (!s->fw_initialized || len == 0) {
         return;
     }
     if (s->req_q_in >= len) {
         qemu_log_mask(LOG_GUEST_ERROR,
-                      "qla2532: req_q_in %u beyond ring of %u entries\n",
-                      s->req_q_in, len);
+                      "qla2532: req_q_in %u beyond ring of %u entries: "
+                      "REQUEST TRANSFER ERROR\n", s->req_q_in, len);
+        isp_post_aen(s, MBA_REQ_TRANSFER_ERR, s->req_q_in & 0xffff, 0, 0);
         return;
     }
-    while (s->req_q_out != s->req_q_in) {
+    while (s->req_q_out != s->req_q_in && taken < len &&
+           s->ring_gen == gen) {
         if (!isp_req_read(s, s->req_q_out, iocb)) {
             return;
         }
@@ -104,7 +117,11 @@ static void isp_process_request_queue(IspState *s)
                 break;
             }
         }
+        if (s->ring_gen != gen) {
+            return;             /* the entry took the ring away */
+        }
         s->req_q_out = (s->req_q_out + count) % len;
+        taken += count;
     }
 }
 
@@ -214,6 +231,7 @@ static void isp_risc_reset(IspState *s, IspRiscState risc)
     memset(s->fw_options, 0, sizeof(s->fw_options));
     memset(&s->icb, 0, sizeof(s->icb));
     s->fw_initialized = false;
+    s->ring_gen++;
     s->req_q_in = s->req_q_out = 0;
     s->rsp_q_in = s->rsp_q_out = 0;
     s->atio_q_in = s->atio_q_out = 0;

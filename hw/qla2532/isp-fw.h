@@ -32,6 +32,9 @@
  *   with the firmware's error status; it never touches memory partially
  *   read as valid).
  * @dma_write: write @len bytes from @buf to host memory at @addr.
+ * @dma_is_ram: whether all @len bytes at bus address @addr are RAM the
+ *   card could reach (not registers of a device, this one's included;
+ *   not past the end of memory).  The glue refuses DMA anywhere else.
  * @update_irq: called whenever isp_irq_pending() may have changed; the glue
  *   drives INTx as a level and sends MSI/MSI-X vector 0 on a rising edge.
  */
@@ -40,6 +43,7 @@ typedef struct IspHostOps {
                             uint32_t len);
     MemTxResult (*dma_write)(void *opaque, uint64_t addr, const void *buf,
                              uint32_t len);
+    bool (*dma_is_ram)(void *opaque, uint64_t addr, uint64_t len);
     void (*update_irq)(void *opaque);
 } IspHostOps;
 
@@ -247,6 +251,18 @@ typedef enum IspLinkState {
  */
 #define ISP_GID_LIST_LOGGED_IN      0
 #define ISP_GID_LIST_PRLI_COMPLETE  1
+/*
+ * A data CTIO that would move bytes past the exchange's FCP_DL (relative
+ * offset + transfer length, or the exchange's total, above FCP_DL):
+ * FCP-4 §9.4.1 forbids such data on the wire, and the drivers never build
+ * one (LIO and SCST clamp to FCP_DL and report the overrun as a residual,
+ * qla_target.c qlt_pre_xmit_response).  What the firmware does is not
+ * documented.  REJECT returns the CTIO with entry_status RF_INV_E_PARAM
+ * and sends nothing; TRUNCATE sends the data up to FCP_DL and completes
+ * the CTIO as usual.
+ */
+#define ISP_CTIO_OVERRUN_REJECT     0
+#define ISP_CTIO_OVERRUN_TRUNCATE   1
 
 /**
  * IspState: one ISP2532 function (FC port).
@@ -263,6 +279,7 @@ typedef enum IspLinkState {
  *   of ISP_LAST_STATE_* (the real firmware's rule is not documented; see
  *   docs/login-states.md).
  * @gid_list_mode: which ports GET ID LIST lists, ISP_GID_LIST_*.
+ * @ctio_overrun_mode: a data CTIO past FCP_DL, ISP_CTIO_OVERRUN_*.
  * @flash: ISP_FLASH_SIZE bytes, owned by the glue.
  * @sfp_a0/@sfp_a2: SFP EEPROM pages (SFF-8472 A0h/A2h), 256 bytes each.
  */
@@ -279,6 +296,7 @@ typedef struct IspState {
     FcLog *log;                     /* may be NULL */
     uint8_t last_state_mode;        /* ISP_LAST_STATE_* */
     uint8_t gid_list_mode;          /* ISP_GID_LIST_* */
+    uint8_t ctio_overrun_mode;      /* ISP_CTIO_OVERRUN_* */
 
     /* registers */
     uint32_t flash_addr;
@@ -311,6 +329,7 @@ typedef struct IspState {
     uint32_t nsegs;
     uint32_t fw_version[4];         /* running firmware's header words */
     bool fw_initialized;            /* INITIALIZE FIRMWARE completed */
+    uint32_t ring_gen;              /* +1 at every ring set-up / reset */
     uint16_t fw_options[16];        /* MBC 0x38 */
     IspIcb icb;
 

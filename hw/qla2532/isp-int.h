@@ -65,6 +65,7 @@
 /* NOTIFY_ACK flags and completion status, qla_target.h */
 #define NOTIFY_ACK_TERMINATE    (1u << 3)
 #define NOTIFY_ACK_SUCCESS      0x0001
+#define NOTIFY_ACK_INVALID_EXCH 0x0008  /* [fw?] chosen, isp-els.c */
 
 /* ICB firmware options, qla_fw.h struct init_cb_24xx comment */
 #define ISP_FO1_HARD_ADDRESS    (1u << 0)

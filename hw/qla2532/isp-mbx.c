@@ -382,16 +382,104 @@ static int mbc_get_resource_counts(IspState *s, uint16_t *mb, int *nout)
 }
 
 /*
+ * Largest ring the model takes, entries: the largest any driver sets up
+ * for any ISP (qla_def.h REQUEST_ENTRY_CNT_83XX).
+ */
+#define ISP_RING_MAX_ENTRIES    8192
+
+/*
+ * Why the rings of @c cannot be used, or NULL.  [fw?] The firmware's own
+ * checks are not documented; these are chosen so that every ring the
+ * drivers set up passes (page-aligned dma_alloc_coherent memory, 2048 /
+ * 512 / 4096 entries, qla_init.c qla24xx_config_rings) and a ring the
+ * firmware could not use is refused instead of corrupting memory: each
+ * ring 2..8192 entries, aligned to its 64-byte entries, wholly in RAM
+ * (not in a device's registers, not past the end of memory), no two
+ * rings overlapping.
+ */
+static const char *icb_ring_problem(IspState *s, const IspIcb *c)
+{
+    const struct {
+        uint64_t addr;
+        uint32_t len;
+    } r[3] = {
+        { c->req_q_addr, c->req_q_len },
+        { c->rsp_q_addr, c->rsp_q_len },
+        { c->atio_q_addr, c->atio_q_len },
+    };
+    int i, j, n = c->atio_q_addr ? 3 : 2;
+
+    for (i = 0; i < n; i++) {
+        uint64_t bytes = (uint64_t)r[i].len * IOCB_SIZE;
+
+        if (!r[i].addr || r[i].len < 2) {
+            return "a ring without address or with fewer than 2 entries";
+        }
+        if (r[i].len > ISP_RING_MAX_ENTRIES) {
+            return "a ring of more than 8192 entries";
+        }
+        if (r[i].addr & (IOCB_SIZE - 1)) {
+            return "a ring not aligned to 64 bytes";
+        }
+        if (r[i].addr + bytes < r[i].addr ||
+            !s->ops->dma_is_ram(s->opaque, r[i].addr, bytes)) {
+            return "a ring outside RAM";
+        }
+        for (j = 0; j < i; j++) {
+            if (r[i].addr < r[j].addr + (uint64_t)r[j].len * IOCB_SIZE &&
+                r[j].addr < r[i].addr + bytes) {
+                return "overlapping rings";
+            }
+        }
+    }
+    return NULL;
+}
+
+/*
+ * Why the rest of the ICB cannot be used, or NULL: version 0 is what the
+ * driver itself calls an invalid parameter block (qla_init.c
+ * qla24xx_nvram_config: nvram_version < ICB_VERSION); the connection
+ * option (firmware options 2 bits 6:4, qla_fw.h) is 0..3, 4..7 are
+ * reserved; the frame size is 256..2112 bytes (FC-FS-3 data field).
+ * [fw?] chosen, like the ring checks.
+ */
+static const char *icb_problem(IspState *s, const IspIcb *c)
+{
+    if (c->version == 0) {
+        return "ICB version 0";
+    }
+    if (((c->fw_options[1] >> 4) & 7) > ISP_CONN_P2P_LOOP) {
+        return "a reserved connection option";
+    }
+    if (c->frame_payload_size < 256 || c->frame_payload_size > 2112) {
+        return "a frame size outside 256..2112";
+    }
+    return icb_ring_problem(s, c);
+}
+
+/*
  * MBC 0x48 MID INITIALIZE FIRMWARE / 0x60 INITIALIZE FIRMWARE (qla_mbx.c
  * qla2x00_init_firmware): DMA the initialization control block (struct
  * init_cb_24xx, qla_fw.h; filled by qla_init.c qla24xx_config_rings and
  * qla24xx_nvram_config), take the rings, reset their indices, start the link.
+ * Once per firmware start: the drivers initialise after every EXECUTE
+ * FIRMWARE (a chip reset comes first, qla_os.c qla2x00_abort_isp); a
+ * second INITIALIZE FIRMWARE while the rings are live is 0x4005 and
+ * leaves them alone ([fw?] chosen: the rings would move under queued
+ * work).  A control block the firmware cannot use is 0x4005 too and the
+ * firmware stays uninitialised.
  */
 static int mbc_init_firmware(IspState *s, uint16_t *mb, int *nout)
 {
     IspIcb24xx icb;
     IspIcb *c = &s->icb;
+    const char *why;
 
+    if (s->fw_initialized) {
+        qemu_log_mask(LOG_GUEST_ERROR, "qla2532: INITIALIZE FIRMWARE while "
+                      "initialised: 0x4005\n");
+        return MBS_COMMAND_ERROR;
+    }
     if (s->ops->dma_read(s->opaque, isp_mb_dma_addr(mb), &icb, sizeof(icb))
         != MEMTX_OK) {
         return MBS_COMMAND_ERROR;
@@ -421,10 +509,10 @@ static int mbc_init_firmware(IspState *s, uint16_t *mb, int *nout)
                       c->atio_q_len, c->fw_options[0], c->fw_options[1],
                       c->fw_options[2]);
 
-    /* Rings need at least two entries and an address (chosen checks). */
-    if (c->req_q_len < 2 || c->rsp_q_len < 2 || !c->req_q_addr ||
-        !c->rsp_q_addr || (c->atio_q_addr && c->atio_q_len < 2) ||
-        c->frame_payload_size < 256 || c->frame_payload_size > 2112) {
+    why = icb_problem(s, c);
+    if (why) {
+        qemu_log_mask(LOG_GUEST_ERROR, "qla2532: INITIALIZE FIRMWARE with "
+                      "%s: 0x4005\n", why);
         memset(c, 0, sizeof(*c));
         s->fw_initialized = false;
         return MBS_COMMAND_ERROR;
@@ -433,6 +521,7 @@ static int mbc_init_firmware(IspState *s, uint16_t *mb, int *nout)
     s->rsp_q_in = s->rsp_q_out = 0;
     s->atio_q_in = s->atio_q_out = 0;
     s->fw_initialized = true;
+    s->ring_gen++;
     s->link = ISP_LINK_DOWN;
     s->go_online = true;
     return MBS_COMMAND_COMPLETE;
@@ -521,6 +610,16 @@ enum {
     MBX_ROM = 1 << 0,
     MBX_FW = 1 << 1,
     MBX_ANY = MBX_ROM | MBX_FW,
+    /*
+     * Not in a MBX IOCB (type 0x39): the commands that change the
+     * firmware's own state (load, start, stop, initialise).  The drivers
+     * put only queries in a MBX IOCB (qla_mbx.c qla24xx_send_mb_cmd
+     * callers: 0x42, 0x64, 0x6d, 0x75, 0x7c); taking a firmware
+     * re-initialisation from inside the request ring would pull the ring
+     * from under its own consumer.  [fw?] what the firmware answers is
+     * unknown; chosen: 0x4001 INVALID COMMAND in the 0x39 entry.
+     */
+    MBX_NO_IOCB = 1 << 2,
 };
 
 typedef struct IspMbxCommand {
@@ -541,7 +640,7 @@ typedef struct IspMbxCommand {
 static const IspMbxCommand isp_mbx_commands[] = {
     { MBC_NOP, MBX_FW, mbc_complete,
       "qla_def.h MBC_NOP (Linux 6.1 never sends it)" },
-    { MBC_EXECUTE_FIRMWARE, MBX_ANY, mbc_execute_firmware,
+    { MBC_EXECUTE_FIRMWARE, MBX_ANY | MBX_NO_IOCB, mbc_execute_firmware,
       "qla_mbx.c qla2x00_execute_fw" },
     { MBC_MAILBOX_REGISTER_TEST, MBX_ANY, mbc_mailbox_register_test,
       "qla_mbx.c qla2x00_mbx_reg_test" },
@@ -549,13 +648,13 @@ static const IspMbxCommand isp_mbx_commands[] = {
       "qla_mbx.c qla2x00_verify_checksum" },
     { MBC_GET_FIRMWARE_VERSION, MBX_FW, mbc_get_firmware_version,
       "qla_mbx.c qla2x00_get_fw_version" },
-    { MBC_LOAD_RISC_RAM_EXTENDED, MBX_ANY, mbc_load_risc_ram,
+    { MBC_LOAD_RISC_RAM_EXTENDED, MBX_ANY | MBX_NO_IOCB, mbc_load_risc_ram,
       "qla_mbx.c qla2x00_load_ram" },
-    { MBC_DUMP_RISC_RAM_EXTENDED, MBX_ANY, mbc_dump_risc_ram,
+    { MBC_DUMP_RISC_RAM_EXTENDED, MBX_ANY | MBX_NO_IOCB, mbc_dump_risc_ram,
       "qla_mbx.c qla2x00_dump_ram" },
     { MBC_SERDES_PARAMS, MBX_FW, mbc_complete,
       "qla_mbx.c qla2x00_set_serdes_params" },
-    { MBC_STOP_FIRMWARE, MBX_FW, mbc_stop_firmware,
+    { MBC_STOP_FIRMWARE, MBX_FW | MBX_NO_IOCB, mbc_stop_firmware,
       "qla_mbx.c qla2x00_stop_firmware" },
     { MBC_GET_ADAPTER_LOOP_ID, MBX_FW, mbc_get_adapter_loop_id,
       "qla_mbx.c qla2x00_get_adapter_id" },
@@ -570,7 +669,7 @@ static const IspMbxCommand isp_mbx_commands[] = {
       "qla_mbx.c qla2x00_set_fw_options" },
     { MBC_GET_RESOURCE_COUNTS, MBX_FW, mbc_get_resource_counts,
       "qla_mbx.c qla2x00_get_resource_cnts" },
-    { MBC_MID_INITIALIZE_FIRMWARE, MBX_FW, mbc_init_firmware,
+    { MBC_MID_INITIALIZE_FIRMWARE, MBX_FW | MBX_NO_IOCB, mbc_init_firmware,
       "qla_mbx.c qla2x00_init_firmware" },
     { MBC_SET_RNID_PARAMS, MBX_FW, mbc_complete,
       "qla_mbx.c qla25xx_set_driver_version" },
@@ -578,7 +677,7 @@ static const IspMbxCommand isp_mbx_commands[] = {
       "qla_mbx.c qla24xx_get_port_login_templ" },
     { MBC_DATA_RATE, MBX_FW, mbc_data_rate,
       "qla_mbx.c qla2x00_get_data_rate" },
-    { MBC_INITIALIZE_FIRMWARE, MBX_FW, mbc_init_firmware,
+    { MBC_INITIALIZE_FIRMWARE, MBX_FW | MBX_NO_IOCB, mbc_init_firmware,
       "qla_mbx.c qla2x00_init_firmware" },
     { MBC_GET_FC_AL_POSITION_MAP, MBX_FW, mbc_get_position_map,
       "qla_mbx.c qla2x00_get_fcal_position_map" },
@@ -613,10 +712,12 @@ static const IspMbxCommand *isp_mbx_lookup(uint16_t op)
 }
 
 /*
- * Execute the mailbox command in @mb (mb[0] = opcode).  Returns the
- * completion status; outgoing values are left in @mb[1..*nout-1].
+ * Execute the mailbox command in @mb (mb[0] = opcode), from the mailbox
+ * registers or (@from_iocb) from a MBX IOCB.  Returns the completion
+ * status; outgoing values are left in @mb[1..*nout-1].
  */
-int isp_mbox_execute(IspState *s, uint16_t *mb, int *nout)
+static int isp_mbox_run(IspState *s, uint16_t *mb, int *nout,
+                        bool from_iocb)
 {
     const IspMbxCommand *c = isp_mbx_lookup(mb[0]);
 
@@ -629,7 +730,17 @@ int isp_mbox_execute(IspState *s, uint16_t *mb, int *nout)
     if (!(c->states & (s->risc == ISP_RISC_FW ? MBX_FW : MBX_ROM))) {
         return MBS_INVALID_COMMAND;
     }
+    if (from_iocb && (c->states & MBX_NO_IOCB)) {
+        qemu_log_mask(LOG_GUEST_ERROR, "qla2532: mailbox command 0x%04x "
+                      "in a MBX IOCB: 0x4001 INVALID COMMAND\n", mb[0]);
+        return MBS_INVALID_COMMAND;
+    }
     return c->handler(s, mb, nout);
+}
+
+int isp_mbox_execute(IspState *s, uint16_t *mb, int *nout)
+{
+    return isp_mbox_run(s, mb, nout, false);
 }
 
 /* Mailbox completion: the doorbell's command has run for mbox_latency_ns. */
@@ -695,7 +806,7 @@ void isp_iocb_mbx(IspState *s, const uint8_t *iocb)
     for (i = 0; i < ARRAY_SIZE(req->mb); i++) {
         mb[i] = le16_to_cpu(req->mb[i]);
     }
-    mb[0] = isp_mbox_execute(s, mb, &nout);
+    mb[0] = isp_mbox_run(s, mb, &nout, true);
     rsp.hdr.entry_type = ET_MBX_IOCB_TYPE;
     rsp.hdr.entry_count = 1;
     rsp.hdr.handle = req->hdr.handle;

@@ -138,6 +138,7 @@
 #define FSTATE_ERROR            5
 
 /* Asynchronous event codes, qla_def.h MBA_* */
+#define MBA_REQ_TRANSFER_ERR    0x8003
 #define MBA_LIP_OCCURRED        0x8010
 #define MBA_LOOP_UP             0x8011
 #define MBA_LOOP_DOWN           0x8012

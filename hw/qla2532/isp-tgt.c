@@ -44,6 +44,10 @@
 #define CTIO_PORT_UNAVAILABLE   0x28
 #define CTIO_PORT_LOGGED_OUT    0x29
 
+/* ABTS response completion status, qla_target.h ABTS_RESP_COMPL_* */
+#define ABTS_RESP_COMPL_SUCCESS         0x00
+#define ABTS_RESP_COMPL_SUBCODE_ERROR   0x31
+
 /* scsi_status bits of a CTIO, qla_def.h SS_* */
 #define SS_RESPONSE_INFO_LEN_VALID  (1u << 8)
 #define SS_SENSE_LEN_VALID          (1u << 9)
@@ -464,9 +468,33 @@ void isp_iocb_ctio(IspState *s, const uint8_t *ctio, uint32_t idx,
         isp_rsp_entry_error(s, ctio, RF_INV_E_PARAM);
         return;
     }
+    if (!data && c->dseg_count) {
+        /*
+         * A CTIO without data names data segments: the drivers zero the
+         * count of every status-only CTIO (qla_target.c
+         * qlt_24xx_init_ctio_to_isp "ctio->dseg_count = 0"), so this is
+         * an IOCB the firmware cannot execute as written.  [fw?] chosen:
+         * RF_INV_E_PARAM, as for a bad descriptor count.
+         */
+        isp_rsp_entry_error(s, ctio, RF_INV_E_PARAM);
+        return;
+    }
     if (!x) {
         ctio_done(s, ctio, CTIO_INVALID_RX_ID, 0);
         return;
+    }
+    if (data && ((uint64_t)ro + xfer > x->fcp_dl ||
+                 ((flags & CTIO7_DATA_IN) &&
+                  x->data_sent + xfer > x->fcp_dl))) {
+        /* past FCP_DL (FCP-4 §9.4.1): ISP_CTIO_OVERRUN_*, isp-fw.h */
+        qemu_log_mask(LOG_GUEST_ERROR, "qla2532: CTIO of %u bytes at "
+                      "offset %u past FCP_DL %u\n", xfer, ro, x->fcp_dl);
+        if (s->ctio_overrun_mode == ISP_CTIO_OVERRUN_REJECT ||
+            ro >= x->fcp_dl || x->data_sent >= x->fcp_dl) {
+            isp_rsp_entry_error(s, ctio, RF_INV_E_PARAM);
+            return;
+        }
+        xfer = MIN(x->fcp_dl - ro, x->fcp_dl - (uint32_t)x->data_sent);
     }
     if (x->lip_reset) {
         ctio_done(s, ctio, CTIO_LIP_RESET, 0);
@@ -723,7 +751,22 @@ void isp_iocb_abts_resp(IspState *s, const uint8_t *iocb)
     rsp.hdr.entry_type = ET_ABTS_RESP;
     rsp.hdr.entry_count = 1;
     rsp.hdr.handle = req->hdr.handle;
-    rsp.compl_status = cpu_to_le16(0);          /* done */
+    rsp.compl_status = cpu_to_le16(ABTS_RESP_COMPL_SUCCESS);
+    if (!a && (addr == 0 || addr >= s->next_tgt_exch)) {
+        /*
+         * An answer to an ABTS the firmware never received (its exchange
+         * address was never handed out since the reset): nothing goes on
+         * the wire and the entry completes with 0x31 and subcodes 0
+         * ([fw?] chosen; qla_target.h ABTS_RESP_COMPL_SUBCODE_ERROR; the
+         * drivers log it and free the command, qla_target.c
+         * qlt_handle_abts_completion -- subcode 0x1E would make them
+         * terminate and retry instead).  An ABTS dropped by a LIP
+         * completes as before.
+         */
+        qemu_log_mask(LOG_GUEST_ERROR, "qla2532: ABTS response for "
+                      "exchange 0x%x never received\n", addr);
+        rsp.compl_status = cpu_to_le16(ABTS_RESP_COMPL_SUBCODE_ERROR);
+    }
     rsp.exchange_addr_to_abort = req->exchange_addr_to_abort;
     isp_rsp_post(s, (const uint8_t *)&rsp);
 }

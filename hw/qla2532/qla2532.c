@@ -176,11 +176,49 @@ static const MemoryRegionOps qla2532_bar3_ops = {
     },
 };
 
+/*
+ * Whether [@addr, @addr + @len) of the card's bus-master address space is
+ * RAM.  Everything the firmware reads or writes by DMA goes through this
+ * check, so no DMA of the card lands in a device's MMIO, its own BARs
+ * included: such a write would re-enter this device from wherever the
+ * DMA was issued (a timer, a bottom half, the link), which QEMU 7.2's
+ * guard for MMIO dispatch does not cover.  A real card's DMA to its own
+ * BAR goes out as a peer-to-peer request that the root port does not
+ * reflect back (PCIe r4.0 §6.12, ACS); the model fails it with a bus
+ * error and each caller answers with the firmware's error status.
+ */
+static bool qla2532_dma_is_ram(void *opaque, uint64_t addr, uint64_t len)
+{
+    AddressSpace *as = pci_get_address_space(PCI_DEVICE(opaque));
+
+    if (addr + len < addr) {
+        return false;
+    }
+    RCU_READ_LOCK_GUARD();
+    while (len) {
+        hwaddr xlat, l = len;
+        MemoryRegion *mr = address_space_translate(as, addr, &xlat, &l,
+                                                   false,
+                                                   MEMTXATTRS_UNSPECIFIED);
+
+        if (!memory_region_is_ram(mr) || memory_region_is_ram_device(mr) ||
+            l == 0) {
+            return false;
+        }
+        addr += l;
+        len -= MIN(l, len);
+    }
+    return true;
+}
+
 static MemTxResult qla2532_dma_read(void *opaque, uint64_t addr, void *buf,
                                     uint32_t len)
 {
     QLA2532State *s = opaque;
 
+    if (!qla2532_dma_is_ram(s, addr, len)) {
+        return MEMTX_ACCESS_ERROR;
+    }
     return pci_dma_read(PCI_DEVICE(s), addr, buf, len);
 }
 
@@ -189,6 +227,9 @@ static MemTxResult qla2532_dma_write(void *opaque, uint64_t addr,
 {
     QLA2532State *s = opaque;
 
+    if (!qla2532_dma_is_ram(s, addr, len)) {
+        return MEMTX_ACCESS_ERROR;
+    }
     return pci_dma_write(PCI_DEVICE(s), addr, buf, len);
 }
 
@@ -228,6 +269,7 @@ static void qla2532_update_irq(void *opaque)
 static const IspHostOps qla2532_host_ops = {
     .dma_read = qla2532_dma_read,
     .dma_write = qla2532_dma_write,
+    .dma_is_ram = qla2532_dma_is_ram,
     .update_irq = qla2532_update_irq,
 };
 
@@ -913,6 +955,11 @@ static const char *const gid_list_names[] = {
     [ISP_GID_LIST_PRLI_COMPLETE] = "prli-complete",
 };
 
+static const char *const ctio_overrun_names[] = {
+    [ISP_CTIO_OVERRUN_REJECT] = "reject",
+    [ISP_CTIO_OVERRUN_TRUNCATE] = "truncate",
+};
+
 static bool variant_parse(const char *const *names, size_t n,
                           const char *prop, const char *value,
                           uint8_t *out, Error **errp)
@@ -956,6 +1003,20 @@ static void qla2532_set_gid_list(Object *obj, const char *value,
 
     variant_parse(gid_list_names, ARRAY_SIZE(gid_list_names), "gid-list",
                   value, &s->isp.gid_list_mode, errp);
+}
+
+static char *qla2532_get_ctio_overrun(Object *obj, Error **errp)
+{
+    return g_strdup(ctio_overrun_names[QLA2532(obj)->isp.ctio_overrun_mode]);
+}
+
+static void qla2532_set_ctio_overrun(Object *obj, const char *value,
+                                     Error **errp)
+{
+    QLA2532State *s = QLA2532(obj);
+
+    variant_parse(ctio_overrun_names, ARRAY_SIZE(ctio_overrun_names),
+                  "ctio-overrun", value, &s->isp.ctio_overrun_mode, errp);
 }
 
 /*
@@ -1010,6 +1071,8 @@ static void qla2532_instance_init(Object *obj)
                             qla2532_set_last_state);
     object_property_add_str(obj, "gid-list", qla2532_get_gid_list,
                             qla2532_set_gid_list);
+    object_property_add_str(obj, "ctio-overrun", qla2532_get_ctio_overrun,
+                            qla2532_set_ctio_overrun);
     object_property_add_str(obj, "link-event", qla2532_get_link_event,
                             qla2532_set_link_event);
     object_property_add_str(obj, "report", qla2532_get_report, NULL);

@@ -155,6 +155,7 @@
 #define MBC_GET_ID_LIST             0x7c
 #define MBC_GET_PORT_NAME           0x6a
 #define MBC_SEND_CHANGE_REQUEST     0x70
+#define MBC_INITIALIZE_FIRMWARE     0x60
 
 /* qla_fw.h / qla_def.h values the driver sends or tests */
 #define TC_EFT_ENABLE           4
@@ -190,6 +191,13 @@
 #define ET_CONTINUE_A64         0x0a
 #define ET_CTIO_TYPE7           0x12
 #define ET_LOGINOUT             0x52
+#define ET_NOTIFY_ACK           0x0e
+#define ET_MBX_IOCB             0x39
+#define ET_ABTS_RESP            0x55
+#define CTIO7_FLAGS_DATA_OUT    BIT(0)
+#define NOTIFY_ACK_INVALID_EXCH 0x08    /* [fw?] the model's choice */
+#define ABTS_RESP_COMPL_SUBCODE_ERROR 0x31
+#define MBA_REQ_TRANSFER_ERR    0x8003
 #define ET_UNKNOWN              0x7f
 #define RF_INV_E_ORDER          BIT(5)
 #define RF_INV_E_COUNT          BIT(4)
@@ -1369,6 +1377,34 @@ static void test_mbox_invalid_params(void *obj, void *data,
     icb_build(&t, icb, ICB_FO1_INITIATOR, false);
     stw_le_p(icb + 4, 4096);                    /* frame_payload_size */
     g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_ERROR);
+    /*
+     * Issue #11: control blocks the firmware could not use ([fw?] the
+     * model's checks, isp-mbx.c icb_problem): version 0, a reserved
+     * connection option, an unaligned ring, a ring of 65535 entries,
+     * overlapping rings, a ring in the device's own registers, a ring
+     * past the end of RAM.
+     */
+    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
+    stw_le_p(icb + 0, 0);
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_ERROR);
+    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
+    stl_le_p(icb + 96, (5 << 4) | BIT(12));
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_ERROR);
+    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
+    stq_le_p(icb + 44, t.req + 8);
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_ERROR);
+    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
+    stw_le_p(icb + 36, 65535);
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_ERROR);
+    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
+    stq_le_p(icb + 52, t.req + IOCB_SIZE);
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_ERROR);
+    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
+    stq_le_p(icb + 44, t.bar1.addr);
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_ERROR);
+    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
+    stq_le_p(icb + 52, 0xfffffffff000ULL);
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_ERROR);
     /* the ICB itself outside guest RAM */
     g_assert_cmphex(fw_dma(&t, MBC_MID_INITIALIZE_FIRMWARE, 0,
                            0xfffffffff000ULL, 0, NULL, 0), ==,
@@ -1490,20 +1526,50 @@ static void test_mbox_no_partner(void *obj, void *data,
     qla_detach(&t);
 }
 
-static char *scenario_file(void)
+/* Scenarios of the simulated initiator (docs/scenario.md): one INQUIRY;
+ * one WRITE(10) of a block, with a timeout longer than any test. */
+#define SCENARIO_INQUIRY \
+    "{ \"name\": \"qtest\", \"description\": \"one INQUIRY\",\n" \
+    "  \"first-command-delay-us\": 10,\n" \
+    "  \"commands\": [ { \"op\": \"inquiry\" } ] }\n"
+#define SCENARIO_WRITE \
+    "{ \"name\": \"qtest-write\", \"first-command-delay-us\": 10,\n" \
+    "  \"command-timeout-ms\": 600000,\n" \
+    "  \"commands\": [ { \"op\": \"write-10\", \"lba\": 0, " \
+    "\"blocks\": 1 } ] }\n"
+
+/* A scenario file for the simulated initiator (docs/scenario.md). */
+static char *scenario_file(const char *text)
 {
-    static const char text[] =
-        "{ \"name\": \"qtest\", \"description\": \"one INQUIRY\",\n"
-        "  \"first-command-delay-us\": 10,\n"
-        "  \"commands\": [ { \"op\": \"inquiry\" } ] }\n";
     char *path = NULL;
     int fd;
 
     fd = g_file_open_tmp("qla2532-scenario-XXXXXX.json", &path, NULL);
     g_assert(fd >= 0);
-    g_assert_cmpint(write(fd, text, sizeof(text) - 1), ==, sizeof(text) - 1);
+    g_assert_cmpint(write(fd, text, strlen(text)), ==, strlen(text));
     close(fd);
     return path;
+}
+
+/* The first ATIO after the partner's login: wait for it (bounded), take
+ * it into @atio and return its exchange address. */
+static uint32_t atio_wait(QlaTest *t, uint8_t *atio)
+{
+    int i;
+
+    for (i = 0; i < SETTLE_NS / EVENT_STEP_NS &&
+         rd32(t, REG_ATIO_Q_IN) == t->atio_out; i++) {
+        events_run(t, EVENT_STEP_NS);
+    }
+    events_poll(t);
+    g_assert_cmpint(t->natioq, >=, 1);
+    g_assert_cmphex(rd32(t, REG_ATIO_Q_IN), ==, t->atio_out + 1);
+    qtest_memread(t->qts, t->atio + (uint64_t)t->atio_out * IOCB_SIZE, atio,
+                  IOCB_SIZE);
+    g_assert_cmphex(atio[0], ==, ET_ATIO_TYPE7);
+    t->atio_out++;
+    wr32(t, REG_ATIO_Q_OUT, t->atio_out);
+    return ldl_le_p(atio + 4);
 }
 
 /*
@@ -1541,19 +1607,8 @@ static void test_iocb_malformed(void *obj, void *data, QGuestAllocator *alloc)
      */
     icb_build(&t, icb, ICB_FO1_TARGET, true);
     g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_COMPLETE);
-    for (i = 0; i < SETTLE_NS / EVENT_STEP_NS &&
-         rd32(&t, REG_ATIO_Q_IN) == t.atio_out; i++) {
-        events_run(&t, EVENT_STEP_NS);
-    }
-    events_poll(&t);
-    g_assert_cmpint(t.natioq, >=, 1);
-    g_assert_cmphex(rd32(&t, REG_ATIO_Q_IN), ==, 1);
-    qtest_memread(t.qts, t.atio, atio, sizeof(atio));
-    g_assert_cmphex(atio[0], ==, ET_ATIO_TYPE7);
+    exch = atio_wait(&t, atio);
     g_assert_cmphex(atio[32 + 12], ==, 0x12);   /* CDB: INQUIRY */
-    exch = ldl_le_p(atio + 4);
-    t.atio_out = 1;
-    wr32(&t, REG_ATIO_Q_OUT, t.atio_out);
     /* the marker posted before INITIALIZE FIRMWARE was dropped with it */
     g_assert_cmpint(rsp_pending(&t), ==, 0);
     g_assert_cmphex(rd32(&t, REG_REQ_Q_OUT), ==, 0);
@@ -1625,13 +1680,24 @@ static void test_iocb_malformed(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(lduw_le_p(rsp + 8), ==, CTIO_SUCCESS);
     g_assert_cmphex(ldl_le_p(rsp + 20), ==, exch);
 
-    /* req_q_in beyond the ring: ignored, nothing consumed or answered */
+    /*
+     * req_q_in beyond the ring: nothing consumed or answered on the
+     * response ring, REQUEST TRANSFER ERROR 0x8003 with the index in mb1
+     * (qla_isr.c qla2x00_async_event; [fw?] the model's choice, isp-fw.c)
+     */
     in = rd32(&t, REG_RSP_Q_IN);
+    i = t.naen;
     wr32(&t, REG_REQ_Q_IN, t.req_len);
+    events_poll(&t);
+    g_assert_cmpint(aen_find(&t, i, MBA_REQ_TRANSFER_ERR), >=, 0);
+    g_assert_cmphex(t.aen[aen_find(&t, i, MBA_REQ_TRANSFER_ERR)][1], ==,
+                    t.req_len);
     wr32(&t, REG_REQ_Q_IN, 0xffff);
+    events_poll(&t);
     g_assert_cmphex(rd32(&t, REG_REQ_Q_OUT), ==, t.req_in);
     g_assert_cmphex(rd32(&t, REG_RSP_Q_IN), ==, in);
     g_assert_cmphex(rd32(&t, REG_HOST_STATUS), ==, 0);
+    wr32(&t, REG_REQ_Q_IN, t.req_in);
 
     /* the ring still works: an asynchronous marker comes back clean */
     iocb_head(req, ET_MARKER, 1, 0x1006);
@@ -1672,6 +1738,100 @@ static void test_iocb_malformed(void *obj, void *data, QGuestAllocator *alloc)
     unlink(scenario);
 }
 
+/*
+ * Issue #11: guest input the firmware must refuse, each with the status
+ * the model gives and its source (isp-mbx.c, isp-fw.c, isp-tgt.c,
+ * isp-els.c, qla2532.c qla2532_dma_is_ram), in the style of QEMU's
+ * fuzz-*-test.c regressions: after each, QEMU is alive and the rings work.
+ */
+static void test_iocb_hardening(void *obj, void *data,
+                                QGuestAllocator *alloc)
+{
+    QlaTest t;
+    g_autofree char *scenario = data;   /* scenario_before */
+    uint8_t icb[ICB_SIZE], req[IOCB_SIZE], rsp[IOCB_SIZE], atio[IOCB_SIZE];
+    uint16_t out[2];
+    uint32_t exch;
+    uint64_t buf;
+
+    qla_attach(&t, obj, alloc);
+    buf = guest_alloc(t.alloc, 0x1000);
+    rings_alloc(&t);
+    fw_start(&t);
+    icb_build(&t, icb, ICB_FO1_TARGET, true);
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_COMPLETE);
+    exch = atio_wait(&t, atio);
+    g_assert_cmphex(atio[32 + 12], ==, 0x2a);   /* CDB: WRITE(10) */
+    g_assert_cmphex(ldl_be_p(atio + 32 + 28), ==, 512);     /* FCP_DL */
+
+    /* a second INITIALIZE FIRMWARE while the rings are live: 0x4005 */
+    g_assert_cmphex(fw_dma(&t, MBC_INITIALIZE_FIRMWARE, 0, buf, 0, NULL, 0),
+                    ==, MBS_COMMAND_ERROR);
+
+    /* INITIALIZE FIRMWARE from inside the ring (MBX IOCB): 0x4001 */
+    iocb_head(req, ET_MBX_IOCB, 1, 0x2001);
+    stw_le_p(req + 8, MBC_INITIALIZE_FIRMWARE);
+    iocb_round_trip(&t, req, 1, rsp);
+    g_assert_cmphex(rsp[0], ==, ET_MBX_IOCB);
+    g_assert_cmphex(rsp[3], ==, 0);
+    g_assert_cmphex(lduw_le_p(rsp + 8), ==, MBS_INVALID_COMMAND);
+
+    /* a status-only CTIO that names a data segment: RF_INV_E_PARAM */
+    iocb_head(req, ET_CTIO_TYPE7, 1, CTIO_HANDLE_MARK | 0x11);
+    stw_le_p(req + 12, 1);                      /* dseg_count */
+    stl_le_p(req + 20, exch);
+    stw_le_p(req + 26, CTIO7_FLAGS_SEND_STATUS);
+    iocb_round_trip(&t, req, 1, rsp);
+    check_error_entry(rsp, req, RF_INV_E_PARAM);
+
+    /* data past the exchange's FCP_DL of 512: RF_INV_E_PARAM, no data */
+    ctio_data_in(req, 1, CTIO_HANDLE_MARK | 0x12, exch, 1, buf, 600);
+    iocb_round_trip(&t, req, 1, rsp);
+    check_error_entry(rsp, req, RF_INV_E_PARAM);
+    ctio_data_in(req, 1, CTIO_HANDLE_MARK | 0x13, exch, 1, buf, 16);
+    stl_le_p(req + 36, 500);                    /* relative offset */
+    iocb_round_trip(&t, req, 1, rsp);
+    check_error_entry(rsp, req, RF_INV_E_PARAM);
+
+    /* NOTIFY_ACK for a notify never sent: 0x08 */
+    iocb_head(req, ET_NOTIFY_ACK, 1, 0x2002);
+    stl_le_p(req + 20, 0x7fffffff);
+    iocb_round_trip(&t, req, 1, rsp);
+    g_assert_cmphex(rsp[0], ==, ET_NOTIFY_ACK);
+    g_assert_cmphex(lduw_le_p(rsp + 16), ==, NOTIFY_ACK_INVALID_EXCH);
+
+    /* an ABTS response for an ABTS never received: 0x31, nothing sent */
+    iocb_head(req, ET_ABTS_RESP, 1, 0x2003);
+    stl_le_p(req + 16, 0x7fffffff);
+    iocb_round_trip(&t, req, 1, rsp);
+    g_assert_cmphex(rsp[0], ==, ET_ABTS_RESP);
+    g_assert_cmphex(lduw_le_p(rsp + 8), ==, ABTS_RESP_COMPL_SUBCODE_ERROR);
+
+    /*
+     * The write's data, DMA'd into the device's own registers: the write
+     * data arrives from the link (a timer callback), and its DMA would
+     * re-enter the device.  Refused (qla2532.c qla2532_dma_is_ram): the
+     * CTIO comes back RF_INV_E_PARAM and nothing else happens.
+     */
+    ctio_data_in(req, 1, CTIO_HANDLE_MARK | 0x14, exch, 1, t.bar1.addr, 512);
+    stw_le_p(req + 26, CTIO7_FLAGS_DATA_OUT | CTIO7_FLAGS_SEND_STATUS);
+    req_post(&t, req, 1);
+    events_run(&t, SETTLE_NS);
+    g_assert_cmpint(rsp_pending(&t), ==, 1);
+    rsp_take(&t, rsp);
+    check_error_entry(rsp, req, RF_INV_E_PARAM);
+
+    /* the rings and the mailboxes still answer */
+    iocb_head(req, ET_MARKER, 1, 0x2004);
+    iocb_round_trip(&t, req, 1, rsp);
+    g_assert_cmphex(rsp[3], ==, 0);
+    g_assert_cmphex(fw_op(&t, MBC_GET_FIRMWARE_STATE, out, 2), ==,
+                    MBS_COMMAND_COMPLETE);
+
+    qla_detach(&t);
+    unlink(scenario);
+}
+
 /* before: unimplemented-feature logging (-d unimp) into a file of the
  * test's own; its path is the test's data. */
 static void *unimp_log_before(GString *cmd_line, void *arg)
@@ -1689,7 +1849,7 @@ static void *unimp_log_before(GString *cmd_line, void *arg)
  * data. */
 static void *scenario_before(GString *cmd_line, void *arg)
 {
-    char *path = scenario_file();
+    char *path = scenario_file(arg);
 
     g_string_append_printf(cmd_line, " -global qla2532.scenario=%s ", path);
     return path;
@@ -1709,6 +1869,12 @@ static void qla2532_register_tests(void)
     QOSGraphTestOptions with_scenario = {
         .edge.extra_device_opts = QLA_FAST,
         .before = scenario_before,
+        .arg = (void *)SCENARIO_INQUIRY,
+    };
+    QOSGraphTestOptions with_write = {
+        .edge.extra_device_opts = QLA_FAST,
+        .before = scenario_before,
+        .arg = (void *)SCENARIO_WRITE,
     };
 
     qos_add_test("soft-reset", "qla2532", test_soft_reset, NULL);
@@ -1722,6 +1888,8 @@ static void qla2532_register_tests(void)
                  &no_partner);
     qos_add_test("iocb-malformed", "qla2532", test_iocb_malformed,
                  &with_scenario);
+    qos_add_test("iocb-hardening", "qla2532", test_iocb_hardening,
+                 &with_write);
 }
 
 libqos_init(qla2532_register_tests);
