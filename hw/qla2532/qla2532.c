@@ -960,63 +960,56 @@ static const char *const ctio_overrun_names[] = {
     [ISP_CTIO_OVERRUN_TRUNCATE] = "truncate",
 };
 
-static bool variant_parse(const char *const *names, size_t n,
-                          const char *prop, const char *value,
-                          uint8_t *out, Error **errp)
-{
-    size_t i;
+/*
+ * One firmware-variant property: its name, the name of each value (two),
+ * and where the value lives in IspState (a uint8_t).
+ */
+typedef struct QlaVariant {
+    const char *prop;
+    const char *const *names;
+    size_t offset;
+} QlaVariant;
 
-    for (i = 0; i < n; i++) {
-        if (!strcmp(value, names[i])) {
-            *out = i;
-            return true;
+static const QlaVariant qla_variants[] = {
+    { "last-login-state", last_state_names,
+      offsetof(IspState, last_state_mode) },
+    { "gid-list", gid_list_names, offsetof(IspState, gid_list_mode) },
+    { "ctio-overrun", ctio_overrun_names,
+      offsetof(IspState, ctio_overrun_mode) },
+};
+
+static uint8_t *variant_field(Object *obj, const QlaVariant *va)
+{
+    return (uint8_t *)&QLA2532(obj)->isp + va->offset;
+}
+
+static void qla2532_get_variant(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    const QlaVariant *va = opaque;
+    char *value = (char *)va->names[*variant_field(obj, va)];
+
+    visit_type_str(v, name, &value, errp);
+}
+
+static void qla2532_set_variant(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    const QlaVariant *va = opaque;
+    g_autofree char *value = NULL;
+    int i;
+
+    if (!visit_type_str(v, name, &value, errp)) {
+        return;
+    }
+    for (i = 0; i < 2; i++) {
+        if (!strcmp(value, va->names[i])) {
+            *variant_field(obj, va) = i;
+            return;
         }
     }
-    error_setg(errp, "qla2532: %s must be %s or %s, not '%s'", prop,
-               names[0], names[1], value);
-    return false;
-}
-
-static char *qla2532_get_last_state(Object *obj, Error **errp)
-{
-    return g_strdup(last_state_names[QLA2532(obj)->isp.last_state_mode]);
-}
-
-static void qla2532_set_last_state(Object *obj, const char *value,
-                                   Error **errp)
-{
-    QLA2532State *s = QLA2532(obj);
-
-    variant_parse(last_state_names, ARRAY_SIZE(last_state_names),
-                  "last-login-state", value, &s->isp.last_state_mode, errp);
-}
-
-static char *qla2532_get_gid_list(Object *obj, Error **errp)
-{
-    return g_strdup(gid_list_names[QLA2532(obj)->isp.gid_list_mode]);
-}
-
-static void qla2532_set_gid_list(Object *obj, const char *value,
-                                 Error **errp)
-{
-    QLA2532State *s = QLA2532(obj);
-
-    variant_parse(gid_list_names, ARRAY_SIZE(gid_list_names), "gid-list",
-                  value, &s->isp.gid_list_mode, errp);
-}
-
-static char *qla2532_get_ctio_overrun(Object *obj, Error **errp)
-{
-    return g_strdup(ctio_overrun_names[QLA2532(obj)->isp.ctio_overrun_mode]);
-}
-
-static void qla2532_set_ctio_overrun(Object *obj, const char *value,
-                                     Error **errp)
-{
-    QLA2532State *s = QLA2532(obj);
-
-    variant_parse(ctio_overrun_names, ARRAY_SIZE(ctio_overrun_names),
-                  "ctio-overrun", value, &s->isp.ctio_overrun_mode, errp);
+    error_setg(errp, "qla2532: %s must be %s or %s, not '%s'", va->prop,
+               va->names[0], va->names[1], value);
 }
 
 /*
@@ -1062,17 +1055,18 @@ static void qla2532_set_scenario(Object *obj, const char *value,
 
 static void qla2532_instance_init(Object *obj)
 {
+    size_t i;
+
     object_property_add(obj, "prli-complete-latency-us", "uint32",
                         qla2532_get_prli_latency, qla2532_set_prli_latency,
                         NULL, NULL);
     object_property_add_str(obj, "scenario", qla2532_get_scenario,
                             qla2532_set_scenario);
-    object_property_add_str(obj, "last-login-state", qla2532_get_last_state,
-                            qla2532_set_last_state);
-    object_property_add_str(obj, "gid-list", qla2532_get_gid_list,
-                            qla2532_set_gid_list);
-    object_property_add_str(obj, "ctio-overrun", qla2532_get_ctio_overrun,
-                            qla2532_set_ctio_overrun);
+    for (i = 0; i < ARRAY_SIZE(qla_variants); i++) {
+        object_property_add(obj, qla_variants[i].prop, "str",
+                            qla2532_get_variant, qla2532_set_variant, NULL,
+                            (void *)&qla_variants[i]);
+    }
     object_property_add_str(obj, "link-event", qla2532_get_link_event,
                             qla2532_set_link_event);
     object_property_add_str(obj, "report", qla2532_get_report, NULL);
