@@ -348,6 +348,43 @@ class GuestControl:
             raise QMPError("QMP %s: %s" % (command, resp["error"]), resp)
         return resp
 
+    def wait_event(self, name: str, timeout_s: float) -> dict | None:
+        """Wait for the QMP event ``name`` (e.g. ``"STOP"``), reading only:
+        no command reaches QEMU while it waits, so the guest runs exactly
+        as it would with no host at all.  Events that came before the call
+        count too; others are dropped.
+
+        Args:
+            name: the event's name.
+            timeout_s: wall-clock bound, seconds.
+        Returns:
+            the event dict, or None when it did not come in time.
+        Raises:
+            GuestExited: QEMU is gone.
+            QMPError: QMP is unreachable.
+        """
+        if self._qmp is None:
+            self._connect()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            if self.proc.poll() is not None:
+                raise GuestExited("QEMU exited while waiting for %s" % name)
+            try:
+                ev = self._qmp.pull_event(wait=min(1.0, left))
+            except asyncio.TimeoutError:
+                continue
+            except Exception as e:      # noqa: BLE001 - EOF, ...
+                if self.proc.poll() is not None:
+                    raise GuestExited("QEMU exited while waiting for %s"
+                                      % name) from e
+                raise QMPError("QMP event wait failed: %r" % e) from e
+            if ev and ev.get("event") == name:
+                self.note("QMP <- event %s" % json.dumps(ev)[:300])
+                return ev
+
     def _close_loop(self) -> None:
         if self._loop is not None:
             try:

@@ -82,6 +82,10 @@ LOGIN_BOUND_NS = 30_000_000_000
 POINT_TIMEOUT_S = 60.0
 #: Seconds between QMP polls of the report (race / sweep).
 POLL_S = 0.1
+#: How long the race waits (wall, s, after ready) for the device to stop
+#: the VM at the end of the scenario before it falls back to polling.
+#: A stock or fixed race is done within about 5 s of ready.
+STOP_WAIT_S = 60
 
 
 class RaceError(RuntimeError):
@@ -363,7 +367,8 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
     snap = adir / "race-report.json"
     controller = _race_controller(total_bound_ns(scen), snap, timeout_s,
                                   ready_timeout_s, poll_s)
-    opts = "prli-complete-latency-us=%d" % latency_us
+    opts = "prli-complete-latency-us=%d,stop-after-done-ns=%d" % (
+        latency_us, SETTLE_NS)
     if device_opts:
         opts += "," + device_opts
     try:
@@ -371,7 +376,7 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
             scen_file, driver=prof, device_opts=opts, icount=icount,
             timeout_s=timeout_s, run_name=adir.name, controller=controller,
             ready_timeout_s=ready_timeout_s, finish_margin_s=30,
-            capture=capture)
+            capture=capture, qemu_args=["-S"])
     except setup_errors() as e:
         return _finish_race(out, {}, RunState(setup_error=error_text(e)),
                             t_start,
@@ -390,7 +395,10 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
                      port_state=(r.fc_host or {}).get("port_state"))
     out.timings.update({"boot_to_ready_s": ctl.get("ready_s"),
                         "boot_to_verdict_s": ctl.get("verdict_s"),
-                        "guest_s": r.duration_s})
+                        "guest_s": r.duration_s,
+                        # hands off: the device stopped the VM, one read
+                        "stopped_by_device": ctl.get("stopped_by_device"),
+                        "report_polls": ctl.get("polls")})
     if r.exit != "poweroff" or not rep:
         out.console_tail = r.console_tail
     if out.pcap and rep:
@@ -410,18 +418,38 @@ def _ladder(out: RaceResult, rep: dict) -> None:
 
 def _race_controller(bound_ns: int, snap: Path, timeout_s: float,
                      ready_timeout_s: float, poll_s: float):
-    """The race's host side: wait for ready, poll until the point is
-    decided (:func:`poll_point`), save the report, send finish."""
+    """The race's host side.  QEMU starts paused (``-S``): connect QMP and
+    ``cont``, so that connecting never lands in the guest's run.  Then wait
+    for the device's STOP (``stop-after-done-ns``: the VM pauses
+    :data:`SETTLE_NS` after the scenario is done) without sending QEMU
+    anything -- the scenario may end before or after the guest's ``ready``
+    --, read the report from the paused VM, ``cont``, wait for ``ready``
+    and send finish.  A run that does not stop within the ready bound plus
+    :data:`STOP_WAIT_S` (no login, a pass past its bound, a hung guest) is
+    decided as before: ``ready``, then polling (:func:`poll_point`)
+    (docs/race.md "Bit-identical timelines")."""
     def controller(ctl):
-        ctl.wait_mark("ready", ready_timeout_s)
-        t_ready = ctl.elapsed_s()
-        rep, stop, polls = poll_point(
-            ctl, bound_ns, max(10.0, timeout_s - t_ready - 30), poll_s)
+        ctl.qmp("cont")
+        ready = None
+        stopped = ctl.wait_event("STOP", ready_timeout_s)
+        if stopped is None:
+            # not done by the ready bound: the guest must at least be ready
+            ready = ctl.wait_mark("ready", 1.0)
+            t_ready = ctl.elapsed_s()
+            stopped = ctl.wait_event("STOP", STOP_WAIT_S)
+        budget = max(10.0, timeout_s - ctl.elapsed_s() - 30)
+        rep, stop, polls = poll_point(ctl, bound_ns, budget, poll_s)
         snap.write_text(json.dumps(rep))
         t_done = ctl.elapsed_s()
+        if stopped is not None:
+            ctl.qmp("cont")
+        if ready is None:
+            ctl.wait_mark("ready", ready_timeout_s)
+            t_ready = ctl.elapsed_s()
         ctl.send("finish")
         return {"stop": stop, "polls": polls, "ready_s": round(t_ready, 2),
-                "verdict_s": round(t_done, 2), "done": stop == "done"}
+                "verdict_s": round(t_done, 2), "done": stop == "done",
+                "stopped_by_device": stopped is not None}
     return controller
 
 

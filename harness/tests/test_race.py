@@ -373,6 +373,24 @@ def test_race_outputs_well_formed(stock_race):
 
 @pytest.mark.guest
 @pytest.mark.device
+def test_race_is_hands_off(stock_race):
+    """The host sent QEMU nothing while the guest ran (docs/race.md §4):
+    QEMU started paused and was continued before the first instruction,
+    the device stopped the VM after the scenario, and the report was read
+    once, from the paused VM."""
+    _, d, _ = stock_race
+    r = json.loads((d / "r.json").read_text())
+    t = r["timings"]
+    assert t["stopped_by_device"] is True, t
+    assert t["report_polls"] == 1, t
+    ctl_log = Path(r["artifacts"]) / "console.controller.log"
+    sent = [ln.split("QMP -> ", 1)[1].split()[0]
+            for ln in ctl_log.read_text().splitlines() if "QMP -> " in ln]
+    assert sent == ["cont", "qom-get", "cont"], sent
+
+
+@pytest.mark.guest
+@pytest.mark.device
 def test_race_capture_and_ladder(stock_race):
     """--pcap: the race's frames, which Wireshark reads without complaint;
     every LOGO on the wire is one the ISP sent (the forced logouts); the

@@ -201,6 +201,8 @@ struct FcSimScsi {
     QList *interrupts;
     unsigned ninterrupts;
     uint64_t counters[SIM_C__MAX];
+    void (*done_cb)(void *);    /* fc_sim_scsi_on_done */
+    void *done_opaque;
 };
 
 /* ------------------------------------------------------------------ */
@@ -1274,6 +1276,8 @@ static void sim_pass_done(FcSimScsi *ss)
     }
     if (!ss->done) {
         timer_mod(ss->lip_timer, sim_now() + ss->scn->lip_delay_ns);
+    } else if (ss->done_cb) {
+        ss->done_cb(ss->done_opaque);
     }
 }
 
@@ -1497,6 +1501,12 @@ void fc_sim_scsi_report(FcSimScsi *ss, QDict *out)
     qdict_put(r, "commands", cmds);
     qdict_put(r, "interruptions", ints);
     qdict_put(out, "initiator", r);
+}
+
+void fc_sim_scsi_on_done(FcSimScsi *ss, void (*cb)(void *), void *opaque)
+{
+    ss->done_cb = cb;
+    ss->done_opaque = opaque;
 }
 
 bool fc_sim_scsi_done(FcSimScsi *ss)

@@ -46,4 +46,10 @@ void fc_sim_scsi_report(FcSimScsi *ss, QDict *out);
 /* The scenario ran to its end (every command answered or given up). */
 bool fc_sim_scsi_done(FcSimScsi *ss);
 
+/*
+ * Call @cb(@opaque) when the scenario becomes done (the pass that ends it,
+ * in virtual time, from the engine's timer).  NULL @cb: no call.
+ */
+void fc_sim_scsi_on_done(FcSimScsi *ss, void (*cb)(void *), void *opaque);
+
 #endif /* HW_QLA2532_FC_SIM_SCSI_H */

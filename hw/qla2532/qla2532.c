@@ -36,6 +36,7 @@
 #include "migration/vmstate.h"
 #include "sysemu/dma.h"
 #include "sysemu/sysemu.h"
+#include "sysemu/runstate.h"
 #include "qemu/notify.h"
 #include "isp-fw.h"
 #include "fc-sim-port.h"
@@ -117,6 +118,8 @@ struct QLA2532State {
     uint64_t replay_initiator;
     uint32_t replay_scale_pct;
     FcReplay *replayer;
+    uint64_t stop_after_done_ns;    /* 0: never stop the VM */
+    QEMUTimer *stop_timer;
 };
 
 static uint64_t qla2532_reg_read(void *opaque, hwaddr addr, unsigned size)
@@ -652,10 +655,38 @@ fail:
     return false;
 }
 
+/*
+ * stop-after-done-ns: the VM pauses this long (virtual time) after the
+ * scenario is done, from the vCPU's own timer (vm_stop stops the current
+ * CPU at once), so that a harness can wait for QMP's STOP event instead of
+ * polling QMP while the guest runs: a host request served at a
+ * host-dependent instant shifts the guest by a few instructions, and the
+ * timeline by some ns (docs/race.md "Bit-identical timelines").
+ */
+static void qla2532_stop_cb(void *opaque)
+{
+    QLA2532State *s = opaque;
+
+    trace_qla2532_vm_stop(s->isp.port_no,
+                          qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL));
+    vm_stop(RUN_STATE_PAUSED);
+}
+
+static void qla2532_scenario_done(void *opaque)
+{
+    QLA2532State *s = opaque;
+
+    if (s->stop_after_done_ns) {
+        timer_mod(s->stop_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                  s->stop_after_done_ns);
+    }
+}
+
 /* The firmware model, the event log and the link with the simulated
  * partner (which takes the scenario, if any). */
 static bool qla2532_init_model(QLA2532State *s, uint8_t port, Error **errp)
 {
+    s->stop_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, qla2532_stop_cb, s);
     s->isp.port_no = port;
     s->isp.link_speed = qla2532_speed_code(s->link_speed_gbps);
     s->isp.mbox_latency_ns = s->mbox_latency_ns;
@@ -727,6 +758,7 @@ static bool qla2532_init_model(QLA2532State *s, uint8_t port, Error **errp)
         if (!s->partner.scsi) {
             return false;
         }
+        fc_sim_scsi_on_done(s->partner.scsi, qla2532_scenario_done, s);
     }
     fc_link_set_online(&s->partner.port, true);
     return true;
@@ -735,6 +767,8 @@ static bool qla2532_init_model(QLA2532State *s, uint8_t port, Error **errp)
 /* Undo qla2532_init_model (also after it failed). */
 static void qla2532_uninit_model(QLA2532State *s)
 {
+    timer_free(s->stop_timer);
+    s->stop_timer = NULL;
     if (s->link_obj) {
         fc_link_detach(&s->isp.port);       /* the link lives on */
         isp_finalize(&s->isp);
@@ -855,6 +889,8 @@ static Property qla2532_properties[] = {
     DEFINE_PROP_STRING("replay", QLA2532State, replay),
     DEFINE_PROP_UINT64("replay-initiator", QLA2532State, replay_initiator,
                        0),
+    DEFINE_PROP_UINT64("stop-after-done-ns", QLA2532State,
+                       stop_after_done_ns, 0),
     DEFINE_PROP_UINT32("replay-scale-pct", QLA2532State, replay_scale_pct,
                        100),
     DEFINE_PROP_END_OF_LIST(),
@@ -1044,6 +1080,8 @@ static void qla2532_set_scenario(Object *obj, const char *value,
     if (!ss) {
         return;
     }
+    fc_sim_scsi_on_done(ss, qla2532_scenario_done, s);
+    timer_del(s->stop_timer);       /* the old scenario's stop */
     if (s->partner.scsi) {
         fc_sim_scsi_free(s->partner.scsi);
     }
