@@ -242,21 +242,50 @@ def _check_device_sources() -> None:
 CONFIGURE_STAMP = ".qlaemu-configure-args"
 
 
-def _needs_configure(bld: Path) -> bool:
+def _needs_configure(bld: Path, args: Sequence[str] = CONFIGURE_ARGS
+                     ) -> bool:
     """True if *bld* has no build.ninja or was configured with other args."""
     stamp = bld / CONFIGURE_STAMP
     return (not (bld / "build.ninja").is_file() or not stamp.is_file()
-            or stamp.read_text() != "\n".join(CONFIGURE_ARGS) + "\n")
+            or stamp.read_text() != "\n".join(args) + "\n")
 
 
-def _configure(src: Path, bld: Path) -> None:
+def _configure(src: Path, bld: Path,
+               args: Sequence[str] = CONFIGURE_ARGS) -> None:
     """Run ``configure`` in a fresh *bld*, then record the arguments."""
     if bld.exists():            # half-configured or configured differently
         shutil.rmtree(bld)
     bld.mkdir(parents=True)
     host.progress(f"configuring QEMU in {bld}")
-    host.run_step([src / "configure", *CONFIGURE_ARGS], "configure", cwd=bld)
-    (bld / CONFIGURE_STAMP).write_text("\n".join(CONFIGURE_ARGS) + "\n")
+    host.run_step([src / "configure", *args], "configure", cwd=bld)
+    (bld / CONFIGURE_STAMP).write_text("\n".join(args) + "\n")
+
+
+def configured_build(bld: Path, args: Sequence[str],
+                     packages: Sequence[str] = ()) -> Path:
+    """Another build of the same overlaid QEMU source (e.g. the libFuzzer
+    build, :mod:`qlaemu.fuzz`): packages, source and overlay ensured,
+    *bld* configured with *args* unless it already is, Debian's firmware
+    linked into its ``qemu-bundle`` (:func:`_link_firmware`).  Serialised
+    with the set-up lock.
+
+    Args:
+        bld: the build directory.
+        args: ``configure`` arguments.
+        packages: Debian packages this build needs besides the usual ones.
+    Returns:
+        The QEMU source directory.
+    Raises:
+        SetupError: a step failed.
+    """
+    with host.lock("setup"):
+        apt.ensure_packages(packages)
+        src = ensure_qemu_source()
+        _check_device_sources()
+        if _needs_configure(bld, args):
+            _configure(src, bld, args)
+        _link_firmware(bld)
+        return src
 
 
 def _link_firmware(bld: Path) -> None:
@@ -274,8 +303,18 @@ def _link_firmware(bld: Path) -> None:
         host.symlink(link, Path(d))
 
 
-def _ninja(targets: Sequence[str], log: str = "ninja") -> None:
-    host.run_step(["ninja", "-C", _qemu_build_dir(), *targets], log)
+def _ninja(targets: Sequence[str], log: str = "ninja",
+           bld: Path | None = None) -> None:
+    host.run_step(["ninja", "-C", bld or _qemu_build_dir(), *targets], log)
+
+
+def ninja(bld: Path, targets: Sequence[str], log: str) -> None:
+    """``ninja -C bld targets``, its output in the set-up log *log*.
+
+    Raises:
+        SetupError: the build failed (message holds the log tail).
+    """
+    _ninja(targets, log, bld)
 
 
 def ensure_qemu() -> Path:

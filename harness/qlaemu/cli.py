@@ -12,6 +12,8 @@ Commands:
                          the target-mode driver; summary, checks, JSON
     shell                interactive busybox guest with the device attached
     bench                print timing figures (no assertions)
+    fuzz                 a libFuzzer campaign against the device (exit 1 on
+                         a crash; docs/hardening.md)
     build                build QEMU with the device (what meson.build calls)
 
 Every command does its own set-up (packages, QEMU build, guest image) and is
@@ -309,6 +311,15 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="print timing figures")
     _add_common(b)
     b.set_defaults(func=commands.cmd_bench)
+    fz = sub.add_parser("fuzz", help="libFuzzer campaign against the "
+                        "device (QEMU generic-fuzz, ASan+UBSan); exit 0 no "
+                        "crash, 1 crash, 2 set-up error")
+    fz.add_argument("--minutes", type=float, default=30,
+                    help="campaign length (default 30)")
+    fz.add_argument("--corpus", metavar="DIR", default=None,
+                    help="corpus directory, grown in place (default "
+                    "build/fuzz/corpus)")
+    fz.set_defaults(func=commands.cmd_fuzz)
     bq = sub.add_parser("build", help="build QEMU with the device (and the "
                         "qtest with --qtest); what meson.build calls")
     bq.add_argument("--qtest", action="store_true",

@@ -11,6 +11,7 @@ from pathlib import Path
 from . import (apt, build, capture, host, image, kernels,
                matrix as matrix_mod, modbuild, paths, pictures, profiles,
                report, sweep, verdict, vm)
+from . import fuzz as fuzz_mod
 from . import probe as probe_mod
 from . import race as race_mod
 from . import replay as replay_mod
@@ -413,6 +414,17 @@ def _bench_race(args) -> None:
                       for x in p.prli_latency_us or []})
         print("    configured %6d us: observed %s" % (
             lat, ", ".join("%g us" % x for x in obs) or "no completion seen"))
+
+
+def cmd_fuzz(args) -> int:
+    """A libFuzzer campaign (qlaemu.fuzz): 0 no crash, 1 crash, 2 set-up."""
+    try:
+        r = fuzz_mod.run_fuzz(args.minutes, corpus=args.corpus)
+    except (ValueError, host.SetupError) as e:
+        print("qlaemu fuzz: %s" % e, file=sys.stderr)
+        return 2
+    print(fuzz_mod.summary(r))
+    return 1 if r.crashes or r.rc else 0
 
 
 def cmd_build(args) -> int:

@@ -32,7 +32,7 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 #: The QEMU files the build hooks patch (qemu/build-hooks.patch).
 HOOK_FILES = ("hw/meson.build", "hw/Kconfig", "meson.build",
               "tests/qtest/meson.build", "tests/qtest/libqos/meson.build",
-              "qapi/qom.json")
+              "qapi/qom.json", "tests/qtest/fuzz/generic_fuzz_configs.h")
 
 #: What the regex hooks of earlier harness versions inserted, by file.
 OLD_HOOKS = {
@@ -176,6 +176,8 @@ def _assert_hooks_once(tree):
         ).count("files('qla2532.c')") == 1
     assert (tree / "qapi" / "qom.json").read_text().count(
         "'fc-link':                    'FcLinkProperties'") == 1
+    assert (tree / "tests" / "qtest" / "fuzz" / "generic_fuzz_configs.h"
+            ).read_text().count('.name = "qla2532"') == 1
 
 
 @pytest.mark.build

@@ -1,0 +1,178 @@
+"""Coverage-guided fuzzing of the device (issue #11, docs/hardening.md).
+
+QEMU's own libFuzzer build (``--enable-fuzzing`` with Debian's clang-14 and
+libFuzzer, ASan and UBSan on) runs its ``generic-fuzz`` target with the
+configuration ``qla2532`` that ``qemu/build-hooks.patch`` adds to
+``tests/qtest/fuzz/generic_fuzz_configs.h``: the fuzzer reads and writes
+the card's BARs and PCI configuration, answers its DMA with fuzzed bytes
+and steps the virtual clock, while the simulated initiator runs a scenario
+(logins, INQUIRY, WRITE with data, READ, REPORT LUNS), so the target-mode
+data path is reachable once the fuzzed "driver" initialises the firmware.
+
+:func:`run_fuzz` builds it once (``BUILD_DIR/qemu-fuzz``, about 20 min the
+first time on two cores), runs a campaign over the corpus
+(``BUILD_DIR/fuzz/corpus``, grown in place) and keeps every crashing,
+leaking or hanging input in ``BUILD_DIR/fuzz/crashes``.  libFuzzer stops
+at the first crash; the input is the regression case to turn into a qtest
+(tests/qtest/qla2532-test.c ``iocb-hardening`` shows the style).
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from pathlib import Path
+
+from . import build, host, paths
+
+#: Debian packages of the libFuzzer build.
+FUZZ_PACKAGES = ("clang-14", "libfuzzer-14-dev")
+#: ``configure`` of the libFuzzer build (QEMU docs/devel/fuzzing.rst).
+FUZZ_CONFIGURE_ARGS = ("--cc=clang-14", "--cxx=clang++-14",
+                       "--enable-fuzzing", "--enable-sanitizers",
+                       "--target-list=x86_64-softmmu", "--disable-docs",
+                       "--disable-install-blobs", "--disable-werror")
+#: The fuzzer binary (ninja target) and its target for our device.
+FUZZ_BINARY = "qemu-fuzz-x86_64"
+FUZZ_TARGET = "generic-fuzz-qla2532"
+#: One input may run this long (s) before libFuzzer calls it a hang.
+INPUT_TIMEOUT_S = 10
+#: libFuzzer's progress lines: "#4096 pulse cov: 1234 ft: 2345 corp: 67/8b
+#: ... exec/s: 89 rss: 300Mb".
+STATUS_RE = re.compile(r"^#(\d+)\s+\S+\s+cov: (\d+) ft: (\d+) "
+                       r"corp: (\d+)/(\S+).*?exec/s: (\d+)", re.M)
+#: libFuzzer's final statistics (``-print_final_stats=1``).
+STAT_RE = re.compile(r"^stat::(\w+):\s+(\d+)", re.M)
+
+
+def fuzz_dir() -> Path:
+    """``BUILD_DIR/fuzz``: corpus/, crashes/ and the campaign logs."""
+    return Path(paths.BUILD_DIR) / "fuzz"
+
+
+@dataclasses.dataclass
+class FuzzResult:
+    """One campaign.
+
+    Attributes:
+        minutes: the campaign's length asked for (min).
+        wall_s: how long it ran (s).
+        executions: inputs run (libFuzzer number_of_executed_units).
+        exec_per_s: average executions per second.
+        coverage: edges covered at the end (libFuzzer "cov").
+        features: coverage features at the end ("ft").
+        corpus_files: inputs in the corpus at the end.
+        corpus_bytes: their total size (bytes).
+        new_units: inputs the campaign added to the corpus.
+        crashes: crash-/leak-/timeout-/oom- inputs the campaign wrote
+            (paths, str).
+        rc: the fuzzer's exit status (0: ran out of time, no crash).
+        log: the campaign's log (libFuzzer and sanitizer output).
+    """
+    minutes: float
+    wall_s: float
+    executions: int
+    exec_per_s: int
+    coverage: int
+    features: int
+    corpus_files: int
+    corpus_bytes: int
+    new_units: int
+    crashes: list
+    rc: int
+    log: str
+
+
+def ensure_fuzzer() -> Path:
+    """Build (incrementally) the libFuzzer QEMU; its binary's path.
+
+    Raises:
+        host.SetupError: a package, configure or the build failed.
+    """
+    bld = Path(paths.BUILD_DIR) / "qemu-fuzz"
+    build.configured_build(bld, FUZZ_CONFIGURE_ARGS, FUZZ_PACKAGES)
+    host.progress("building the libFuzzer QEMU in %s (first time ~20 min)"
+                  % bld)
+    build.ninja(bld, [FUZZ_BINARY], "ninja-fuzz")
+    return bld / FUZZ_BINARY
+
+
+def _corpus_size(d: Path) -> tuple:
+    files = [p for p in d.iterdir() if p.is_file()]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def parse_log(text: str) -> dict:
+    """Figures from a libFuzzer log: the last progress line's ``cov``,
+    ``ft``, ``exec/s`` and the final ``stat::`` values ({name: int})."""
+    out = {k: int(v) for k, v in STAT_RE.findall(text)}
+    status = STATUS_RE.findall(text)
+    if status:
+        last = status[-1]
+        out.update(cov=int(last[1]), ft=int(last[2]),
+                   last_exec_per_s=int(last[5]))
+    return out
+
+
+def run_fuzz(minutes: float, corpus: Path | None = None,
+             crashes: Path | None = None) -> FuzzResult:
+    """A campaign of ``minutes`` over ``corpus`` (grown in place).
+
+    Args:
+        minutes: wall-clock length (min, > 0).
+        corpus: the corpus directory (default ``BUILD_DIR/fuzz/corpus``).
+        crashes: where crashing inputs go (default ``.../fuzz/crashes``).
+    Returns:
+        FuzzResult.
+    Raises:
+        ValueError: minutes <= 0.
+        host.SetupError: the fuzzer could not be built.
+    """
+    if minutes <= 0:
+        raise ValueError("fuzz: --minutes must be positive")
+    binary = ensure_fuzzer()
+    corpus = Path(corpus or fuzz_dir() / "corpus")
+    crashes = Path(crashes or fuzz_dir() / "crashes")
+    corpus.mkdir(parents=True, exist_ok=True)
+    crashes.mkdir(parents=True, exist_ok=True)
+    before = {p.name for p in crashes.iterdir()}
+    log = fuzz_dir() / ("campaign-%s.log" % time.strftime("%Y%m%d-%H%M%S"))
+    argv = [str(binary), "--fuzz-target=" + FUZZ_TARGET, str(corpus),
+            "-max_total_time=%d" % max(1, round(minutes * 60)),
+            "-timeout=%d" % INPUT_TIMEOUT_S, "-print_final_stats=1",
+            "-artifact_prefix=%s/" % crashes]
+    # QEMU's objects live until exit by design: no leak reports at exit
+    env = {"ASAN_OPTIONS": "detect_leaks=0",
+           "UBSAN_OPTIONS": "halt_on_error=1:print_stacktrace=1"}
+    host.progress("fuzzing %s for %s min (log %s)" % (FUZZ_TARGET, minutes,
+                                                      log))
+    t0 = time.monotonic()
+    rc = host.run_logged(argv, log, cwd=fuzz_dir(), env=env)
+    wall = time.monotonic() - t0
+    text = log.read_text(errors="replace")
+    fig = parse_log(text)
+    files, size = _corpus_size(corpus)
+    new = sorted(str(p) for p in crashes.iterdir() if p.name not in before)
+    execs = fig.get("number_of_executed_units", 0)
+    return FuzzResult(
+        minutes=minutes, wall_s=round(wall, 1), executions=execs,
+        exec_per_s=fig.get("average_exec_per_sec",
+                           round(execs / wall) if wall else 0),
+        coverage=fig.get("cov", 0), features=fig.get("ft", 0),
+        corpus_files=files, corpus_bytes=size,
+        new_units=fig.get("new_units_added", 0), crashes=new, rc=rc,
+        log=str(log))
+
+
+def summary(r: FuzzResult) -> str:
+    """The campaign's figures as text (multi-line)."""
+    lines = ["fuzz %s: %s, %.0f s" % (
+        FUZZ_TARGET, "CRASH" if r.crashes or r.rc else "no crash",
+        r.wall_s),
+        "  executions %d (%d/s), coverage %d edges, %d features" % (
+            r.executions, r.exec_per_s, r.coverage, r.features),
+        "  corpus %d inputs, %d bytes (%d new)" % (
+            r.corpus_files, r.corpus_bytes, r.new_units)]
+    lines += ["  crash input: %s" % c for c in r.crashes]
+    lines.append("  log: %s" % r.log)
+    return "\n".join(lines)
