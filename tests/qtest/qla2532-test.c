@@ -1832,6 +1832,48 @@ static void test_iocb_hardening(void *obj, void *data,
     unlink(scenario);
 }
 
+/*
+ * The other reading of a data CTIO past FCP_DL (ctio-overrun=truncate,
+ * isp-fw.h ISP_CTIO_OVERRUN_*): the data up to FCP_DL goes out and the
+ * CTIO completes as usual; a CTIO wholly past FCP_DL is still refused.
+ */
+static void test_ctio_overrun_truncate(void *obj, void *data,
+                                       QGuestAllocator *alloc)
+{
+    QlaTest t;
+    g_autofree char *scenario = data;   /* scenario_before */
+    uint8_t icb[ICB_SIZE], req[IOCB_SIZE], rsp[IOCB_SIZE], atio[IOCB_SIZE];
+    uint32_t exch;
+    uint64_t buf;
+
+    qla_attach(&t, obj, alloc);
+    buf = guest_alloc(t.alloc, 0x1000);
+    rings_alloc(&t);
+    fw_start(&t);
+    icb_build(&t, icb, ICB_FO1_TARGET, true);
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_COMPLETE);
+    exch = atio_wait(&t, atio);
+    g_assert_cmphex(ldl_be_p(atio + 32 + 28), ==, 96);      /* FCP_DL */
+
+    /* wholly past FCP_DL: refused in this reading too */
+    ctio_data_in(req, 1, CTIO_HANDLE_MARK | 0x21, exch, 1, buf, 16);
+    stl_le_p(req + 36, 96);                     /* relative offset */
+    iocb_round_trip(&t, req, 1, rsp);
+    check_error_entry(rsp, req, RF_INV_E_PARAM);
+
+    /* 200 bytes for an FCP_DL of 96: 96 go out, the CTIO completes */
+    qtest_memset(t.qts, buf, 0, 200);
+    ctio_data_in(req, 1, CTIO_HANDLE_MARK | 0x22, exch, 1, buf, 200);
+    stw_le_p(req + 26, CTIO7_FLAGS_DATA_IN | CTIO7_FLAGS_SEND_STATUS);
+    iocb_round_trip(&t, req, 1, rsp);
+    g_assert_cmphex(rsp[0], ==, ET_CTIO_TYPE7);
+    g_assert_cmphex(rsp[3], ==, 0);
+    g_assert_cmphex(lduw_le_p(rsp + 8), ==, CTIO_SUCCESS);
+
+    qla_detach(&t);
+    unlink(scenario);
+}
+
 /* before: unimplemented-feature logging (-d unimp) into a file of the
  * test's own; its path is the test's data. */
 static void *unimp_log_before(GString *cmd_line, void *arg)
@@ -1871,6 +1913,11 @@ static void qla2532_register_tests(void)
         .before = scenario_before,
         .arg = (void *)SCENARIO_INQUIRY,
     };
+    QOSGraphTestOptions with_truncate = {
+        .edge.extra_device_opts = QLA_FAST ",ctio-overrun=truncate",
+        .before = scenario_before,
+        .arg = (void *)SCENARIO_INQUIRY,
+    };
     QOSGraphTestOptions with_write = {
         .edge.extra_device_opts = QLA_FAST,
         .before = scenario_before,
@@ -1890,6 +1937,8 @@ static void qla2532_register_tests(void)
                  &with_scenario);
     qos_add_test("iocb-hardening", "qla2532", test_iocb_hardening,
                  &with_write);
+    qos_add_test("ctio-overrun-truncate", "qla2532",
+                 test_ctio_overrun_truncate, &with_truncate);
 }
 
 libqos_init(qla2532_register_tests);
