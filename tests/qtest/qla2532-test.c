@@ -1739,6 +1739,26 @@ static void test_iocb_malformed(void *obj, void *data, QGuestAllocator *alloc)
 }
 
 /*
+ * The firmware up in target mode (qla_target.c
+ * qlt_24xx_config_nvram_stage1: fo1 BIT_4, an ATIO ring) with a page of
+ * guest memory in *@buf, and the partner's first command taken: its ATIO
+ * in @atio, its exchange address returned.
+ */
+static uint32_t target_up(QlaTest *t, void *obj, QGuestAllocator *alloc,
+                          uint8_t *atio, uint64_t *buf)
+{
+    uint8_t icb[ICB_SIZE];
+
+    qla_attach(t, obj, alloc);
+    *buf = guest_alloc(t->alloc, 0x1000);
+    rings_alloc(t);
+    fw_start(t);
+    icb_build(t, icb, ICB_FO1_TARGET, true);
+    g_assert_cmphex(fw_init(t, icb), ==, MBS_COMMAND_COMPLETE);
+    return atio_wait(t, atio);
+}
+
+/*
  * Issue #11: guest input the firmware must refuse, each with the status
  * the model gives and its source (isp-mbx.c, isp-fw.c, isp-tgt.c,
  * isp-els.c, qla2532.c qla2532_dma_is_ram), in the style of QEMU's
@@ -1749,18 +1769,12 @@ static void test_iocb_hardening(void *obj, void *data,
 {
     QlaTest t;
     g_autofree char *scenario = data;   /* scenario_before */
-    uint8_t icb[ICB_SIZE], req[IOCB_SIZE], rsp[IOCB_SIZE], atio[IOCB_SIZE];
+    uint8_t req[IOCB_SIZE], rsp[IOCB_SIZE], atio[IOCB_SIZE];
     uint16_t out[2];
     uint32_t exch;
     uint64_t buf;
 
-    qla_attach(&t, obj, alloc);
-    buf = guest_alloc(t.alloc, 0x1000);
-    rings_alloc(&t);
-    fw_start(&t);
-    icb_build(&t, icb, ICB_FO1_TARGET, true);
-    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_COMPLETE);
-    exch = atio_wait(&t, atio);
+    exch = target_up(&t, obj, alloc, atio, &buf);
     g_assert_cmphex(atio[32 + 12], ==, 0x2a);   /* CDB: WRITE(10) */
     g_assert_cmphex(ldl_be_p(atio + 32 + 28), ==, 512);     /* FCP_DL */
 
@@ -1842,17 +1856,11 @@ static void test_ctio_overrun_truncate(void *obj, void *data,
 {
     QlaTest t;
     g_autofree char *scenario = data;   /* scenario_before */
-    uint8_t icb[ICB_SIZE], req[IOCB_SIZE], rsp[IOCB_SIZE], atio[IOCB_SIZE];
+    uint8_t req[IOCB_SIZE], rsp[IOCB_SIZE], atio[IOCB_SIZE];
     uint32_t exch;
     uint64_t buf;
 
-    qla_attach(&t, obj, alloc);
-    buf = guest_alloc(t.alloc, 0x1000);
-    rings_alloc(&t);
-    fw_start(&t);
-    icb_build(&t, icb, ICB_FO1_TARGET, true);
-    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_COMPLETE);
-    exch = atio_wait(&t, atio);
+    exch = target_up(&t, obj, alloc, atio, &buf);
     g_assert_cmphex(ldl_be_p(atio + 32 + 28), ==, 96);      /* FCP_DL */
 
     /* wholly past FCP_DL: refused in this reading too */
