@@ -82,10 +82,6 @@ LOGIN_BOUND_NS = 30_000_000_000
 POINT_TIMEOUT_S = 60.0
 #: Seconds between QMP polls of the report (race / sweep).
 POLL_S = 0.1
-#: How long the race waits (wall, s, after ready) for the device to stop
-#: the VM at the end of the scenario before it falls back to polling.
-#: A stock or fixed race is done within about 5 s of ready.
-STOP_WAIT_S = 60
 
 
 class RaceError(RuntimeError):
@@ -425,28 +421,17 @@ def _race_controller(bound_ns: int, snap: Path, timeout_s: float,
     anything -- the scenario may end before or after the guest's ``ready``
     --, read the report from the paused VM, ``cont``, wait for ``ready``
     and send finish.  A run that does not stop within the ready bound plus
-    :data:`STOP_WAIT_S` (no login, a pass past its bound, a hung guest) is
-    decided as before: ``ready``, then polling (:func:`poll_point`)
-    (docs/race.md "Bit-identical timelines")."""
+    :data:`qlaemu.scenario.STOP_WAIT_S` (no login, a pass past its bound, a
+    hung guest) is decided as before: ``ready``, then polling
+    (:func:`poll_point`) (docs/race.md "Bit-identical timelines")."""
     def controller(ctl):
-        ctl.qmp("cont")
-        ready = None
-        stopped = ctl.wait_event("STOP", ready_timeout_s)
-        if stopped is None:
-            # not done by the ready bound: the guest must at least be ready
-            ready = ctl.wait_mark("ready", 1.0)
-            t_ready = ctl.elapsed_s()
-            stopped = ctl.wait_event("STOP", STOP_WAIT_S)
+        stopped, t_ready = scenario.hands_off_start(ctl, ready_timeout_s)
         budget = max(10.0, timeout_s - ctl.elapsed_s() - 30)
         rep, stop, polls = poll_point(ctl, bound_ns, budget, poll_s)
         snap.write_text(json.dumps(rep))
         t_done = ctl.elapsed_s()
-        if stopped is not None:
-            ctl.qmp("cont")
-        if ready is None:
-            ctl.wait_mark("ready", ready_timeout_s)
-            t_ready = ctl.elapsed_s()
-        ctl.send("finish")
+        t_ready = scenario.hands_off_end(ctl, stopped, t_ready,
+                                         ready_timeout_s)
         return {"stop": stop, "polls": polls, "ready_s": round(t_ready, 2),
                 "verdict_s": round(t_done, 2), "done": stop == "done",
                 "stopped_by_device": stopped is not None}

@@ -133,13 +133,60 @@ def _device_opts(scenario: Path, report_file: Path, device_opts: str,
                                           user)
 
 
-def _controller(done_timeout_s: float, poll_s: float, snapshot: Path,
-                ready_timeout_s: float = READY_TIMEOUT_S):
-    """The host side: wait for ready, poll the report, send finish."""
+#: How long a hands-off run waits (wall, s) past the ready bound for the
+#: device to stop the VM at the end of the scenario (docs/race.md §4).
+STOP_WAIT_S = 60
 
-    def controller(ctl):
+
+def hands_off_start(ctl, ready_timeout_s: float):
+    """The first half of a hands-off run (QEMU started with ``-S`` and the
+    device with ``stop-after-done-ns``): ``cont`` before the first guest
+    instruction, then only read -- QMP's STOP event, which the device
+    causes after the scenario is done, whether before or after the
+    guest's ``ready`` mark.  Without a STOP by the ready bound the guest
+    must at least be ready (else :meth:`wait_mark` raises), and the STOP
+    gets :data:`STOP_WAIT_S` more.
+
+    Returns:
+        (STOP event or None, wall time of ``ready`` in s, or None when it
+        was not matched yet).
+    """
+    ctl.qmp("cont")
+    stopped = ctl.wait_event("STOP", ready_timeout_s)
+    if stopped is not None:
+        return stopped, None
+    ctl.wait_mark("ready", 1.0)
+    t_ready = ctl.elapsed_s()
+    return ctl.wait_event("STOP", STOP_WAIT_S), t_ready
+
+
+def hands_off_end(ctl, stopped, t_ready, ready_timeout_s: float) -> float:
+    """The second half: ``cont`` a stopped VM, wait for ``ready`` unless
+    ``t_ready`` says when it came, send ``finish``.  Returns the wall time
+    of ready (s)."""
+    if stopped is not None:
+        ctl.qmp("cont")
+    if t_ready is None:
         ctl.wait_mark("ready", ready_timeout_s)
         t_ready = ctl.elapsed_s()
+    ctl.send("finish")
+    return t_ready
+
+
+def _controller(done_timeout_s: float, poll_s: float, snapshot: Path,
+                ready_timeout_s: float = READY_TIMEOUT_S,
+                hands_off: bool = False):
+    """The host side: wait for ready, poll the report, send finish; with
+    ``hands_off``, wait for the device's STOP instead of polling while the
+    guest runs (:func:`hands_off_start`)."""
+
+    def controller(ctl):
+        stopped = None
+        if hands_off:
+            stopped, t_ready = hands_off_start(ctl, ready_timeout_s)
+        else:
+            ctl.wait_mark("ready", ready_timeout_s)
+            t_ready = ctl.elapsed_s()
         deadline = time.monotonic() + done_timeout_s
         polls = 0
         rep = None
@@ -158,9 +205,10 @@ def _controller(done_timeout_s: float, poll_s: float, snapshot: Path,
                 break
             time.sleep(poll_s)
         t_done = ctl.elapsed_s()
-        ctl.send("finish")
+        t_ready = hands_off_end(ctl, stopped, t_ready, ready_timeout_s)
         return {"ready_s": round(t_ready, 2), "done_s": round(t_done, 2),
                 "done": done, "polls": polls,
+                "stopped_by_device": stopped is not None,
                 "virtual_time_ns": rep.get("virtual_time_ns")}
     return controller
 
@@ -290,8 +338,16 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
         done_timeout_s = max(10.0, timeout_s - READY_TIMEOUT_S / 4
                              - FINISH_MARGIN_S)
     if controller is None:
+        # hands off while the guest runs (docs/race.md §4), where the
+        # device runs the scenario itself
+        hands_off = replay is None and not link_objects
         controller = _controller(done_timeout_s, poll_s, snapshot,
-                                 ready_timeout_s)
+                                 ready_timeout_s, hands_off)
+        if hands_off:
+            opts += ",stop-after-done-ns=1"
+            dargs = _qemu_args(wwpn, wwnn, opts, icount,
+                               list(qemu_args) + ["-S"], adir, trace,
+                               pcap if capture else None, link_objects)
     # The guest's wait is in virtual time, which under -icount sleep=off
     # runs far ahead of the wall clock while the guest idles: give it a
     # day; the host's timeout_s bounds the run.
