@@ -11,10 +11,12 @@ data path is reachable once the fuzzed "driver" initialises the firmware.
 
 :func:`run_fuzz` builds it once (``BUILD_DIR/qemu-fuzz``, about 20 min the
 first time on two cores), runs a campaign over the corpus
-(``BUILD_DIR/fuzz/corpus``, grown in place) and keeps every crashing,
-leaking or hanging input in ``BUILD_DIR/fuzz/crashes``.  libFuzzer stops
-at the first crash; the input is the regression case to turn into a qtest
-(tests/qtest/qla2532-test.c ``iocb-hardening`` shows the style).
+(``BUILD_DIR/fuzz/corpus``, grown in place, seeded from the repository's
+``fuzz/corpus``: the saved corpus of earlier campaigns) and keeps every
+crashing, leaking or hanging input in ``BUILD_DIR/fuzz/crashes``.
+libFuzzer stops at the first crash; the input is the regression case to
+turn into a qtest (tests/qtest/qla2532-test.c ``iocb-hardening`` shows the
+style).
 """
 from __future__ import annotations
 
@@ -35,6 +37,9 @@ FUZZ_CONFIGURE_ARGS = ("--cc=clang-14", "--cxx=clang++-14",
 #: The fuzzer binary (ninja target) and its target for our device.
 FUZZ_BINARY = "qemu-fuzz-x86_64"
 FUZZ_TARGET = "generic-fuzz-qla2532"
+#: The saved corpus of the campaigns so far (read-only seeds; new inputs
+#: go to the working corpus in BUILD_DIR/fuzz/corpus).
+SEED_CORPUS = paths.REPO / "fuzz" / "corpus"
 #: One input may run this long (s) before libFuzzer calls it a hang.
 INPUT_TIMEOUT_S = 10
 #: libFuzzer's progress lines: "#4096 pulse cov: 1234 ft: 2345 corp: 67/8b
@@ -137,7 +142,8 @@ def run_fuzz(minutes: float, corpus: Path | None = None,
     crashes.mkdir(parents=True, exist_ok=True)
     before = {p.name for p in crashes.iterdir()}
     log = fuzz_dir() / ("campaign-%s.log" % time.strftime("%Y%m%d-%H%M%S"))
-    argv = [str(binary), "--fuzz-target=" + FUZZ_TARGET, str(corpus),
+    seeds = [str(SEED_CORPUS)] if SEED_CORPUS.is_dir() else []
+    argv = [str(binary), "--fuzz-target=" + FUZZ_TARGET, str(corpus), *seeds,
             "-max_total_time=%d" % max(1, round(minutes * 60)),
             "-timeout=%d" % INPUT_TIMEOUT_S, "-print_final_stats=1",
             "-artifact_prefix=%s/" % crashes]
