@@ -471,6 +471,21 @@ static void step(FcReplay *r)
             r->cur++;
             continue;
         }
+        if (rf->out && !r->xchgs[rf->xid].ours &&
+            !r->xchgs[rf->xid].live_known) {
+            /*
+             * The captured initiator's answer (an LS_ACC to a LOGO, a
+             * BA_ACC) to a request of the target that never came on the
+             * live link -- already a "missing" divergence.  A Responder
+             * frame of no open exchange is not sent (FC-FS-3 exchange
+             * management; Wireshark would flag it "no record of
+             * exchange"): it is skipped and logged.
+             */
+            rf->done = true;
+            log_frame(r, "skipped", rf->f, r->cur + 1);
+            r->cur++;
+            continue;
+        }
         if (rf->out) {
             int64_t due = due_time(r, rf, 1.0);
 
