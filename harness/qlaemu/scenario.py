@@ -332,8 +332,6 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
         opts = _device_opts(scen, report_file, device_opts, replay)
     except ValueError as e:
         raise ScenarioError(str(e)) from e
-    dargs = _qemu_args(wwpn, wwnn, opts, icount, qemu_args, adir, trace,
-                       pcap if capture else None, link_objects)
     if done_timeout_s is None:
         done_timeout_s = max(10.0, timeout_s - READY_TIMEOUT_S / 4
                              - FINISH_MARGIN_S)
@@ -345,9 +343,9 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
                                  ready_timeout_s, hands_off)
         if hands_off:
             opts += ",stop-after-done-ns=1"
-            dargs = _qemu_args(wwpn, wwnn, opts, icount,
-                               list(qemu_args) + ["-S"], adir, trace,
-                               pcap if capture else None, link_objects)
+            qemu_args = list(qemu_args) + ["-S"]
+    dargs = _qemu_args(wwpn, wwnn, opts, icount, qemu_args, adir, trace,
+                       pcap if capture else None, link_objects)
     # The guest's wait is in virtual time, which under -icount sleep=off
     # runs far ahead of the wall clock while the guest idles: give it a
     # day; the host's timeout_s bounds the run.
