@@ -23,7 +23,8 @@ QTESTS = ("/x86_64/qla2532/pci-identity", "/x86_64/qla2532/realize-failure",
           QOS + "/invalid-command", QOS + "/malformed-mbox",
           QOS + "/mbox-commands", QOS + "/mbox-invalid-params",
           QOS + "/mbox-no-partner", QOS + "/iocb-malformed",
-          QOS + "/iocb-hardening", QOS + "/ctio-overrun-truncate")
+          QOS + "/iocb-hardening", QOS + "/ctio-overrun-truncate",
+          QOS + "/migrate-write")
 
 #: A TAP result line: "ok 3 /x86_64/qla2532/mbox-reg-test" optionally
 #: followed by "# SKIP ..." / "# TODO ...".

@@ -421,3 +421,127 @@ void fc_link_finalize(FcLink *l)
     g_queue_free_full(l->in_flight, g_free);
     l->in_flight = NULL;
 }
+
+/* ------------------------------------------------------------------ */
+/* Saved state                                                        */
+
+static const VMStateDescription vmstate_fc_frame = {
+    .name = "fc-frame",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (VMStateField[]) {
+        VMSTATE_UINT8(sof, FcFrame),
+        VMSTATE_UINT8(eof, FcFrame),
+        VMSTATE_UINT8_ARRAY(hdr, FcFrame, FC_HDR_LEN),
+        VMSTATE_UINT32(len, FcFrame),
+        VMSTATE_INT64(time_ns, FcFrame),
+        VMSTATE_UINT8_ARRAY(payload, FcFrame, FC_MAX_PAYLOAD),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+const VMStateDescription vmstate_fc_port = {
+    .name = "fc-port",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (VMStateField[]) {
+        VMSTATE_UINT64(wwpn, FcPort),
+        VMSTATE_UINT64(wwnn, FcPort),
+        VMSTATE_UINT32(conn, FcPort),
+        VMSTATE_INT32(hard_loop_id, FcPort),
+        VMSTATE_BOOL(online, FcPort),
+        VMSTATE_BOOL(up, FcPort),
+        VMSTATE_UINT32(port_id, FcPort),
+        VMSTATE_UINT16(loop_id, FcPort),
+        VMSTATE_UINT8(al_pa, FcPort),
+        VMSTATE_UINT8(prev_al_pa, FcPort),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+/* The frames in flight, oldest first, as an array for the stream. */
+static int fc_link_pre_save(void *opaque)
+{
+    FcLink *l = opaque;
+    GList *e;
+    uint32_t i = 0;
+
+    l->mig_nframes = g_queue_get_length(l->in_flight);
+    l->mig_frames = g_new(FcFrame, MAX(l->mig_nframes, 1));
+    for (e = l->in_flight->head; e; e = e->next) {
+        l->mig_frames[i++] = *(FcFrame *)e->data;
+    }
+    return 0;
+}
+
+static int fc_link_post_save(void *opaque)
+{
+    FcLink *l = opaque;
+
+    g_free(l->mig_frames);
+    l->mig_frames = NULL;
+    l->mig_nframes = 0;
+    return 0;
+}
+
+static int fc_link_pre_load(void *opaque)
+{
+    return fc_link_post_save(opaque);
+}
+
+static int fc_link_post_load(void *opaque, int version_id)
+{
+    FcLink *l = opaque;
+    uint32_t i;
+    int ret = 0;
+
+    if (l->topology > FC_TOPO_P2P || l->lilp[0] >= sizeof(l->lilp)) {
+        ret = -EINVAL;
+    }
+    for (i = 0; i < l->mig_nframes; i++) {
+        if (l->mig_frames[i].len > FC_MAX_PAYLOAD) {
+            ret = -EINVAL;
+        }
+    }
+    g_queue_free_full(l->in_flight, g_free);
+    l->in_flight = g_queue_new();
+    for (i = 0; !ret && i < l->mig_nframes; i++) {
+        g_queue_push_tail(l->in_flight,
+                          g_memdup2(&l->mig_frames[i], sizeof(FcFrame)));
+    }
+    fc_link_post_save(l);
+    return ret;
+}
+
+const VMStateDescription vmstate_fc_link = {
+    .name = "fc-link",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = fc_link_pre_save,
+    .post_save = fc_link_post_save,
+    .pre_load = fc_link_pre_load,
+    .post_load = fc_link_post_load,
+    .fields = (VMStateField[]) {
+        VMSTATE_UINT32_EQUAL(nports, FcLink,
+                             "the destination's link has other ports"),
+        VMSTATE_UINT32(topology, FcLink),
+        VMSTATE_UINT8_ARRAY(lilp, FcLink, 128),
+        VMSTATE_UINT16(pending_lip, FcLink),
+        VMSTATE_BOOL(forced_down, FcLink),
+        VMSTATE_TIMER_PTR(init_timer, FcLink),
+        VMSTATE_TIMER_PTR(frame_timer, FcLink),
+        VMSTATE_UINT32(mig_nframes, FcLink),
+        {
+            .name = "mig_frames",
+            .version_id = 0,
+            .vmsd = &vmstate_fc_frame,
+            .num_offset = vmstate_offset_value(FcLink, mig_nframes,
+                                               uint32_t),
+            .size = sizeof(FcFrame),
+            .flags = VMS_STRUCT | VMS_VARRAY_UINT32 | VMS_ALLOC |
+                     VMS_POINTER,
+            .offset = vmstate_offset_pointer(FcLink, mig_frames, FcFrame),
+        },
+        VMSTATE_END_OF_LIST()
+    }
+};

@@ -18,6 +18,7 @@
 
 #include "qemu/timer.h"
 #include "qapi/qmp/qdict.h"
+#include "migration/vmstate.h"
 #include "fc.h"
 
 #define FC_LINK_MAX_PORTS       8
@@ -120,7 +121,22 @@ struct FcLink {
     GQueue *in_flight;          /* FcFrame *, in delivery order */
     FcLinkTap *tap;
     void *tap_opaque;
+    /* saved state: @in_flight as an array while saving/loading */
+    FcFrame *mig_frames;
+    uint32_t mig_nframes;
 };
+
+/*
+ * Saved state (savevm, migration) of a link and of a port's place on it.
+ * vmstate_fc_link holds the medium: topology, loop map, the pending
+ * initialisation and the frames in flight with their send times;
+ * vmstate_fc_port what the link gave a port (online, up, addresses) and
+ * the names and options the firmware may have changed.  The set of
+ * attached ports is configuration: the destination must have the same
+ * (checked by count).
+ */
+extern const VMStateDescription vmstate_fc_link;
+extern const VMStateDescription vmstate_fc_port;
 
 /* FC-AL AL_PA of loop ID @loop_id (0..126), FC-AL-2 §10.4 (table). */
 uint8_t fc_al_pa_of_loop_id(unsigned loop_id);

@@ -96,3 +96,39 @@ GString *fc_log_to_json(FcLog *l, QDict *extra)
     qobject_unref(out);
     return json;
 }
+
+char *fc_log_save(FcLog *l)
+{
+    QDict *out = qdict_new();
+    GString *json;
+
+    qdict_put_obj(out, "counters", QOBJECT(qobject_ref(l->counters)));
+    qdict_put_obj(out, "events", QOBJECT(qobject_ref(l->events)));
+    qdict_put_int(out, "nevents", l->nevents);
+    qdict_put_int(out, "dropped", l->dropped);
+    json = qobject_to_json(QOBJECT(out));
+    qobject_unref(out);
+    return g_string_free(json, false);
+}
+
+bool fc_log_load(FcLog *l, const char *json, Error **errp)
+{
+    QObject *obj = qobject_from_json(json, errp);
+    QDict *in = qobject_to(QDict, obj);
+    QDict *counters = in ? qdict_get_qdict(in, "counters") : NULL;
+    QList *events = in ? qdict_get_qlist(in, "events") : NULL;
+    bool ok = counters && events && qdict_haskey(in, "nevents") &&
+              qlist_size(events) == qdict_get_try_int(in, "nevents", -1);
+
+    if (ok) {
+        fc_log_destroy(l);
+        l->counters = qobject_ref(counters);
+        l->events = qobject_ref(events);
+        l->nevents = qlist_size(events);
+        l->dropped = qdict_get_try_int(in, "dropped", 0);
+    } else if (obj) {
+        error_setg(errp, "qla2532: the saved event log is malformed");
+    }
+    qobject_unref(obj);
+    return ok;
+}

@@ -13,6 +13,7 @@
 
 #include "qapi/qmp/qdict.h"
 #include "qapi/qmp/qlist.h"
+#include "qapi/error.h"
 
 /**
  * FcLog: counters and events.
@@ -54,5 +55,16 @@ void fc_log_count_code(FcLog *l, const char *group, unsigned code);
  * members of @extra (may be NULL), pretty-printed.  Caller frees.
  */
 GString *fc_log_to_json(FcLog *l, QDict *extra);
+
+/**
+ * fc_log_save / fc_log_load: the log as one compact JSON text for the
+ * device's saved state (savevm, migration): {"counters": ...,
+ * "events": [...], "nevents": N, "dropped": N}.  fc_log_save returns a
+ * new string (caller frees).  fc_log_load replaces @l's contents with
+ * @json's; on a text that is not such an object it returns false with
+ * @errp set and leaves @l unchanged.
+ */
+char *fc_log_save(FcLog *l);
+bool fc_log_load(FcLog *l, const char *json, Error **errp);
 
 #endif /* HW_QLA2532_FC_LOG_H */

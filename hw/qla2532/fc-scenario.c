@@ -795,6 +795,18 @@ static bool scn_parse(FcScenario *scn, QDict *d, Error **errp)
 /* ------------------------------------------------------------------ */
 /* Loading                                                            */
 
+/* FNV-1a (32 bits) of the file's bytes: a saved run names its program. */
+static uint32_t fc_scenario_digest(const char *text, gsize len)
+{
+    uint32_t h = 0x811c9dc5u;
+    gsize i;
+
+    for (i = 0; i < len; i++) {
+        h = (h ^ (uint8_t)text[i]) * 0x01000193u;
+    }
+    return h;
+}
+
 FcScenario *fc_scenario_load(const char *path, Error **errp)
 {
     g_autofree char *text = NULL;
@@ -840,6 +852,7 @@ FcScenario *fc_scenario_load(const char *path, Error **errp)
 
     scn = g_new0(FcScenario, 1);
     scn->path = g_strdup(path);
+    scn->digest = fc_scenario_digest(text, len);
     if (!scn_parse(scn, d, &err)) {
         qobject_unref(obj);
         error_prepend(&err, "qla2532: scenario %s: ", path);

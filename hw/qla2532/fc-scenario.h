@@ -120,6 +120,7 @@ typedef struct FcScenarioStep {
  */
 typedef struct FcScenario {
     char *path;
+    uint32_t digest;            /* FNV-1a of the file: saved state names it */
     char *name;                 /* "name", or NULL */
     uint64_t lun;
     int64_t first_delay_ns;

@@ -278,3 +278,31 @@ void fc_sim_port_finalize(FcSimPort *sp)
         sp->login_timer = NULL;
     }
 }
+
+static int fc_sim_port_post_load(void *opaque, int version_id)
+{
+    FcSimPort *sp = opaque;
+
+    return sp->login > FC_SIM_LOGGED_IN ? -EINVAL : 0;
+}
+
+const VMStateDescription vmstate_fc_sim_port = {
+    .name = "fc-sim-port",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = fc_sim_port_post_load,
+    .fields = (VMStateField[]) {
+        VMSTATE_STRUCT(port, FcSimPort, 1, vmstate_fc_port, FcPort),
+        VMSTATE_UINT32(login, FcSimPort),
+        VMSTATE_UINT32(peer_id, FcSimPort),
+        VMSTATE_UINT16(next_ox_id, FcSimPort),
+        VMSTATE_UINT16(pending_ox_id, FcSimPort),
+        VMSTATE_UINT8(pending_els, FcSimPort),
+        VMSTATE_UINT32(retries, FcSimPort),
+        VMSTATE_TIMER_PTR(login_timer, FcSimPort),
+        VMSTATE_UINT32(els_rx, FcSimPort),
+        VMSTATE_UINT32(els_tx, FcSimPort),
+        VMSTATE_UINT32(rjt_rx, FcSimPort),
+        VMSTATE_END_OF_LIST()
+    }
+};

@@ -71,6 +71,12 @@ struct FcSimPort {
     uint32_t rjt_rx;
 };
 
+/*
+ * Saved state of a simulated port: its place on the link and its login
+ * (not its scenario: the owner saves that, fc-sim-scsi.h).
+ */
+extern const VMStateDescription vmstate_fc_sim_port;
+
 /* Prepare @sp (names and options already set) and attach it to @link. */
 void fc_sim_port_init(FcSimPort *sp, FcLink *link);
 void fc_sim_port_finalize(FcSimPort *sp);

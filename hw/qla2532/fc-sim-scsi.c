@@ -19,6 +19,7 @@
 #include "qemu/osdep.h"
 #include "qemu/cutils.h"
 #include "qemu/timer.h"
+#include "qemu/error-report.h"
 #include "qapi/error.h"
 #include "qapi/qmp/qbool.h"
 #include "qapi/qmp/qdict.h"
@@ -203,6 +204,12 @@ struct FcSimScsi {
     uint64_t counters[SIM_C__MAX];
     void (*done_cb)(void *);    /* fc_sim_scsi_on_done */
     void *done_opaque;
+
+    /* saved state (vmstate_fc_sim_scsi) */
+    uint32_t mig_nsteps;        /* scn->nsteps */
+    uint32_t mig_digest;        /* scn->digest */
+    char *mig_json;             /* reasons and interruptions, while saving */
+    uint32_t mig_json_len;      /* bytes, with the NUL */
 };
 
 /* ------------------------------------------------------------------ */
@@ -1541,6 +1548,8 @@ FcSimScsi *fc_sim_scsi_new(FcSimPort *sp, const char *path, FcLog *log,
         st->sense_key = st->asc = st->ascq = -1;
     }
     ss->interrupts = qlist_new();
+    ss->mig_nsteps = scn->nsteps;
+    ss->mig_digest = scn->digest;
     ss->phase = SIM_PHASE_WAIT;
     ss->cmd.step = -1;
     ss->cmd.abort_at_ns = -1;
@@ -1564,6 +1573,7 @@ void fc_sim_scsi_free(FcSimScsi *ss)
     timer_free(ss->cmd_timer);
     timer_free(ss->lip_timer);
     g_free(ss->cmd.buf);
+    g_free(ss->mig_json);
     for (i = 0; i < ss->scn->nsteps; i++) {
         g_ptr_array_free(ss->steps[i].reasons, true);
     }
@@ -1572,3 +1582,210 @@ void fc_sim_scsi_free(FcSimScsi *ss)
     qobject_unref(ss->interrupts);
     g_free(ss);
 }
+
+/* ------------------------------------------------------------------ */
+/* Saved state                                                        */
+
+static const VMStateDescription vmstate_sim_step = {
+    .name = "fc-sim-scsi-step",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (VMStateField[]) {
+        VMSTATE_UINT32(attempts, SimStep),
+        VMSTATE_UINT32(total_attempts, SimStep),
+        VMSTATE_BOOL(finished, SimStep),
+        VMSTATE_BOOL(passed, SimStep),
+        VMSTATE_INT32(status, SimStep),
+        VMSTATE_INT32(sense_key, SimStep),
+        VMSTATE_INT32(asc, SimStep),
+        VMSTATE_INT32(ascq, SimStep),
+        VMSTATE_UINT32(residual, SimStep),
+        VMSTATE_UINT8(resid_flags, SimStep),
+        VMSTATE_INT64(latency_ns, SimStep),
+        VMSTATE_UINT32(abts, SimStep),
+        VMSTATE_UINT32(reasons_dropped, SimStep),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+static const VMStateDescription vmstate_sim_cmd = {
+    .name = "fc-sim-scsi-exchange",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (VMStateField[]) {
+        VMSTATE_UINT32(state, SimCmd),
+        VMSTATE_INT32(step, SimCmd),
+        VMSTATE_UINT16(ox_id, SimCmd),
+        VMSTATE_UINT16(rx_id, SimCmd),
+        VMSTATE_UINT8(seq_id, SimCmd),
+        VMSTATE_BOOL(read, SimCmd),
+        VMSTATE_BOOL(write, SimCmd),
+        VMSTATE_UINT32(xfer_len, SimCmd),
+        /* the data to write, or the data read so far: xfer_len bytes */
+        VMSTATE_VBUFFER_ALLOC_UINT32(buf, SimCmd, 0, NULL, xfer_len),
+        VMSTATE_UINT32(bytes_in, SimCmd),
+        VMSTATE_UINT32(bytes_out, SimCmd),
+        VMSTATE_INT64(issue_ns, SimCmd),
+        VMSTATE_INT64(deadline_ns, SimCmd),
+        VMSTATE_INT64(abort_at_ns, SimCmd),
+        VMSTATE_BOOL(abts_for_timeout, SimCmd),
+        VMSTATE_BOOL(withheld, SimCmd),
+        VMSTATE_BOOL(error, SimCmd),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+/* The steps' reasons and the interruptions, as JSON, for the stream. */
+static int sim_pre_save(void *opaque)
+{
+    FcSimScsi *ss = opaque;
+    QDict *d = qdict_new();
+    QList *reasons = qlist_new();
+    GString *json;
+    unsigned i, j;
+
+    for (i = 0; i < ss->scn->nsteps; i++) {
+        QList *r = qlist_new();
+
+        for (j = 0; j < ss->steps[i].reasons->len; j++) {
+            qlist_append_str(r, g_ptr_array_index(ss->steps[i].reasons, j));
+        }
+        qlist_append(reasons, r);
+    }
+    qdict_put(d, "reasons", reasons);
+    qdict_put_obj(d, "interruptions",
+                  QOBJECT(qobject_ref(ss->interrupts)));
+    json = qobject_to_json(QOBJECT(d));
+    qobject_unref(d);
+    g_free(ss->mig_json);
+    ss->mig_json_len = json->len + 1;
+    ss->mig_json = g_string_free(json, false);
+    return 0;
+}
+
+static int sim_post_save(void *opaque)
+{
+    FcSimScsi *ss = opaque;
+
+    g_free(ss->mig_json);
+    ss->mig_json = NULL;
+    ss->mig_json_len = 0;
+    return 0;
+}
+
+static int sim_pre_load(void *opaque)
+{
+    FcSimScsi *ss = opaque;
+
+    g_free(ss->cmd.buf);
+    ss->cmd.buf = NULL;
+    return sim_post_save(ss);
+}
+
+/* Rebuild the reasons and interruptions from the loaded JSON. */
+static bool sim_load_lists(FcSimScsi *ss, QList *reasons, QList *ints)
+{
+    QListEntry *e, *r;
+    unsigned i = 0;
+
+    if (!reasons || !ints || qlist_size(reasons) != ss->scn->nsteps ||
+        qlist_size(ints) > SIM_MAX_INTERRUPTS) {
+        return false;
+    }
+    QLIST_FOREACH_ENTRY(reasons, e) {
+        QList *rl = qobject_to(QList, qlist_entry_obj(e));
+        GPtrArray *a = ss->steps[i++].reasons;
+
+        if (!rl) {
+            return false;
+        }
+        g_ptr_array_set_size(a, 0);
+        QLIST_FOREACH_ENTRY(rl, r) {
+            QString *str = qobject_to(QString, qlist_entry_obj(r));
+
+            if (!str || a->len >= SIM_MAX_REASONS) {
+                return false;
+            }
+            g_ptr_array_add(a, g_strdup(qstring_get_str(str)));
+        }
+    }
+    qobject_unref(ss->interrupts);
+    ss->interrupts = qobject_ref(ints);
+    ss->ninterrupts = qlist_size(ints);
+    return true;
+}
+
+static bool sim_load_json(FcSimScsi *ss)
+{
+    QObject *obj;
+    QDict *d;
+    bool ok;
+
+    if (!ss->mig_json || !ss->mig_json_len ||
+        ss->mig_json[ss->mig_json_len - 1] != '\0') {
+        return false;
+    }
+    obj = qobject_from_json(ss->mig_json, NULL);
+    d = qobject_to(QDict, obj);
+    ok = d && sim_load_lists(ss, qdict_get_qlist(d, "reasons"),
+                             qdict_get_qlist(d, "interruptions"));
+    qobject_unref(obj);
+    return ok;
+}
+
+static int sim_post_load(void *opaque, int version_id)
+{
+    FcSimScsi *ss = opaque;
+    SimCmd *c = &ss->cmd;
+    bool ok;
+
+    ok = ss->phase <= SIM_PHASE_DONE && ss->cur <= ss->scn->nsteps &&
+         c->state <= SIM_CMD_ABTS && c->step >= -1 &&
+         c->step < (int)ss->scn->nsteps && c->bytes_in <= c->xfer_len &&
+         c->bytes_out <= c->xfer_len && (c->xfer_len == 0) == !c->buf &&
+         sim_load_json(ss);
+    sim_post_save(ss);
+    if (!ok) {
+        error_report("qla2532: the saved state of scenario %s is not one "
+                     "the initiator can be in", ss->scn->path);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+const VMStateDescription vmstate_fc_sim_scsi = {
+    .name = "fc-sim-scsi",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = sim_pre_save,
+    .post_save = sim_post_save,
+    .pre_load = sim_pre_load,
+    .post_load = sim_post_load,
+    .fields = (VMStateField[]) {
+        VMSTATE_UINT32_EQUAL(mig_nsteps, FcSimScsi,
+                             "the scenario has another number of commands"),
+        VMSTATE_UINT32_EQUAL(mig_digest, FcSimScsi,
+                             "the scenario file changed since the save"),
+        VMSTATE_BOOL(logged_in, FcSimScsi),
+        VMSTATE_UINT32(phase, FcSimScsi),
+        VMSTATE_UINT32(pass, FcSimScsi),
+        VMSTATE_UINT32(passes_done, FcSimScsi),
+        VMSTATE_UINT32(cur, FcSimScsi),
+        VMSTATE_UINT32(scan_sent, FcSimScsi),
+        VMSTATE_BOOL(scan_ok, FcSimScsi),
+        VMSTATE_BOOL(scan_done, FcSimScsi),
+        VMSTATE_BOOL(done, FcSimScsi),
+        VMSTATE_UINT32(lips_sent, FcSimScsi),
+        VMSTATE_STRUCT(cmd, FcSimScsi, 1, vmstate_sim_cmd, SimCmd),
+        VMSTATE_TIMER_PTR(next_timer, FcSimScsi),
+        VMSTATE_TIMER_PTR(lip_timer, FcSimScsi),
+        VMSTATE_TIMER_PTR(cmd_timer, FcSimScsi),
+        VMSTATE_UINT64_ARRAY(counters, FcSimScsi, SIM_C__MAX),
+        VMSTATE_STRUCT_VARRAY_POINTER_UINT32(steps, FcSimScsi, mig_nsteps,
+                                             vmstate_sim_step, SimStep),
+        VMSTATE_UINT32(mig_json_len, FcSimScsi),
+        VMSTATE_VBUFFER_ALLOC_UINT32(mig_json, FcSimScsi, 0, NULL,
+                                     mig_json_len),
+        VMSTATE_END_OF_LIST()
+    }
+};

@@ -13,6 +13,7 @@
 #define HW_QLA2532_FC_SIM_SCSI_H
 
 #include "qapi/error.h"
+#include "migration/vmstate.h"
 #include "fc.h"
 #include "fc-log.h"
 
@@ -51,5 +52,14 @@ bool fc_sim_scsi_done(FcSimScsi *ss);
  * in virtual time, from the engine's timer).  NULL @cb: no call.
  */
 void fc_sim_scsi_on_done(FcSimScsi *ss, void (*cb)(void *), void *opaque);
+
+/*
+ * Saved state of a running scenario (savevm, migration): where the engine
+ * is in its program (pass, step, phase), the open exchange with its data,
+ * every step's outcome so far, the counters and the timers.  The program
+ * itself is not saved: the destination loads the same file, and a file
+ * whose bytes differ (FcScenario.digest) fails the load.
+ */
+extern const VMStateDescription vmstate_fc_sim_scsi;
 
 #endif /* HW_QLA2532_FC_SIM_SCSI_H */

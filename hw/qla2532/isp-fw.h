@@ -19,6 +19,7 @@
 
 #include "exec/memattrs.h"
 #include "qemu/timer.h"
+#include "migration/vmstate.h"
 #include "isp-regs.h"
 #include "isp-flash.h"
 #include "fc-link.h"
@@ -392,6 +393,13 @@ void isp_reset(IspState *s);
  */
 uint64_t isp_reg_read(IspState *s, uint32_t addr, unsigned size);
 void isp_reg_write(IspState *s, uint32_t addr, uint64_t val, unsigned size);
+
+/*
+ * vmstate_isp: the saved state of one port's chip and firmware
+ * (isp-vmstate.c); loading checks it and fails with -EINVAL on a state the
+ * model could not be in.
+ */
+extern const VMStateDescription vmstate_isp;
 
 /** isp_irq_pending: an event is latched in host_status and ictrl enables it. */
 bool isp_irq_pending(IspState *s);

@@ -34,6 +34,7 @@
 #include "hw/pci/msix.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
+#include "migration/blocker.h"
 #include "sysemu/dma.h"
 #include "sysemu/sysemu.h"
 #include "sysemu/runstate.h"
@@ -120,6 +121,13 @@ struct QLA2532State {
     FcReplay *replayer;
     uint64_t stop_after_done_ns;    /* 0: never stop the VM */
     QEMUTimer *stop_timer;
+
+    /* saved state (vmstate_qla2532): JSON and the scenario's path */
+    char *mig_log;
+    uint32_t mig_log_len;           /* bytes, with the NUL */
+    char *mig_scenario;
+    uint32_t mig_scenario_len;      /* bytes, with the NUL */
+    Error *migration_blocker;
 };
 
 static uint64_t qla2532_reg_read(void *opaque, hwaddr addr, unsigned size)
@@ -816,6 +824,16 @@ static void qla2532_realize(PCIDevice *pdev, Error **errp)
     if (!qla2532_init_model(s, port, errp)) {
         goto fail_model;
     }
+    if (s->link_obj || s->replay) {
+        error_setg(&s->migration_blocker, "qla2532: a device on an fc-link "
+                   "object or replaying a capture is not migratable "
+                   "(docs/migration.md)");
+        if (migrate_add_blocker(s->migration_blocker, errp) < 0) {
+            error_free(s->migration_blocker);
+            s->migration_blocker = NULL;
+            goto fail_model;
+        }
+    }
     if (s->report_file) {
         s->exit_notifier.notify = qla2532_write_report_at_exit;
         qemu_add_exit_notifier(&s->exit_notifier);
@@ -838,6 +856,11 @@ static void qla2532_exit(PCIDevice *pdev)
 
     if (s->report_file) {
         qemu_remove_exit_notifier(&s->exit_notifier);
+    }
+    if (s->migration_blocker) {
+        migrate_del_blocker(s->migration_blocker);
+        error_free(s->migration_blocker);
+        s->migration_blocker = NULL;
     }
     qla2532_uninit_model(s);
     qla2532_uninit_caps(pdev);
@@ -896,9 +919,202 @@ static Property qla2532_properties[] = {
     DEFINE_PROP_END_OF_LIST(),
 };
 
+/*
+ * Saved state (savevm/loadvm, migration; docs/migration.md): PCI config
+ * space, MSI-X, AER, the flash, the firmware model (isp-vmstate.c), the
+ * device's own link with its frames in flight, the event log and, in
+ * subsections, the simulated partner's login and its scenario's progress.
+ * A device on an fc-link object or replaying a capture is not migratable
+ * (a migration blocker says so); the link objects' peers are not saved.
+ */
+static bool qla2532_partner_needed(void *opaque)
+{
+    QLA2532State *s = opaque;
+
+    return s->partner_present && !s->replayer && !s->link_obj;
+}
+
+static bool qla2532_initiator_needed(void *opaque)
+{
+    QLA2532State *s = opaque;
+
+    return qla2532_partner_needed(s) && s->partner.scsi;
+}
+
+/* A saved string: @len bytes with the NUL as the last one. */
+static const char *qla2532_saved_str(const char *str, uint32_t len)
+{
+    return str && len && str[len - 1] == '\0' && strlen(str) == len - 1 ?
+           str : NULL;
+}
+
+static int qla2532_pre_save(void *opaque)
+{
+    QLA2532State *s = opaque;
+
+    g_free(s->mig_log);
+    g_free(s->mig_scenario);
+    s->mig_log = fc_log_save(&s->log);
+    s->mig_log_len = strlen(s->mig_log) + 1;
+    s->mig_scenario = g_strdup(s->scenario && s->partner.scsi ?
+                               s->scenario : "");
+    s->mig_scenario_len = strlen(s->mig_scenario) + 1;
+    return 0;
+}
+
+static int qla2532_post_save(void *opaque)
+{
+    QLA2532State *s = opaque;
+
+    g_free(s->mig_log);
+    g_free(s->mig_scenario);
+    s->mig_log = s->mig_scenario = NULL;
+    s->mig_log_len = s->mig_scenario_len = 0;
+    return 0;
+}
+
+static int qla2532_pre_load(void *opaque)
+{
+    QLA2532State *s = opaque;
+
+    if (s->link_obj || s->replayer) {
+        error_report("qla2532: a device on an fc-link object or replaying "
+                     "a capture cannot load a saved state");
+        return -EINVAL;
+    }
+    return qla2532_post_save(s);
+}
+
+static int qla2532_post_load(void *opaque, int version_id)
+{
+    QLA2532State *s = opaque;
+    const char *log = qla2532_saved_str(s->mig_log, s->mig_log_len);
+    Error *err = NULL;
+    int ret = 0;
+
+    if (!log) {
+        error_report("qla2532: the saved event log is not a string");
+        ret = -EINVAL;
+    } else if (!fc_log_load(&s->log, log, &err)) {
+        error_report_err(err);
+        ret = -EINVAL;
+    }
+    s->prli_latency_us = s->isp.prli_latency_ns / 1000;
+    qla2532_post_save(s);
+    return ret;
+}
+
+static int qla2532_partner_pre_load(void *opaque)
+{
+    if (!qla2532_partner_needed(opaque)) {
+        error_report("qla2532: the saved state has a simulated partner "
+                     "port; this device has none (partner=off or replay=)");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/*
+ * The partner runs the scenario the source ran (its path, which a
+ * qom-set may have changed since start-up); the next subsection loads its
+ * progress into it.
+ */
+static int qla2532_partner_post_load(void *opaque, int version_id)
+{
+    QLA2532State *s = opaque;
+    const char *path = qla2532_saved_str(s->mig_scenario,
+                                         s->mig_scenario_len);
+    Error *err = NULL;
+    FcSimScsi *ss;
+
+    if (!path) {
+        error_report("qla2532: the saved scenario path is not a string");
+        return -EINVAL;
+    }
+    if (!*path) {
+        fc_sim_scsi_free(s->partner.scsi);
+        s->partner.scsi = NULL;
+    } else if (!s->partner.scsi || g_strcmp0(path, s->scenario)) {
+        ss = fc_sim_scsi_new(&s->partner, path, &s->log, &err);
+        if (!ss) {
+            error_report_err(err);
+            return -EINVAL;
+        }
+        fc_sim_scsi_on_done(ss, qla2532_scenario_done, s);
+        fc_sim_scsi_free(s->partner.scsi);
+        s->partner.scsi = ss;
+    }
+    g_free(s->scenario);
+    s->scenario = *path ? g_strdup(path) : NULL;
+    return 0;
+}
+
+static const VMStateDescription vmstate_qla2532_partner = {
+    .name = TYPE_QLA2532 "/partner",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = qla2532_partner_needed,
+    .pre_load = qla2532_partner_pre_load,
+    .post_load = qla2532_partner_post_load,
+    .fields = (VMStateField[]) {
+        VMSTATE_STRUCT(partner, QLA2532State, 1, vmstate_fc_sim_port,
+                       FcSimPort),
+        VMSTATE_UINT32(mig_scenario_len, QLA2532State),
+        VMSTATE_VBUFFER_ALLOC_UINT32(mig_scenario, QLA2532State, 0, NULL,
+                                     mig_scenario_len),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+static int qla2532_initiator_pre_load(void *opaque)
+{
+    QLA2532State *s = opaque;
+
+    return s->partner.scsi ? 0 : -EINVAL;
+}
+
+static const VMStateDescription vmstate_qla2532_initiator = {
+    .name = TYPE_QLA2532 "/initiator",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = qla2532_initiator_needed,
+    .pre_load = qla2532_initiator_pre_load,
+    .fields = (VMStateField[]) {
+        VMSTATE_STRUCT_POINTER(partner.scsi, QLA2532State,
+                               vmstate_fc_sim_scsi, FcSimScsi),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
 static const VMStateDescription vmstate_qla2532 = {
     .name = TYPE_QLA2532,
-    .unmigratable = 1,      /* savevm/loadvm of the HBA: not yet modelled */
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = qla2532_pre_save,
+    .post_save = qla2532_post_save,
+    .pre_load = qla2532_pre_load,
+    .post_load = qla2532_post_load,
+    .fields = (VMStateField[]) {
+        VMSTATE_PCI_DEVICE(parent_obj, QLA2532State),
+        VMSTATE_MSIX(parent_obj, QLA2532State),
+        VMSTATE_STRUCT(parent_obj.exp.aer_log, QLA2532State, 0,
+                       vmstate_pcie_aer_log, PCIEAERLog),
+        VMSTATE_BOOL(irq_level, QLA2532State),
+        VMSTATE_TIMER_PTR(stop_timer, QLA2532State),
+        VMSTATE_BUFFER_POINTER_UNSAFE(flash, QLA2532State, 0,
+                                      ISP_FLASH_SIZE),
+        VMSTATE_STRUCT(isp, QLA2532State, 1, vmstate_isp, IspState),
+        VMSTATE_STRUCT(link, QLA2532State, 1, vmstate_fc_link, FcLink),
+        VMSTATE_UINT32(mig_log_len, QLA2532State),
+        VMSTATE_VBUFFER_ALLOC_UINT32(mig_log, QLA2532State, 0, NULL,
+                                     mig_log_len),
+        VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * []) {
+        &vmstate_qla2532_partner,
+        &vmstate_qla2532_initiator,
+        NULL
+    }
 };
 
 /*

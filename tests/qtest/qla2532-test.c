@@ -73,6 +73,11 @@
 #include "libqos/qgraph.h"
 #include "libqos/pci.h"
 #include "libqos/qla2532.h"
+#include "libqos/pci-pc.h"
+#include "qapi/qmp/qdict.h"
+#include "qapi/qmp/qlist.h"
+#include "qapi/qmp/qjson.h"
+#include "qapi/error.h"
 #include "hw/pci/pci_regs.h"
 
 /* struct device_reg_24xx, qla_fw.h: BAR1 offsets */
@@ -1882,6 +1887,199 @@ static void test_ctio_overrun_truncate(void *obj, void *data,
     unlink(scenario);
 }
 
+/*
+ * Issue #11, savevm/migration: a WRITE whose data is on the wire when the
+ * VM is migrated to a file, completed by a second QEMU that loads it; then
+ * the READ of the same blocks, answered from what arrived, which the
+ * simulated initiator compares with its pattern (docs/scenario.md §3.4).
+ */
+#define SCENARIO_WRITE_READ \
+    "{ \"name\": \"qtest-migrate\", \"first-command-delay-us\": 10,\n" \
+    "  \"command-timeout-ms\": 600000,\n" \
+    "  \"commands\": [\n" \
+    "    { \"op\": \"write-10\", \"lba\": 8, \"blocks\": 8, " \
+    "\"pattern\": 7 },\n" \
+    "    { \"op\": \"read-10\", \"lba\": 8, \"blocks\": 8, " \
+    "\"compare\": 7 } ] }\n"
+#define MIGRATE_LBA             8
+#define MIGRATE_BYTES           4096
+#define MIGRATE_SEED            7
+
+/* The scenario's data pattern (docs/scenario.md §3.4). */
+static uint32_t mix32(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x85ebca6b;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35;
+    h ^= h >> 16;
+    return h;
+}
+
+static uint32_t pattern_word(uint32_t seed, uint64_t off)
+{
+    return mix32(mix32(seed) ^ (uint32_t)(off >> 2) ^
+                 (uint32_t)(off >> 34) * 0x9e3779b9u);
+}
+
+/* query-migrate until it is neither setup nor active (bounded: 60 s). */
+static void migrate_wait(QTestState *qts)
+{
+    int i;
+
+    for (i = 0; i < 6000; i++) {
+        QDict *rsp = qtest_qmp(qts, "{'execute': 'query-migrate'}");
+        QDict *ret = qdict_get_qdict(rsp, "return");
+        const char *st = qdict_get_try_str(ret, "status");
+        g_autofree char *status = g_strdup(st ? st : "none");
+
+        qobject_unref(rsp);
+        if (!strcmp(status, "completed")) {
+            return;
+        }
+        g_assert_cmpstr(status, !=, "failed");
+        g_usleep(10000);
+    }
+    g_assert_not_reached();
+}
+
+/* The report of the (only) qla2532 of @qts, parsed. */
+static QDict *device_report(QTestState *qts)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-list', 'arguments': "
+                           "{'path': '/machine/peripheral-anon'}}");
+    QListEntry *e;
+    g_autofree char *path = NULL;
+    QDict *report;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+        QDict *p = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!strcmp(qdict_get_str(p, "type"), "child<qla2532>")) {
+            path = g_strdup_printf("/machine/peripheral-anon/%s",
+                                   qdict_get_str(p, "name"));
+        }
+    }
+    qobject_unref(rsp);
+    g_assert(path);
+    rsp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                    "{'path': %s, 'property': 'report'}}", path);
+    report = qobject_to(QDict,
+                        qobject_from_json(qdict_get_str(rsp, "return"),
+                                          &error_abort));
+    qobject_unref(rsp);
+    return report;
+}
+
+static void test_migrate_write(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QlaTest t, d;
+    g_autofree char *scenario = data;   /* scenario_before */
+    g_autofree char *file = NULL;
+    g_autofree char *uri = NULL;
+    uint8_t req[IOCB_SIZE], rsp[IOCB_SIZE], atio[IOCB_SIZE];
+    uint8_t got[MIGRATE_BYTES];
+    QDict *report, *ini, *cnt;
+    QList *cmds;
+    QListEntry *e;
+    QPCIBus *bus;
+    int64_t now;
+    uint32_t exch;
+    uint64_t buf;
+    int fd, i;
+
+    exch = target_up(&t, obj, alloc, atio, &buf);
+    g_assert_cmphex(atio[32 + 12], ==, 0x2a);   /* CDB: WRITE(10) */
+    g_assert_cmphex(ldl_be_p(atio + 32 + 28), ==, MIGRATE_BYTES);
+
+    /* the write's CTIO: XFER_RDY goes out, the data comes back */
+    qtest_memset(t.qts, buf, 0, MIGRATE_BYTES);
+    ctio_data_in(req, 1, CTIO_HANDLE_MARK | 0x31, exch, 1, buf,
+                 MIGRATE_BYTES);
+    stw_le_p(req + 26, CTIO7_FLAGS_DATA_OUT | CTIO7_FLAGS_SEND_STATUS);
+    req_post(&t, req, 1);
+    /* XFER_RDY reaches the initiator after one frame latency (1 µs) and
+     * its data frames are on the link for another: migrate then */
+    qtest_clock_step(t.qts, 1500);
+    g_assert_cmpint(rsp_pending(&t), ==, 0);
+    now = qtest_clock_step(t.qts, 0);
+
+    fd = g_file_open_tmp("qla2532-migrate-XXXXXX", &file, NULL);
+    g_assert(fd >= 0);
+    close(fd);
+    uri = g_strdup_printf("exec:cat > %s", file);
+    qtest_qmp_assert_success(t.qts, "{'execute': 'migrate', 'arguments': "
+                             "{'uri': %s}}", uri);
+    migrate_wait(t.qts);
+
+    /* the second QEMU: same machine and device, loads the file */
+    d = t;
+    d.qts = qtest_initf("%s -global qla2532.scenario=%s -incoming defer",
+                        qos_get_current_command_line(), scenario);
+    g_free(uri);
+    uri = g_strdup_printf("exec:cat %s", file);
+    qtest_qmp_assert_success(d.qts, "{'execute': 'migrate-incoming', "
+                             "'arguments': {'uri': %s}}", uri);
+    migrate_wait(d.qts);
+    bus = qpci_new_pc(d.qts, NULL);
+    d.dev = qpci_device_find(bus, QLA2532_DEVFN);
+    g_assert(d.dev);
+    /* qtest's virtual clock is the test's, not migrated: go on from the
+     * source's time so the timers loaded fire where they would have */
+    qtest_clock_set(d.qts, now);
+
+    /* the write completes, its data in guest memory */
+    events_run(&d, SETTLE_NS);
+    g_assert_cmpint(rsp_pending(&d), ==, 1);
+    rsp_take(&d, rsp);
+    g_assert_cmphex(rsp[0], ==, ET_CTIO_TYPE7);
+    g_assert_cmphex(rsp[3], ==, 0);
+    g_assert_cmphex(lduw_le_p(rsp + 8), ==, CTIO_SUCCESS);
+    qtest_memread(d.qts, buf, got, MIGRATE_BYTES);
+    for (i = 0; i < MIGRATE_BYTES; i += 4) {
+        g_assert_cmphex((uint32_t)ldl_be_p(got + i), ==,
+                        pattern_word(MIGRATE_SEED,
+                                     MIGRATE_LBA * 512ull + i));
+    }
+
+    /* the READ, answered with those bytes; the initiator compares */
+    exch = atio_wait(&d, atio);
+    g_assert_cmphex(atio[32 + 12], ==, 0x28);   /* CDB: READ(10) */
+    ctio_data_in(req, 1, CTIO_HANDLE_MARK | 0x32, exch, 1, buf,
+                 MIGRATE_BYTES);
+    stw_le_p(req + 26, CTIO7_FLAGS_DATA_IN | CTIO7_FLAGS_SEND_STATUS);
+    iocb_round_trip(&d, req, 1, rsp);
+    g_assert_cmphex(lduw_le_p(rsp + 8), ==, CTIO_SUCCESS);
+    events_run(&d, SETTLE_NS);
+
+    report = device_report(d.qts);
+    ini = qdict_get_qdict(report, "initiator");
+    g_assert(ini);
+    g_assert_true(qdict_get_bool(ini, "done"));
+    g_assert_true(qdict_get_bool(ini, "all_passed"));
+    cmds = qdict_get_qlist(ini, "commands");
+    g_assert_cmpint(qlist_size(cmds), ==, 2);
+    QLIST_FOREACH_ENTRY(cmds, e) {
+        QDict *c = qobject_to(QDict, qlist_entry_obj(e));
+
+        g_assert_true(qdict_get_bool(c, "passed"));
+        g_assert_cmpint(qdict_get_int(c, "attempts"), ==, 1);
+    }
+    /* the event log came along: the login before the save is in it */
+    cnt = qdict_get_qdict(ini, "counters");
+    g_assert_cmpint(qdict_get_int(cnt, "bytes_written"), ==, MIGRATE_BYTES);
+    g_assert_cmpint(qdict_get_int(cnt, "bytes_read"), ==, MIGRATE_BYTES);
+    g_assert_cmpint(qlist_size(qdict_get_qlist(report, "events")), >, 0);
+    qobject_unref(report);
+
+    qpci_free_pc(bus);
+    g_free(d.dev);
+    qtest_quit(d.qts);
+    unlink(file);
+    qla_detach(&t);
+    unlink(scenario);
+}
+
 /* before: unimplemented-feature logging (-d unimp) into a file of the
  * test's own; its path is the test's data. */
 static void *unimp_log_before(GString *cmd_line, void *arg)
@@ -1931,6 +2129,11 @@ static void qla2532_register_tests(void)
         .before = scenario_before,
         .arg = (void *)SCENARIO_WRITE,
     };
+    QOSGraphTestOptions with_write_read = {
+        .edge.extra_device_opts = QLA_FAST,
+        .before = scenario_before,
+        .arg = (void *)SCENARIO_WRITE_READ,
+    };
 
     qos_add_test("soft-reset", "qla2532", test_soft_reset, NULL);
     qos_add_test("mbox-reg-test", "qla2532", test_mbox_reg_test, NULL);
@@ -1947,6 +2150,8 @@ static void qla2532_register_tests(void)
                  &with_write);
     qos_add_test("ctio-overrun-truncate", "qla2532",
                  test_ctio_overrun_truncate, &with_truncate);
+    qos_add_test("migrate-write", "qla2532", test_migrate_write,
+                 &with_write_read);
 }
 
 libqos_init(qla2532_register_tests);
