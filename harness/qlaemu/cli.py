@@ -128,6 +128,12 @@ def _add_driver_args(p: argparse.ArgumentParser) -> None:
                    default=race_mod.DEFAULT_LIP_DELAY_MS, metavar="MS",
                    help="virtual ms from the end of a pass to its LIP "
                    "(default %d)" % race_mod.DEFAULT_LIP_DELAY_MS)
+    p.add_argument("--snapshot", action="store_true",
+                   help="start from the saved ready point (driver up, "
+                   "target enabled, initiator logged in) instead of a "
+                   "boot; the race starts at a LIP there.  The first run "
+                   "of a driver and options boots and saves it "
+                   "(docs/migration.md §5)")
 
 
 def _add_pcap(p: argparse.ArgumentParser, what: str = "") -> None:
@@ -156,6 +162,8 @@ def _add_race_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="FILE", help="write the result here")
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML here")
     _add_pcap(p)
+    p.add_argument("--no-ladder", dest="ladder", action="store_false",
+                   help="do not draw the ladder picture (saves ~2 s)")
     p.add_argument("--opt", metavar="KEY=VALUE", action="append",
                    type=_opt, default=[],
                    help="extra qla2532 device property, repeatable")

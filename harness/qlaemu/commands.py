@@ -116,7 +116,8 @@ def _run_race(args, prof):
         scenario_overrides=race_mod.lip_overrides(args.lips,
                                                   args.lip_delay_ms),
         timeout_s=args.timeout, ready_timeout_s=args.ready_timeout,
-        device_opts=_device_opts(args))
+        device_opts=_device_opts(args), snapshot=args.snapshot,
+        ladder=args.ladder)
 
 
 def _race_result(args, setup_error=None):
@@ -430,7 +431,7 @@ def cmd_fuzz(args) -> int:
 def cmd_build(args) -> int:
     """Build QEMU with the device overlaid (``meson compile qemu`` runs
     this); with ``--qtest`` also build and run the device's qtest."""
-    binary = build.ensure_qemu()
+    binary = build.ensure_qemu(force=True)
     print(binary)
     if args.qtest:
         return build.run_qtests().returncode

@@ -43,7 +43,8 @@ import time
 from pathlib import Path
 
 from . import (evidence, host, image, kernels, kmsg, modbuild, paths,
-               pictures, profiles, scenario, vm)
+               pictures, probe, profiles, scenario, vm)
+from . import snapshot as snapshot_mod
 from .evidence import analyse, pass_bound_ns
 from .results import RaceResult
 from .verdict import RunState, judge
@@ -245,7 +246,8 @@ def _profile_info(prof) -> dict:
 
 def setup_errors():
     return (profiles.DriverError, host.SetupError, image.GuestError,
-            kernels.KernelError, scenario.ScenarioError, RaceError)
+            kernels.KernelError, scenario.ScenarioError, RaceError,
+            snapshot_mod.SnapshotError)
 
 
 # --------------------------------------------------------------------------
@@ -313,7 +315,8 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
              scenario_overrides: dict | None = None,
              timeout_s: float = 300, ready_timeout_s: float = 120,
              icount: str = "shift=3,sleep=off", device_opts: str = "",
-             poll_s: float = POLL_S, capture: bool = True) -> RaceResult:
+             poll_s: float = POLL_S, capture: bool = True,
+             snapshot: bool = False, ladder: bool = True) -> RaceResult:
     """Boot the target with the driver under test and run the race.
 
     Args:
@@ -335,6 +338,13 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
         poll_s: seconds between report polls.
         capture: write the link capture and draw the ladder (False only
             to measure their cost: ``./qlaemu bench``).
+        snapshot: start from the ready point (:mod:`qlaemu.snapshot`):
+            the race scenario starts at a LIP the host injects there, as a
+            sweep point does, instead of at the driver's bring-up; the
+            first run of a (driver, options) boots to the point and saves
+            it, later ones load it.
+        ladder: draw the ladder picture (about 2 s: matplotlib and
+            tshark); False leaves ``ladder_error`` "not asked for".
 
     Returns:
         results.RaceResult: the verdict, its label, exit code and reasons,
@@ -360,6 +370,11 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
     out.scenario["overrides"] = dict(scenario_overrides or {})
     out.scenario["file"] = str(scen_file)
     scen = json.loads(scen_file.read_text())
+    if snapshot:
+        return _race_from_point(out, prof, scen_file, scen, adir, t_start,
+                                latency_us, timeout_s, ready_timeout_s,
+                                icount, device_opts, poll_s, capture,
+                                ladder)
     snap = adir / "race-report.json"
     controller = _race_controller(total_bound_ns(scen), snap, timeout_s,
                                   ready_timeout_s, poll_s)
@@ -377,6 +392,13 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
         return _finish_race(out, {}, RunState(setup_error=error_text(e)),
                             t_start,
                             build_error=isinstance(e, profiles.BuildError))
+    return _judge_run(out, r, snap, scen, t_start, ladder)
+
+
+def _judge_run(out: RaceResult, r, snap: Path, scen: dict,
+               t_start: float, ladder: bool = True) -> RaceResult:
+    """The verdict of a race run ``r`` (results.ScenarioResult) whose
+    controller wrote the report it decided on to ``snap``."""
     try:
         rep = json.loads(snap.read_text())
     except (OSError, ValueError):
@@ -395,12 +417,94 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
                         # hands off: the device stopped the VM, one read
                         "stopped_by_device": ctl.get("stopped_by_device"),
                         "report_polls": ctl.get("polls")})
+    for k in ("start", "load_s", "save_s", "bytes", "point", "point_ns"):
+        if k in ctl:
+            out.timings["snapshot_" + k] = ctl[k]
     if r.exit != "poweroff" or not rep:
         out.console_tail = r.console_tail
-    if out.pcap and rep:
+    if out.pcap and rep and ladder:
         _ladder(out, rep)
+    elif out.pcap and not ladder:
+        out.ladder_error = "not asked for (--no-ladder)"
     return _finish_race(out, analyse(rep, scen) if rep else {}, state,
                         t_start)
+
+
+def _race_from_point(out: RaceResult, prof, scen_file: Path, scen: dict,
+                     adir: Path, t_start: float, latency_us: int,
+                     timeout_s: float, ready_timeout_s: float, icount,
+                     device_opts: str, poll_s: float,
+                     capture: bool, ladder: bool) -> RaceResult:
+    """The race from the ready point (``race --snapshot``): reach it
+    (saved state, or a boot that saves it), then set the point's latency,
+    scenario and capture, inject a LIP and let the VM run hands off until
+    the device stops it :data:`SETTLE_NS` after the scenario."""
+    base_opts = "prli-complete-latency-us=0,stop-after-done-ns=%d" % (
+        SETTLE_NS) + ("," + device_opts if device_opts else "")
+    try:
+        snap = snapshot_mod.for_target_run(prof, base_opts, icount,
+                                           probe.DEFAULT_WWPN,
+                                           probe.DEFAULT_WWNN)
+    except setup_errors() as e:
+        return _finish_race(out, {}, RunState(setup_error=error_text(e)),
+                            t_start)
+    warm = snap.exists()
+    out.scenario["snapshot"] = str(snap.dir)
+    props = [("prli-complete-latency-us", int(latency_us)),
+             ("scenario", str(scen_file))]
+    if capture:
+        props.append(("capture", str(adir / probe.CAPTURE_NAME)))
+    props.append(("link-event", "lip"))
+    report = adir / "race-report.json"
+    controller = _point_controller(snap, props, report, total_bound_ns(scen),
+                                   timeout_s, ready_timeout_s, poll_s,
+                                   adir / "console.log")
+    try:
+        r = scenario.run_scenario(
+            snap.idle, driver=prof, device_opts=base_opts, icount=icount,
+            timeout_s=timeout_s, run_name=adir.name, controller=controller,
+            ready_timeout_s=ready_timeout_s, finish_margin_s=30,
+            capture=False,
+            qemu_args=snap.incoming_args() if warm else ["-S"],
+            boot_data=snap.boot_data() if warm else "")
+    except setup_errors() as e:
+        return _finish_race(out, {}, RunState(setup_error=error_text(e)),
+                            t_start)
+    return _judge_run(out, r, report, scen, t_start, ladder)
+
+
+def _point_controller(snap, props, report: Path, bound_ns: int,
+                      timeout_s: float, ready_timeout_s: float,
+                      poll_s: float, console_log: Path):
+    """The host side of a race from the ready point: reach the point
+    (:func:`qlaemu.snapshot.reach_point`; the VM is paused there),
+    ``qom-set`` ``props`` in order, ``cont``, wait for the device's STOP
+    without sending anything, decide on the report (:func:`poll_point`,
+    which polls only if no STOP came), ``cont`` and send finish."""
+    def controller(ctl):
+        # a SnapshotError stops QEMU: INCONCLUSIVE, the error in
+        # controller_error
+        info = snapshot_mod.reach_point(ctl, snap, scenario.HBA_PATH,
+                                        ready_timeout_s, console_log)
+        t_point = ctl.elapsed_s()
+        for prop, value in props:
+            ctl.qmp("qom-set", path=scenario.HBA_PATH, property=prop,
+                    value=value)
+        ctl.qmp("cont")
+        budget = max(10.0, timeout_s - ctl.elapsed_s() - 30)
+        stopped = ctl.wait_event("STOP", budget)
+        rep, stop, polls = poll_point(ctl, bound_ns,
+                                      5.0 if stopped else 30.0, poll_s)
+        report.write_text(json.dumps(rep))
+        t_done = ctl.elapsed_s()
+        if stopped is not None:
+            ctl.qmp("cont")
+        ctl.send("finish")
+        return dict(info, stop=stop, polls=polls,
+                    ready_s=round(t_point, 2), verdict_s=round(t_done, 2),
+                    done=stop == "done",
+                    stopped_by_device=stopped is not None)
+    return controller
 
 
 def _ladder(out: RaceResult, rep: dict) -> None:

@@ -259,7 +259,8 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
                  ready_timeout_s: float = READY_TIMEOUT_S,
                  finish_margin_s: float = FINISH_MARGIN_S,
                  capture: bool = True, replay=None,
-                 link_objects: bool = False) -> ScenarioResult:
+                 link_objects: bool = False,
+                 boot_data: str = "") -> ScenarioResult:
     """Boot the target, run the scenario ``path``, collect everything.
 
     Args:
@@ -302,6 +303,10 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
             initiator or replayer and the capture as ``-object``s,
             :func:`qlaemu.probe.object_form_args`) instead of the device's
             own link; the same run.
+        boot_data: the data channel of the boot this run goes on from
+            (a run started from a saved state, :mod:`qlaemu.snapshot`,
+            whose ``qemu_args`` load it): its sections and marks count as
+            this run's, before its own.
 
     Returns:
         results.ScenarioResult; ``status`` is 'passed', 'failed', or
@@ -354,6 +359,9 @@ def run_scenario(path, driver: str = "debian-6.1", device_opts: str = "",
                  log_path=adir / "console.log", controller=controller,
                  controller_grace_s=finish_margin_s,
                  profile=None if prof.is_stock else prof)
+    if boot_data:
+        res.sections = {**vm.parse_sections(boot_data), **res.sections}
+        res.marks = vm.MARK_RE.findall(boot_data) + res.marks
     result = _result(res, prof, scen, name, opts, icount, adir,
                      [(report_file, "file"), (snapshot, "qmp")])
     result.write(adir / "result.json", exclude=("report", "events"))
