@@ -161,7 +161,8 @@ def cmd_sweep(args) -> int:
         seed=args.seed, trace=args.trace,
         scenario_overrides=race_mod.lip_overrides(args.lips,
                                                   args.lip_delay_ms),
-        point_timeout_s=args.point_timeout, progress=progress)
+        point_timeout_s=args.point_timeout, progress=progress,
+        snapshot=args.snapshot)
     print(report.sweep_summary(r))
     if args.json:
         r.write(args.json)

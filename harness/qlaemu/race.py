@@ -430,6 +430,22 @@ def _judge_run(out: RaceResult, r, snap: Path, scen: dict,
                         t_start)
 
 
+def point_opts(device_opts: str = "") -> str:
+    """The qla2532 properties of a run from the ready point (race and
+    sweep share its snapshot): no PRLI latency until the point sets one,
+    and the device stops the VM :data:`SETTLE_NS` after each scenario."""
+    return ("prli-complete-latency-us=0,stop-after-done-ns=%d" % SETTLE_NS
+            + ("," + device_opts if device_opts else ""))
+
+
+def ready_snapshot(prof, base_opts: str, icount):
+    """The ready point (qlaemu.snapshot.Snapshot) of a race or sweep
+    with these properties (:func:`point_opts`)."""
+    return snapshot_mod.for_target_run(prof, base_opts, icount,
+                                       probe.DEFAULT_WWPN,
+                                       probe.DEFAULT_WWNN)
+
+
 def _race_from_point(out: RaceResult, prof, scen_file: Path, scen: dict,
                      adir: Path, t_start: float, latency_us: int,
                      timeout_s: float, ready_timeout_s: float, icount,
@@ -439,12 +455,9 @@ def _race_from_point(out: RaceResult, prof, scen_file: Path, scen: dict,
     (saved state, or a boot that saves it), then set the point's latency,
     scenario and capture, inject a LIP and let the VM run hands off until
     the device stops it :data:`SETTLE_NS` after the scenario."""
-    base_opts = "prli-complete-latency-us=0,stop-after-done-ns=%d" % (
-        SETTLE_NS) + ("," + device_opts if device_opts else "")
+    base_opts = point_opts(device_opts)
     try:
-        snap = snapshot_mod.for_target_run(prof, base_opts, icount,
-                                           probe.DEFAULT_WWPN,
-                                           probe.DEFAULT_WWNN)
+        snap = ready_snapshot(prof, base_opts, icount)
     except setup_errors() as e:
         return _finish_race(out, {}, RunState(setup_error=error_text(e)),
                             t_start)
@@ -470,7 +483,24 @@ def _race_from_point(out: RaceResult, prof, scen_file: Path, scen: dict,
     except setup_errors() as e:
         return _finish_race(out, {}, RunState(setup_error=error_text(e)),
                             t_start)
+    r.setup_error = r.setup_error or snapshot_problem(snap, warm, r)
     return _judge_run(out, r, report, scen, t_start, ladder)
+
+
+def snapshot_problem(snap, warm: bool, r) -> str | None:
+    """Why a run from the ready point ``snap`` failed before its
+    scenario (results.ScenarioResult ``r``), or None: QEMU refused the
+    saved state, or saving/reaching it failed."""
+    if warm and r.exit == "qemu-error":
+        lines = [ln for ln in (r.qemu_stderr or "").splitlines()
+                 if ln.strip()]
+        return ("QEMU could not load the saved ready point %s (%s); "
+                "remove that directory to boot and save it again"
+                % (snap.dir, lines[-1] if lines else "no message"))
+    err = r.controller_error or ""
+    if "SnapshotError" in err:
+        return "snapshot: " + err.strip().splitlines()[-1]
+    return None
 
 
 def _point_controller(snap, props, report: Path, bound_ns: int,

@@ -7,18 +7,26 @@ Per point the host writes a variant of the scenario, ``qom-set``s
 initiator logs in again and the new scenario starts; then it polls the
 report until the point is decided (:func:`qlaemu.race.poll_point`) and
 judges it as the race does (:func:`qlaemu.verdict.judge`).
+
+With ``snapshot`` the sweep starts from the ready point
+(:mod:`qlaemu.snapshot`, the race's) instead of a boot, and runs hands
+off: the device stops the VM after each point's scenario
+(``stop-after-done-ns``), the host waits for that STOP, reads the report
+once, sets the next point and ``cont``s.
 """
 import json
 import time
 from pathlib import Path
 
 from . import control, pictures, scenario
+from . import snapshot as snapshot_mod
 from .evidence import analyse
 from .results import SweepPoint, SweepResult
 from .race import (DEFAULT_DELAYS, DEFAULT_LATENCIES, POINT_TIMEOUT_S,
                    POLL_S, RACE_TRACE, artifacts_dir, error_text, guest_facts,
-                   prepare_driver, setup_errors, total_bound_ns,
-                   idle_scenario, load_trace, poll_point, write_variant)
+                   point_opts, prepare_driver, ready_snapshot, setup_errors,
+                   snapshot_problem, total_bound_ns, idle_scenario,
+                   load_trace, poll_point, write_variant)
 from .verdict import (EXIT_CODES, FAIL, INCONCLUSIVE, PASS, RunState,
                       fail_label, judge)
 
@@ -30,7 +38,7 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
               ready_timeout_s: float = 120, icount: str = "shift=3,sleep=off",
               poll_s: float = POLL_S, progress=None,
               scenario_overrides: dict | None = None,
-              device_opts: str = "") -> SweepResult:
+              device_opts: str = "", snapshot: bool = False) -> SweepResult:
     """Run the race at every (latency, first-command delay) in one boot.
 
     Per point: write the scenario variant, qom-set prli-complete-latency-us
@@ -40,6 +48,9 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
     Args:
         latencies, delays: the grid (µs).
         progress: optional callable(results.SweepPoint) after each point.
+        snapshot: start from the ready point and run hands off (module
+            docstring); the first sweep or race of a driver and options
+            saves it.
         (others as :func:`qlaemu.race.run_race`)
 
     Returns:
@@ -69,24 +80,40 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
                                  overrides=scenario_overrides)
                 for d in delays}
     scens = {d: json.loads(f.read_text()) for d, f in variants.items()}
-    controller = _sweep_controller(grid, variants, scens, pdir, out.points,
-                                   point_timeout_s, ready_timeout_s, poll_s,
-                                   progress)
-    timeout = ready_timeout_s + len(grid) * (point_timeout_s + 2) + 60
+    snap = None
+    run_args = dict(path=idle_scenario(pdir),
+                    device_opts="prli-complete-latency-us=0"
+                    + ("," + device_opts if device_opts else ""))
     try:
+        if snapshot:
+            run_args["device_opts"] = point_opts(device_opts)
+            snap = ready_snapshot(prof, run_args["device_opts"], icount)
+            warm = snap.exists()
+            run_args.update(
+                path=snap.idle, capture=False,
+                qemu_args=snap.incoming_args() if warm else ["-S"],
+                boot_data=snap.boot_data() if warm else "")
+            out.timings["snapshot_start"] = "snapshot" if warm else "boot"
+        controller = _sweep_controller(grid, variants, scens, pdir,
+                                       out.points, point_timeout_s,
+                                       ready_timeout_s, poll_s, progress,
+                                       snap)
+        timeout = ready_timeout_s + len(grid) * (point_timeout_s + 2) + 60
         r = scenario.run_scenario(
-            idle_scenario(pdir), driver=prof,
-            device_opts="prli-complete-latency-us=0"
-            + ("," + device_opts if device_opts else ""),
-            icount=icount, timeout_s=timeout, run_name=adir.name,
-            controller=controller, ready_timeout_s=ready_timeout_s,
-            finish_margin_s=30, trace=False)
+            driver=prof, icount=icount, timeout_s=timeout,
+            run_name=adir.name, controller=controller,
+            ready_timeout_s=ready_timeout_s, finish_margin_s=30, trace=False,
+            **run_args)
     except setup_errors() as e:
         out.setup_error = error_text(e)
         r = None
+    if r is not None and snap is not None:
+        out.setup_error = snapshot_problem(
+            snap, out.timings["snapshot_start"] == "snapshot", r)
     done = {(p.latency_us, p.first_cmd_us) for p in out.points}
     why = ("the guest did not get to this point (guest exit %s)"
-           % (r.exit if r else None))
+           % (r.exit if r else None)
+           + (": %s" % out.setup_error if out.setup_error else ""))
     out.points += [_point(lat, d, INCONCLUSIVE, [why])
                    for lat, d in grid if (lat, d) not in done]
     if r is not None:
@@ -94,6 +121,9 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
         out.timings.update({"boot_to_ready_s": ctl.get("ready_s"),
                             "points_s": ctl.get("points_s"),
                             "guest_s": r.duration_s})
+        for k in ("load_s", "save_s", "bytes", "point", "point_ns"):
+            if k in ctl:
+                out.timings["snapshot_" + k] = ctl[k]
         if r.exit != "poweroff":
             out.console_tail = r.console_tail
     return _finish_sweep(out, t_start)
@@ -101,9 +131,11 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
 
 def _sweep_point(ctl, lat: int, d: int, variant: Path, scen: dict,
                  pdir: Path, point_timeout_s: float,
-                 poll_s: float) -> SweepPoint:
-    """One point in the running guest: set the latency and the scenario,
-    originate a LIP, poll until decided, judge."""
+                 poll_s: float, hands_off: bool = False) -> SweepPoint:
+    """One point in the guest: set the latency and the scenario,
+    originate a LIP, poll until decided, judge.  ``hands_off``: the VM
+    is paused (at the ready point, or by the device after the previous
+    point); ``cont`` and wait for the device's STOP instead of polling."""
     t0 = time.monotonic()
     stem = "lat%d-d%d" % (lat, d)
     pcap = pdir / (stem + ".pcap")
@@ -116,8 +148,13 @@ def _sweep_point(ctl, lat: int, d: int, variant: Path, scen: dict,
                             ("link-event", "lip")):
             ctl.qmp("qom-set", path=scenario.HBA_PATH, property=prop,
                     value=value)
-        rep, stop, polls = poll_point(ctl, total_bound_ns(scen),
-                                      point_timeout_s, poll_s)
+        stopped = None
+        if hands_off:
+            ctl.qmp("cont")
+            stopped = ctl.wait_event("STOP", point_timeout_s)
+        rep, stop, polls = poll_point(
+            ctl, total_bound_ns(scen),
+            5.0 if stopped is not None else point_timeout_s, poll_s)
     except control.GuestExited as e:
         return _point(lat, d, INCONCLUSIVE, ["the guest exited: %s" % e])
     (pdir / (stem + ".report.json")).write_text(json.dumps(rep))
@@ -131,14 +168,21 @@ def _sweep_point(ctl, lat: int, d: int, variant: Path, scen: dict,
 
 
 def _sweep_controller(grid, variants, scens, pdir, points, point_timeout_s,
-                      ready_timeout_s, poll_s, progress):
-    """The sweep's host side: every point of ``grid`` in turn."""
+                      ready_timeout_s, poll_s, progress, snap=None):
+    """The sweep's host side: every point of ``grid`` in turn; with
+    ``snap`` (qlaemu.snapshot.Snapshot) from its ready point, hands off."""
     def controller(ctl):
-        ctl.wait_mark("ready", ready_timeout_s)
+        info = {}
+        if snap is not None:
+            info = snapshot_mod.reach_point(ctl, snap, scenario.HBA_PATH,
+                                            ready_timeout_s,
+                                            pdir.parent / "console.log")
+        else:
+            ctl.wait_mark("ready", ready_timeout_s)
         t_ready = ctl.elapsed_s()
         for lat, d in grid:
             p = _sweep_point(ctl, lat, d, variants[d], scens[d], pdir,
-                             point_timeout_s, poll_s)
+                             point_timeout_s, poll_s, snap is not None)
             points.append(p)
             if p.wall_s is None:
                 continue            # the guest exited
@@ -149,9 +193,11 @@ def _sweep_controller(grid, variants, scens, pdir, points, point_timeout_s,
                 # point_timeout_s on every remaining point
                 break
         t_end = ctl.elapsed_s()
+        if snap is not None:
+            ctl.qmp("cont")
         ctl.send("finish")
-        return {"ready_s": round(t_ready, 2),
-                "points_s": round(t_end - t_ready, 2), "done": True}
+        return dict(info, ready_s=round(t_ready, 2),
+                    points_s=round(t_end - t_ready, 2), done=True)
     return controller
 
 

@@ -1,0 +1,137 @@
+"""Issue #11 acceptance 1-3: the saved ready point (qlaemu.snapshot, the
+device's VMState in docs/migration.md) and runs started from it.
+
+a. five stock races with ``snapshot=True`` from an empty snapshot cache:
+   the first boots to the ready point and saves it, the other four load
+   it; all five have the same verdict and the *same* timeline -- every
+   event with the same virtual time to the nanosecond -- and the same
+   capture, byte for byte.  The first run is the cold boot: its timeline
+   after the point is the one a run without any save would have, so this
+   is "a snapshot start equals a cold boot";
+b. a sweep point from the same snapshot equals the race from it (the race
+   from the ready point is a sweep point);
+c. the fixed driver passes the race from its ready point;
+d. a saved state QEMU refuses (truncated) gives INCONCLUSIVE naming the
+   snapshot, not a crash or a hang.
+"""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qlaemu import race, report, snapshot, sweep, verdict
+
+#: Runs compared in a.
+RUNS = 5
+
+
+@pytest.fixture(scope="module")
+def snap_dir(tmp_path_factory):
+    """An empty snapshot cache for this module ($QLAEMU_SNAPSHOT_DIR)."""
+    d = tmp_path_factory.mktemp("snapshots")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("QLAEMU_SNAPSHOT_DIR", str(d))
+    yield d
+    mp.undo()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _events(r) -> list:
+    return json.loads((Path(r.artifacts)
+                       / "race-report.json").read_text())["events"]
+
+
+@pytest.fixture(scope="module")
+def stock_runs(guest_ready, snap_dir):
+    return [race.run_race(run_name="pytest-snapshot-race-%d" % i,
+                          snapshot=True, ladder=i == 0)
+            for i in range(RUNS)]
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_snapshot_race_timelines_are_identical(stock_runs, record_property):
+    """a. boot-and-save, then four loads: one verdict, one timeline."""
+    starts = [r.timings.get("snapshot_start") for r in stock_runs]
+    assert starts == ["boot"] + ["snapshot"] * (RUNS - 1), starts
+    assert stock_runs[0].timings.get("snapshot_point") == "device"
+    for r in stock_runs:
+        assert r.verdict == verdict.FAIL, report.race_summary(r)
+        assert r.ctio_status.get("0x29"), r.ctio_status
+    evs = [_events(r) for r in stock_runs]
+    assert len(evs[0]) > 100
+    for i in range(1, RUNS):
+        diff = next((j for j, (a, b) in enumerate(zip(evs[0], evs[i]))
+                     if a != b), None)
+        assert diff is None and len(evs[i]) == len(evs[0]), (
+            "run %d differs at event %s: %r / %r" % (
+                i, diff, evs[0][diff:diff + 1] if diff is not None else "",
+                evs[i][diff:diff + 1] if diff is not None else ""))
+    pcaps = [Path(r.pcap).read_bytes() for r in stock_runs]
+    assert all(p == pcaps[0] for p in pcaps[1:])
+    assert len({json.dumps(r.initiator, sort_keys=True)
+                for r in stock_runs}) == 1
+    record_property("events_identical", len(evs[0]))
+    record_property("warm_wall_s", [r.timings["wall_s"]
+                                    for r in stock_runs[1:]])
+    # the boot left the point's files; the loads read them
+    meta = snapshot.Snapshot(key="", dir=Path(stock_runs[0].scenario[
+        "snapshot"]), inputs={}).meta()
+    assert meta["point_ns"] == stock_runs[1].timings["snapshot_point_ns"]
+    assert meta["bytes"] > 0
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_sweep_point_from_snapshot_equals_race(stock_runs):
+    """b. the sweep's point (5000 us, 100 us) from the same ready point:
+    the same events as the race from it."""
+    s = sweep.run_sweep(latencies=[race.DEFAULT_LATENCY_US],
+                        delays=[race.DEFAULT_FIRST_CMD_US],
+                        run_name="pytest-snapshot-sweep", snapshot=True)
+    assert s.timings.get("snapshot_start") == "snapshot"
+    [p] = s.points
+    assert p.verdict == verdict.FAIL, report.sweep_summary(s)
+    rep = json.loads((Path(s.artifacts) / "points" / (
+        "lat%d-d%d.report.json" % (race.DEFAULT_LATENCY_US,
+                                   race.DEFAULT_FIRST_CMD_US))).read_text())
+    assert rep["events"] == _events(stock_runs[0])
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_fixed_driver_passes_race_from_snapshot(guest_ready, snap_dir):
+    """c. debian-6.1-src from its own ready point (boot and save, then a
+    load): PASS both times, the same timeline."""
+    runs = [race.run_race(driver="debian-6.1-src", snapshot=True,
+                          ladder=False,
+                          run_name="pytest-snapshot-fixed-%d" % i)
+            for i in range(2)]
+    assert [r.timings.get("snapshot_start") for r in runs] == [
+        "boot", "snapshot"]
+    for r in runs:
+        assert r.verdict == verdict.PASS, report.race_summary(r)
+        assert r.forced_logouts["isp_logo"] == 0
+    assert _events(runs[0]) == _events(runs[1])
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_refused_snapshot_is_inconclusive(stock_runs, tmp_path,
+                                          monkeypatch):
+    """d. a truncated state: QEMU refuses it; INCONCLUSIVE (125) with the
+    snapshot's directory and QEMU's reason in the verdict."""
+    src = Path(stock_runs[0].scenario["snapshot"])
+    dst = tmp_path / "cache" / src.name
+    shutil.copytree(src, dst)
+    with open(dst / snapshot.STATE_NAME, "r+b") as f:
+        f.truncate(1 << 20)
+    monkeypatch.setenv("QLAEMU_SNAPSHOT_DIR", str(dst.parent))
+    r = race.run_race(run_name="pytest-snapshot-refused", snapshot=True,
+                      ladder=False, timeout_s=60)
+    assert r.verdict == verdict.INCONCLUSIVE and r.exit_code == 125
+    text = " ".join(r.reasons)
+    assert "could not load the saved ready point" in text, r.reasons
+    assert str(dst) in text
+    assert r.timings["wall_s"] < 60
