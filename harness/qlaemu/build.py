@@ -224,8 +224,26 @@ def ensure_qemu_source() -> Path:
 # build
 # --------------------------------------------------------------------------
 
+#: Set to "1" (``./qlaemu test --sanitize``): every QEMU the harness
+#: builds and runs is the ASan + UBSan build in ``BUILD_DIR/qemu-san``.
+SANITIZE_ENV = "QLAEMU_SANITIZE"
+#: ``configure`` of that build: QEMU's --enable-sanitizers
+#: (-fsanitize=address,undefined) on the same target and firmware path.
+SAN_CONFIGURE_ARGS: tuple[str, ...] = CONFIGURE_ARGS + (
+    "--enable-sanitizers", "--disable-werror")
+
+
+def sanitized() -> bool:
+    """Whether this process builds and runs the sanitizer build."""
+    return os.environ.get(SANITIZE_ENV) == "1"
+
+
 def _qemu_build_dir() -> Path:
-    return Path(paths.BUILD_DIR) / "qemu"
+    return Path(paths.BUILD_DIR) / ("qemu-san" if sanitized() else "qemu")
+
+
+def _configure_args() -> tuple[str, ...]:
+    return SAN_CONFIGURE_ARGS if sanitized() else CONFIGURE_ARGS
 
 
 def _check_device_sources() -> None:
@@ -364,8 +382,8 @@ def ensure_qemu(force: bool = False) -> Path:
         _check_device_sources()
         bld = _qemu_build_dir()
         binary = bld / QEMU_BINARY_TARGET
-        if _needs_configure(bld):
-            _configure(src, bld)
+        if _needs_configure(bld, _configure_args()):
+            _configure(src, bld, _configure_args())
         _link_firmware(bld)
         if binary.exists():
             host.progress("building QEMU (incremental)")
@@ -387,7 +405,8 @@ def _built_stamp_ok(binary: Path) -> bool:
     repository input changed since."""
     try:
         return (binary.parent / BUILT_STAMP).read_text() == \
-            _built_stamp(binary) and not _needs_configure(binary.parent)
+            _built_stamp(binary) and not _needs_configure(
+                binary.parent, _configure_args())
     except OSError:
         return False
 

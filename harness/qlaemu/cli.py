@@ -290,6 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("test", help="run the test suite (pytest)")
+    t.add_argument("--sanitize", action="store_true",
+                   help="run the qtests, the race and the basic scenario "
+                   "on QEMU built with ASan and UBSan (BUILD_DIR/qemu-san,"
+                   " built the first time: ~30 min); any sanitizer report "
+                   "fails (docs/hardening.md)")
     t.add_argument("pytest_args", nargs=argparse.REMAINDER,
                    help="passed to pytest")
     t.set_defaults(func=commands.cmd_test)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import (apt, build, capture, host, image, kernels,
                matrix as matrix_mod, modbuild, paths, pictures, profiles,
-               report, sweep, verdict, vm)
+               report, sanitize, sweep, verdict, vm)
 from . import fuzz as fuzz_mod
 from . import probe as probe_mod
 from . import race as race_mod
@@ -43,14 +43,28 @@ def _setup() -> None:
 
 
 def cmd_test(args) -> int:
+    """pytest over harness/tests; with ``--sanitize`` the sanitizer run
+    (:mod:`qlaemu.sanitize`): its tests on the ASan + UBSan QEMU, then
+    every sanitizer report counted (any is a failure)."""
     apt.ensure_packages()
     env = dict(os.environ)
     env["PYTHONPATH"] = str(paths.REPO / "harness") + (
         ":" + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    cmd = ["/usr/bin/python3", "-m", "pytest", "harness/tests", "-v", "-ra",
+    selection = ["harness/tests"]
+    logdir = None
+    if args.sanitize:
+        logdir = sanitize.prepare(env)
+        selection = [] if args.pytest_args else list(sanitize.TESTS)
+    cmd = ["/usr/bin/python3", "-m", "pytest", *selection, "-v", "-ra",
            *args.pytest_args]
     sys.stdout.flush()
-    return subprocess.run(cmd, cwd=paths.REPO, env=env).returncode
+    t0 = time.monotonic()
+    rc = subprocess.run(cmd, cwd=paths.REPO, env=env).returncode
+    if logdir is not None:
+        reports = sanitize.reports(logdir)
+        print(sanitize.summary(reports, logdir, time.monotonic() - t0))
+        rc = rc or (1 if reports else 0)
+    return rc
 
 
 def _run_probe(args, mode: str) -> int:

@@ -19,12 +19,14 @@ QOS = build.QOS_PATH
 #: the PCIe qtest's and the qgraph tests on the libqos node "qla2532".
 QTESTS = ("/x86_64/qla2532/pci-identity", "/x86_64/qla2532/realize-failure",
           "/x86_64/qla2532/capture", "/x86_64/qla2532/link-objects",
+          "/x86_64/qla2532/bad-properties",
+          "/x86_64/qla2532/migration-blocker",
           QOS + "/soft-reset", QOS + "/mbox-reg-test",
           QOS + "/invalid-command", QOS + "/malformed-mbox",
           QOS + "/mbox-commands", QOS + "/mbox-invalid-params",
           QOS + "/mbox-no-partner", QOS + "/iocb-malformed",
           QOS + "/iocb-hardening", QOS + "/ctio-overrun-truncate",
-          QOS + "/migrate-write")
+          QOS + "/migrate-write", QOS + "/link-events-during-io")
 
 #: A TAP result line: "ok 3 /x86_64/qla2532/mbox-reg-test" optionally
 #: followed by "# SKIP ..." / "# TODO ...".

@@ -497,6 +497,26 @@ static char *qla2532_get_report(Object *obj, Error **errp)
 }
 
 /* The properties' values, checked before anything is built. */
+/* The longest serial number the VPD holds here (a QLE2562's is 13). */
+#define QLA2532_SERIAL_MAX          32
+/* stop-after-done-ns at most one hour of virtual time */
+#define QLA2532_STOP_AFTER_MAX_NS   (3600 * NANOSECONDS_PER_SECOND)
+
+static bool qla2532_serial_ok(const char *serial)
+{
+    size_t i, len = strlen(serial);
+
+    if (len < 1 || len > QLA2532_SERIAL_MAX) {
+        return false;
+    }
+    for (i = 0; i < len; i++) {
+        if (serial[i] < 0x20 || serial[i] > 0x7e) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool qla2532_check_props(QLA2532State *s, Error **errp)
 {
     if (qla2532_speed_code(s->link_speed_gbps) == 0xff) {
@@ -510,8 +530,24 @@ static bool qla2532_check_props(QLA2532State *s, Error **errp)
                    "preferred) or 3 (point-to-point preferred)");
         return false;
     }
-    if (s->partner_hard_loop_id > 125) {
+    if (s->partner_hard_loop_id > 125 || s->partner_hard_loop_id < -1) {
         error_setg(errp, "qla2532: partner-hard-loop-id must be 0..125 or -1");
+        return false;
+    }
+    /* NVRAM hard address: a loop ID of an NL_Port, 0..125 (FC-AL-2 §10.4) */
+    if (s->hard_loop_id > 125) {
+        error_setg(errp, "qla2532: hard-loop-id must be 0..125");
+        return false;
+    }
+    /* the VPD "SN" keyword (isp-flash.c build_vpd), printable ASCII */
+    if (s->serial && !qla2532_serial_ok(s->serial)) {
+        error_setg(errp, "qla2532: serial must be 1..%d printable ASCII "
+                   "characters", QLA2532_SERIAL_MAX);
+        return false;
+    }
+    if (s->stop_after_done_ns > QLA2532_STOP_AFTER_MAX_NS) {
+        error_setg(errp, "qla2532: stop-after-done-ns must be at most %"
+                   PRIu64 " (one hour)", (uint64_t)QLA2532_STOP_AFTER_MAX_NS);
         return false;
     }
     if (s->partner_role && strcmp(s->partner_role, "initiator") &&

@@ -17,6 +17,9 @@
  * link-objects   the link and its peers as objects (fc-objects.c,
  *                docs/link.md): a device on an fc-link, the link's report,
  *                a peer deleted and the device's scenario= refused there.
+ * bad-properties issue #11: every property out of range fails device_add
+ *                naming it; link events at any moment, a bad one refused.
+ * migration-blocker  a device on an fc-link object is not migratable.
  * capture        the capture property (fc-capture.c, docs/capture.md): a
  *                file that cannot be created fails device_add and qom-set
  *                with the file's name; a good one starts a nanosecond pcap
@@ -36,6 +39,8 @@
 #include "libqos/malloc-pc.h"
 #include "hw/pci/pci_regs.h"
 #include "qapi/qmp/qdict.h"
+#include "qapi/qmp/qjson.h"
+#include "qapi/error.h"
 
 #define QLA_DEVFN               QPCI_DEVFN(4, 0)
 #define QLA_ARGS        "-machine q35 -nodefaults " \
@@ -349,6 +354,113 @@ static void test_link_objects(void)
     qtest_quit(qts);
 }
 
+/*
+ * Issue #11, bad input from the host: every property outside its range
+ * fails device_add with a message that names it (qla2532.c
+ * qla2532_check_props), and nothing is left behind.
+ */
+static const struct {
+    const char *prop;
+    const char *json;
+} bad_props[] = {
+    { "link-speed", "'link-speed': 3" },
+    { "conn-option", "'conn-option': 4" },
+    { "partner-conn-option", "'partner-conn-option': 9" },
+    { "partner-hard-loop-id", "'partner-hard-loop-id': 126" },
+    { "partner-hard-loop-id", "'partner-hard-loop-id': -2" },
+    { "hard-loop-id", "'hard-loop-id': 126" },
+    { "partner-role", "'partner-role': 'both'" },
+    { "serial", "'serial': ''" },
+    { "serial", "'serial': '0123456789abcdef0123456789abcdef0'" },
+    { "serial", "'serial': 'SN\\u0001'" },
+    { "replay-scale-pct", "'replay-scale-pct': 0" },
+    { "stop-after-done-ns", "'stop-after-done-ns': 3600000000001" },
+    { "scenario", "'partner': false, 'scenario': '/x.json'" },
+};
+
+static void qmp_assert_error_names(QTestState *qts, QDict *resp,
+                                   const char *what)
+{
+    const char *desc;
+
+    g_assert(qdict_haskey(resp, "error"));
+    desc = qdict_get_str(qdict_get_qdict(resp, "error"), "desc");
+    if (!strstr(desc, what)) {
+        g_printerr("error '%s' does not name '%s'\n", desc, what);
+        g_assert_not_reached();
+    }
+    qobject_unref(resp);
+}
+
+static QDict *link_event(QTestState *qts, const char *ev)
+{
+    return qtest_qmp(qts, "{'execute': 'qom-set', 'arguments': "
+                     "{'path': '/machine/peripheral/hba', "
+                     "'property': 'link-event', 'value': %s}}", ev);
+}
+
+static void test_bad_properties(void)
+{
+    QTestState *qts = qtest_init("-machine q35 -nodefaults -device "
+                                 "pcie-root-port,id=rp0,chassis=1,slot=1");
+    static const char *const events[] = {
+        "down", "lip", "up", "lip", "lip-reset", "down", "down", "up",
+        "lip", "up",
+    };
+    QDict *resp;
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(bad_props); i++) {
+        g_autofree char *args = g_strdup_printf(
+            "{'driver': 'qla2532', 'id': 'hba', 'bus': 'rp0', %s}",
+            bad_props[i].json);
+
+        qmp_assert_error_names(qts, qtest_qmp(
+            qts, "{'execute': 'device_add', 'arguments': %p}",
+            qobject_from_json(args, &error_abort)), bad_props[i].prop);
+    }
+    resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
+                     "{'driver': 'qla2532', 'id': 'hba', 'bus': 'rp0', "
+                     "'serial': 'RFD1234X56789'}}");
+    g_assert(qdict_haskey(resp, "return"));
+    qobject_unref(resp);
+
+    /*
+     * Link events at any moment: before the firmware runs, back to back,
+     * with the clock stepped by odd amounts between them (inside loop
+     * initialisation, between a frame's send and its delivery); a value
+     * that is not an event is refused with the list of events.
+     */
+    for (i = 0; i < ARRAY_SIZE(events); i++) {
+        resp = link_event(qts, events[i]);
+        g_assert(qdict_haskey(resp, "return") ||
+                 !strcmp(events[i], "lip-reset"));
+        qobject_unref(resp);
+        qtest_clock_step(qts, 1 + i * 377 * 1000);
+    }
+    qmp_assert_error_names(qts, link_event(qts, "flap"), "link-event");
+    g_free(qom_get_str(qts, "report"));     /* the device still answers */
+    qtest_quit(qts);
+}
+
+/*
+ * Issue #11, savevm/migration: a device on an fc-link object is not
+ * migratable (its peers have no saved state): migrate fails and says so.
+ */
+static void test_migration_blocker(void)
+{
+    QTestState *qts = qtest_init(
+        "-machine q35 -nodefaults "
+        "-device pcie-root-port,id=rp0,chassis=1,slot=1 "
+        "-object fc-link,id=fc0 -object fc-initiator,id=ini0,link=fc0 "
+        "-device qla2532,id=hba,bus=rp0,link=fc0");
+
+    qmp_assert_error_names(qts, qtest_qmp(
+        qts, "{'execute': 'migrate', 'arguments': "
+        "{'uri': 'exec:cat > /dev/null'}}"), "not migratable");
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -356,5 +468,7 @@ int main(int argc, char **argv)
     qtest_add_func("/qla2532/realize-failure", test_realize_failure_cleans_up);
     qtest_add_func("/qla2532/capture", test_capture);
     qtest_add_func("/qla2532/link-objects", test_link_objects);
+    qtest_add_func("/qla2532/bad-properties", test_bad_properties);
+    qtest_add_func("/qla2532/migration-blocker", test_migration_blocker);
     return g_test_run();
 }

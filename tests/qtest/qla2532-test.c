@@ -196,6 +196,7 @@
 #define ET_CONTINUE_A64         0x0a
 #define ET_CTIO_TYPE7           0x12
 #define ET_LOGINOUT             0x52
+#define ET_IMMED_NOTIFY         0x0d
 #define ET_NOTIFY_ACK           0x0e
 #define ET_MBX_IOCB             0x39
 #define ET_ABTS_RESP            0x55
@@ -1901,6 +1902,13 @@ static void test_ctio_overrun_truncate(void *obj, void *data,
     "\"pattern\": 7 },\n" \
     "    { \"op\": \"read-10\", \"lba\": 8, \"blocks\": 8, " \
     "\"compare\": 7 } ] }\n"
+/* A write the initiator retries after each lost attempt (docs/scenario.md
+ * "retries"; the login lost with the link counts as an attempt). */
+#define SCENARIO_WRITE_RETRY \
+    "{ \"name\": \"qtest-link-events\", \"first-command-delay-us\": 10,\n" \
+    "  \"command-timeout-ms\": 600000, \"retries\": 8,\n" \
+    "  \"commands\": [ { \"op\": \"write-10\", \"lba\": 0, " \
+    "\"blocks\": 1 } ] }\n"
 #define MIGRATE_LBA             8
 #define MIGRATE_BYTES           4096
 #define MIGRATE_SEED            7
@@ -1943,25 +1951,34 @@ static void migrate_wait(QTestState *qts)
     g_assert_not_reached();
 }
 
-/* The report of the (only) qla2532 of @qts, parsed. */
-static QDict *device_report(QTestState *qts)
+/* The QOM path of the (only) qla2532 of @qts (qgraph adds it without id). */
+static char *device_path(QTestState *qts)
 {
     QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-list', 'arguments': "
                            "{'path': '/machine/peripheral-anon'}}");
     QListEntry *e;
-    g_autofree char *path = NULL;
-    QDict *report;
+    char *path = NULL;
 
     QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
         QDict *p = qobject_to(QDict, qlist_entry_obj(e));
 
         if (!strcmp(qdict_get_str(p, "type"), "child<qla2532>")) {
+            g_free(path);
             path = g_strdup_printf("/machine/peripheral-anon/%s",
                                    qdict_get_str(p, "name"));
         }
     }
     qobject_unref(rsp);
     g_assert(path);
+    return path;
+}
+
+/* The report of the (only) qla2532 of @qts, parsed. */
+static QDict *device_report(QTestState *qts)
+{
+    g_autofree char *path = device_path(qts);
+    QDict *rsp, *report;
+
     rsp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
                     "{'path': %s, 'property': 'report'}}", path);
     report = qobject_to(QDict,
@@ -2080,6 +2097,104 @@ static void test_migrate_write(void *obj, void *data, QGuestAllocator *alloc)
     unlink(scenario);
 }
 
+/*
+ * Issue #11, bad input from the host: QMP link events (qla2532.c
+ * qla2532_set_link_event) at the worst moments of a write -- the cable
+ * pulled between XFER_RDY and the data, a LIP while the data is on the
+ * wire, a LIP reset with the CTIO outstanding.  Each time the CTIO comes
+ * back (with the status the driver handles for it, never success) and
+ * nothing else breaks: after the link is back the initiator logs in again
+ * and its retry arrives as a new ATIO; the mailboxes answer.
+ */
+/*
+ * The next ATIO (FCP_CMND) on the ATIO ring, acknowledging the immediate
+ * notifies before it as the driver does (qla_target.c
+ * qlt_24xx_atio_pkt_all_vps -> qlt_handle_imm_notify -> qlt_send_notify_ack:
+ * nport handle, exchange address and OX_ID of the notify); returns the
+ * ATIO's exchange address.
+ */
+static uint32_t atio_wait_acking(QlaTest *t, uint8_t *atio)
+{
+    uint8_t ack[IOCB_SIZE];
+    int i;
+
+    for (i = 0; i < SETTLE_NS / EVENT_STEP_NS; i++) {
+        if (rd32(t, REG_ATIO_Q_IN) == t->atio_out) {
+            events_run(t, EVENT_STEP_NS);
+            continue;
+        }
+        qtest_memread(t->qts, t->atio + (uint64_t)t->atio_out * IOCB_SIZE,
+                      atio, IOCB_SIZE);
+        t->atio_out = (t->atio_out + 1) % t->atio_len;
+        wr32(t, REG_ATIO_Q_OUT, t->atio_out);
+        if (atio[0] == ET_ATIO_TYPE7) {
+            return ldl_le_p(atio + 4);
+        }
+        g_assert_cmphex(atio[0], ==, ET_IMMED_NOTIFY);
+        iocb_head(ack, ET_NOTIFY_ACK, 1, 0x3000 + i);
+        stw_le_p(ack + 8, lduw_le_p(atio + 8));     /* nport_handle */
+        ack[18] = atio[18];                         /* status_subcode */
+        stl_le_p(ack + 20, ldl_le_p(atio + 20));    /* exchange_address */
+        stw_le_p(ack + 62, lduw_le_p(atio + 62));   /* ox_id */
+        req_post(t, ack, 1);
+    }
+    g_assert_not_reached();
+}
+
+static void test_link_events_during_io(void *obj, void *data,
+                                       QGuestAllocator *alloc)
+{
+    QlaTest t;
+    g_autofree char *scenario = data;   /* scenario_before */
+    g_autofree char *path = NULL;
+    static const char *const events[] = { "down", "lip", "lip-reset" };
+    static const int64_t at_ns[] = { 500, 1500, 0 };
+    uint8_t req[IOCB_SIZE], rsp[IOCB_SIZE], atio[IOCB_SIZE];
+    uint16_t out[2];
+    uint32_t exch;
+    uint64_t buf;
+    int i;
+
+    exch = target_up(&t, obj, alloc, atio, &buf);
+    path = device_path(t.qts);
+    for (i = 0; i < ARRAY_SIZE(events); i++) {
+        g_assert_cmphex(atio[32 + 12], ==, 0x2a);   /* WRITE(10) */
+        ctio_data_in(req, 1, CTIO_HANDLE_MARK | (0x40 + i), exch, 1, buf,
+                     512);
+        stw_le_p(req + 26, CTIO7_FLAGS_DATA_OUT | CTIO7_FLAGS_SEND_STATUS);
+        req_post(&t, req, 1);
+        qtest_clock_step(t.qts, at_ns[i]);
+        qtest_qmp_assert_success(t.qts, "{'execute': 'qom-set', "
+                                 "'arguments': {'path': %s, 'property': "
+                                 "'link-event', 'value': %s}}", path,
+                                 events[i]);
+        if (!strcmp(events[i], "down")) {
+            events_run(&t, EVENT_STEP_NS);
+            qtest_qmp_assert_success(t.qts, "{'execute': 'qom-set', "
+                                     "'arguments': {'path': %s, 'property': "
+                                     "'link-event', 'value': 'up'}}", path);
+        }
+        events_run(&t, SETTLE_NS);
+        g_assert_cmpint(rsp_pending(&t), >=, 1);
+        rsp_take(&t, rsp);
+        g_assert_cmphex(rsp[0], ==, ET_CTIO_TYPE7);
+        g_assert_cmphex(ldl_le_p(rsp + 4), ==, CTIO_HANDLE_MARK | (0x40 + i));
+        g_assert_cmphex(lduw_le_p(rsp + 8), !=, CTIO_SUCCESS);
+        while (rsp_pending(&t)) {
+            rsp_take(&t, rsp);
+        }
+        /* the initiator's retry after its new login */
+        exch = atio_wait_acking(&t, atio);
+        while (rsp_pending(&t)) {
+            rsp_take(&t, rsp);              /* the NOTIFY_ACKs' completions */
+        }
+    }
+    g_assert_cmphex(fw_op(&t, MBC_GET_FIRMWARE_STATE, out, 2), ==,
+                    MBS_COMMAND_COMPLETE);
+    qla_detach(&t);
+    unlink(scenario);
+}
+
 /* before: unimplemented-feature logging (-d unimp) into a file of the
  * test's own; its path is the test's data. */
 static void *unimp_log_before(GString *cmd_line, void *arg)
@@ -2129,6 +2244,11 @@ static void qla2532_register_tests(void)
         .before = scenario_before,
         .arg = (void *)SCENARIO_WRITE,
     };
+    QOSGraphTestOptions with_write_retry = {
+        .edge.extra_device_opts = QLA_FAST,
+        .before = scenario_before,
+        .arg = (void *)SCENARIO_WRITE_RETRY,
+    };
     QOSGraphTestOptions with_write_read = {
         .edge.extra_device_opts = QLA_FAST,
         .before = scenario_before,
@@ -2152,6 +2272,8 @@ static void qla2532_register_tests(void)
                  test_ctio_overrun_truncate, &with_truncate);
     qos_add_test("migrate-write", "qla2532", test_migrate_write,
                  &with_write_read);
+    qos_add_test("link-events-during-io", "qla2532",
+                 test_link_events_during_io, &with_write_retry);
 }
 
 libqos_init(qla2532_register_tests);
