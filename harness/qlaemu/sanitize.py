@@ -11,6 +11,7 @@ Each sanitizer writes its reports to a file of its own under
 tests pass and no report was written.  Leak checking is off: QEMU frees
 little at exit by design, and those are not guest-reachable bugs.
 """
+import re
 import time
 from pathlib import Path
 
@@ -38,11 +39,17 @@ def prepare(env: dict) -> Path:
     return logdir
 
 
+#: A report in a sanitizer's log: ASan's "ERROR: AddressSanitizer: ...",
+#: UBSan's "file:line:col: runtime error: ...".  ASan also writes
+#: warnings there (QEMU's coroutines: "ASan doesn't fully support
+#: makecontext/swapcontext"), which are not reports.
+REPORT_RE = re.compile(r"ERROR: AddressSanitizer|runtime error:")
+
+
 def reports(logdir: Path) -> list:
-    """The sanitizer report files of a run (non-empty files in
-    ``logdir``), sorted."""
-    return sorted(p for p in Path(logdir).iterdir()
-                  if p.is_file() and p.stat().st_size > 0)
+    """The sanitizer log files of a run that hold a report, sorted."""
+    return sorted(p for p in Path(logdir).iterdir() if p.is_file()
+                  and REPORT_RE.search(p.read_text(errors="replace")))
 
 
 def summary(found: list, logdir: Path, wall_s: float) -> str:
@@ -50,7 +57,8 @@ def summary(found: list, logdir: Path, wall_s: float) -> str:
     lines = ["sanitizers (ASan + UBSan): %d report file(s) in %s; run "
              "%.0f s" % (len(found), logdir, wall_s)]
     for p in found[:10]:
-        text = p.read_text(errors="replace").strip().splitlines()
-        lines.append("  %s: %s" % (p.name, " | ".join(text[:3])[:300]))
+        text = [ln for ln in p.read_text(errors="replace").splitlines()
+                if REPORT_RE.search(ln) or ln.lstrip().startswith("#")]
+        lines.append("  %s: %s" % (p.name, " | ".join(text[:4])[:400]))
     return "\n".join(lines)
 

@@ -1014,6 +1014,9 @@ static void wait_port_update(QlaTest *t, int from)
 
 /* ---------------------------------------------------------------------- */
 
+/* MBC_SET_RNID_PARAMS version payload: type 7, then the version string */
+static const char drv_version[20] = "\x07\x00\x00\x00" "10.02.07.900-k";
+
 /* The driver's bring-up and loop resync, command by command. */
 static void test_mbox_commands(void *obj, void *data, QGuestAllocator *alloc)
 {
@@ -1076,8 +1079,10 @@ static void test_mbox_commands(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(out[2], ==, 0x0018);
     g_assert_cmphex(out[3], ==, 0x2000);
 
-    /* qla_mbx.c qla25xx_set_driver_version: mb1 = type << 8 | dwords */
-    qtest_memwrite(t.qts, dma, "\x07\x00\x00\x00" "10.02.07.900-k", 20);
+    /* qla_mbx.c qla25xx_set_driver_version: mb1 = type << 8 | dwords;
+     * five dwords, the string zero-padded (ASan found the literal read
+     * one byte past its end) */
+    qtest_memwrite(t.qts, dma, drv_version, sizeof(drv_version));
     g_assert_cmphex(fw_dma(&t, MBC_SET_RNID_PARAMS,
                            RNID_TYPE_SET_VERSION << 8 | 5, dma, 0, NULL, 0),
                     ==, MBS_COMMAND_COMPLETE);
