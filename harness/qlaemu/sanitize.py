@@ -61,4 +61,3 @@ def summary(found: list, logdir: Path, wall_s: float) -> str:
                 if REPORT_RE.search(ln) or ln.lstrip().startswith("#")]
         lines.append("  %s: %s" % (p.name, " | ".join(text[:4])[:400]))
     return "\n".join(lines)
-
