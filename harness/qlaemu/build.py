@@ -80,7 +80,7 @@ QOS_PATH = ("/x86_64/pc/i440FX-pcihost/pci-bus-pc/pci-bus/qla2532/"
 QTEST_LOGS = ("qla2532-pcie-testlog", "qla2532-qos-testlog")
 #: The repository's qtest files and where they are linked in QEMU's tree.
 QTEST_FILES = ("qla2532-test.c", "qla2532-pcie-test.c", "libqos/qla2532.c",
-               "libqos/qla2532.h")
+               "libqos/qla2532.h", "fuzz/qla2532_fuzz.c")
 
 #: The QEMU build hooks: a patch against Debian's QEMU 7.2 tree.
 HOOKS_PATCH = paths.REPO / "qemu" / "build-hooks.patch"

@@ -27,6 +27,7 @@ import sys
 from . import commands, host, image, kernels, vm
 from . import matrix as matrix_mod
 from . import probe as probe_mod
+from . import fuzz as fuzz_mod
 from . import race as race_mod
 
 
@@ -325,13 +326,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(b)
     b.set_defaults(func=commands.cmd_bench)
     fz = sub.add_parser("fuzz", help="libFuzzer campaign against the "
-                        "device (QEMU generic-fuzz, ASan+UBSan); exit 0 no "
-                        "crash, 1 crash, 2 set-up error")
+                        "device (ASan+UBSan); exit 0 no crash, 1 crash, 2 "
+                        "set-up error")
     fz.add_argument("--minutes", type=float, default=30,
                     help="campaign length (default 30)")
+    fz.add_argument("--target", choices=sorted(fuzz_mod.TARGETS),
+                    default=fuzz_mod.DEFAULT_TARGET,
+                    help="target-mode (the firmware brought up, IOCBs "
+                    "fuzzed; default) or generic (QEMU's generic-fuzz)")
     fz.add_argument("--corpus", metavar="DIR", default=None,
                     help="corpus directory, grown in place (default "
-                    "build/fuzz/corpus)")
+                    "build/fuzz/corpus-target-mode or build/fuzz/corpus)")
+    fz.add_argument("--coverage", action="store_true",
+                    help="no campaign: run the corpus once and print the "
+                    "device's edge coverage per file")
     fz.set_defaults(func=commands.cmd_fuzz)
     bq = sub.add_parser("build", help="build QEMU with the device (and the "
                         "qtest with --qtest); what meson.build calls")

@@ -435,7 +435,12 @@ def _bench_race(args) -> None:
 def cmd_fuzz(args) -> int:
     """A libFuzzer campaign (qlaemu.fuzz): 0 no crash, 1 crash, 2 set-up."""
     try:
-        r = fuzz_mod.run_fuzz(args.minutes, corpus=args.corpus)
+        if args.coverage:
+            print(fuzz_mod.coverage_summary(fuzz_mod.coverage(
+                args.target, args.corpus)))
+            return 0
+        r = fuzz_mod.run_fuzz(args.minutes, corpus=args.corpus,
+                              target=args.target)
     except (ValueError, host.SetupError) as e:
         print("qlaemu fuzz: %s" % e, file=sys.stderr)
         return 2

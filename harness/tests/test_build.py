@@ -32,7 +32,8 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 #: The QEMU files the build hooks patch (qemu/build-hooks.patch).
 HOOK_FILES = ("hw/meson.build", "hw/Kconfig", "meson.build",
               "tests/qtest/meson.build", "tests/qtest/libqos/meson.build",
-              "qapi/qom.json", "tests/qtest/fuzz/generic_fuzz_configs.h")
+              "qapi/qom.json", "tests/qtest/fuzz/generic_fuzz_configs.h",
+              "tests/qtest/fuzz/meson.build")
 
 #: What the regex hooks of earlier harness versions inserted, by file.
 OLD_HOOKS = {
