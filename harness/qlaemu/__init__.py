@@ -20,8 +20,9 @@ runs
     kmsg and evidence (what a run shows), capture (the link's pcap, read
     with tshark), verdict (PASS / FAIL / INCONCLUSIVE), results (the runs'
     typed results, dataclasses), pictures (SVG ladder and heat map), probe,
-    scenario, race, replay, sweep, matrix (the runs), report (text and JUnit
-    output)
+    scenario, race, snapshot (the saved ready point), pointrace (the race
+    from it), replay, sweep, matrix (the runs), report (text and JUnit
+    output), fuzz and sanitize (the device under libFuzzer and ASan/UBSan)
 the command line
     commands (one function per command), cli (the parser, ``main``)
 """

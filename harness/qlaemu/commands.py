@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import (apt, build, capture, host, image, kernels,
                matrix as matrix_mod, modbuild, paths, pictures, profiles,
-               report, sanitize, sweep, verdict, vm)
+               pointrace, report, sanitize, sweep, verdict, vm)
 from . import fuzz as fuzz_mod
 from . import probe as probe_mod
 from . import race as race_mod
@@ -123,15 +123,16 @@ def _write_race_outputs(args, r) -> None:
 
 
 def _run_race(args, prof):
-    """race.run_race with the race options of the command line."""
-    return race_mod.run_race(
+    """race.run_race (or, with --snapshot, pointrace.run_race) with the
+    race options of the command line."""
+    run = pointrace.run_race if args.snapshot else race_mod.run_race
+    return run(
         driver=prof, latency_us=args.latency_us,
         first_cmd_us=args.first_cmd_us, seed=args.seed, trace=args.trace,
         scenario_overrides=race_mod.lip_overrides(args.lips,
                                                   args.lip_delay_ms),
         timeout_s=args.timeout, ready_timeout_s=args.ready_timeout,
-        device_opts=_device_opts(args), snapshot=args.snapshot,
-        ladder=args.ladder)
+        device_opts=_device_opts(args), ladder=args.ladder)
 
 
 def _race_result(args, setup_error=None):

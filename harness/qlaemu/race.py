@@ -43,8 +43,7 @@ import time
 from pathlib import Path
 
 from . import (evidence, host, image, kernels, kmsg, modbuild, paths,
-               pictures, probe, profiles, scenario, vm)
-from . import snapshot as snapshot_mod
+               pictures, profiles, scenario, vm)
 from .evidence import analyse, pass_bound_ns
 from .results import RaceResult
 from .verdict import RunState, judge
@@ -246,8 +245,7 @@ def _profile_info(prof) -> dict:
 
 def setup_errors():
     return (profiles.DriverError, host.SetupError, image.GuestError,
-            kernels.KernelError, scenario.ScenarioError, RaceError,
-            snapshot_mod.SnapshotError)
+            kernels.KernelError, scenario.ScenarioError, RaceError)
 
 
 # --------------------------------------------------------------------------
@@ -308,6 +306,39 @@ def guest_facts(out, r) -> dict:
     return r.controller or {}
 
 
+def prepare_race(driver, driver_tree, profile_dir, latency_us: int,
+                 first_cmd_us: int, seed: int, trace, run_name,
+                 scenario_overrides) -> tuple:
+    """What every race does before its guest runs: the artifacts, the
+    result, the driver built, the scenario variant written (arguments as
+    :func:`run_race`).
+
+    Returns:
+        (RaceResult, profile, scenario file, scenario dict, start time);
+        the profile is None when set-up failed, and the RaceResult is then
+        the finished INCONCLUSIVE one.
+    """
+    t_start = time.monotonic()
+    adir = artifacts_dir(run_name, "race")
+    out = RaceResult(latency_us=latency_us, first_cmd_us=first_cmd_us,
+                     seed=seed, artifacts=str(adir))
+    try:
+        base = load_trace(trace)
+        out.scenario = {"trace": str(Path(trace or RACE_TRACE).resolve()),
+                        "name": base.get("name")}
+        prof = prepare_driver(out, driver, driver_tree, profile_dir)
+    except setup_errors() as e:
+        return finish_race(out, {}, RunState(setup_error=error_text(e)),
+                           t_start,
+                           build_error=isinstance(e, profiles.BuildError)
+                           ), None, None, None, t_start
+    scen_file = write_variant(base, first_cmd_us, adir,
+                              overrides=scenario_overrides)
+    out.scenario["overrides"] = dict(scenario_overrides or {})
+    out.scenario["file"] = str(scen_file)
+    return out, prof, scen_file, json.loads(scen_file.read_text()), t_start
+
+
 def run_race(driver=None, driver_tree=None, profile_dir=None,
              latency_us: int = DEFAULT_LATENCY_US,
              first_cmd_us: int = DEFAULT_FIRST_CMD_US, seed: int = 0,
@@ -316,7 +347,7 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
              timeout_s: float = 300, ready_timeout_s: float = 120,
              icount: str = "shift=3,sleep=off", device_opts: str = "",
              poll_s: float = POLL_S, capture: bool = True,
-             snapshot: bool = False, ladder: bool = True) -> RaceResult:
+             ladder: bool = True) -> RaceResult:
     """Boot the target with the driver under test and run the race.
 
     Args:
@@ -338,11 +369,6 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
         poll_s: seconds between report polls.
         capture: write the link capture and draw the ladder (False only
             to measure their cost: ``./qlaemu bench``).
-        snapshot: start from the ready point (:mod:`qlaemu.snapshot`):
-            the race scenario starts at a LIP the host injects there, as a
-            sweep point does, instead of at the driver's bring-up; the
-            first run of a (driver, options) boots to the point and saves
-            it, later ones load it.
         ladder: draw the ladder picture (about 2 s: matplotlib and
             tshark); False leaves ``ladder_error`` "not asked for".
 
@@ -352,29 +378,12 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
         summary, the timeline, the driver's relevant dmesg lines); also
         written to ``race.json`` in the artifacts.
     """
-    t_start = time.monotonic()
-    adir = artifacts_dir(run_name, "race")
-    out = RaceResult(latency_us=latency_us, first_cmd_us=first_cmd_us,
-                     seed=seed, artifacts=str(adir))
-    try:
-        base = load_trace(trace)
-        out.scenario = {"trace": str(Path(trace or RACE_TRACE).resolve()),
-                        "name": base.get("name")}
-        prof = prepare_driver(out, driver, driver_tree, profile_dir)
-    except setup_errors() as e:
-        return _finish_race(out, {}, RunState(setup_error=error_text(e)),
-                            t_start,
-                            build_error=isinstance(e, profiles.BuildError))
-    scen_file = write_variant(base, first_cmd_us, adir,
-                              overrides=scenario_overrides)
-    out.scenario["overrides"] = dict(scenario_overrides or {})
-    out.scenario["file"] = str(scen_file)
-    scen = json.loads(scen_file.read_text())
-    if snapshot:
-        return _race_from_point(out, prof, scen_file, scen, adir, t_start,
-                                latency_us, timeout_s, ready_timeout_s,
-                                icount, device_opts, poll_s, capture,
-                                ladder)
+    out, prof, scen_file, scen, t_start = prepare_race(
+        driver, driver_tree, profile_dir, latency_us, first_cmd_us, seed,
+        trace, run_name, scenario_overrides)
+    if prof is None:
+        return out
+    adir = Path(out.artifacts)
     snap = adir / "race-report.json"
     controller = _race_controller(total_bound_ns(scen), snap, timeout_s,
                                   ready_timeout_s, poll_s)
@@ -389,14 +398,14 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
             ready_timeout_s=ready_timeout_s, finish_margin_s=30,
             capture=capture, qemu_args=["-S"])
     except setup_errors() as e:
-        return _finish_race(out, {}, RunState(setup_error=error_text(e)),
-                            t_start,
-                            build_error=isinstance(e, profiles.BuildError))
-    return _judge_run(out, r, snap, scen, t_start, ladder)
+        return finish_race(out, {}, RunState(setup_error=error_text(e)),
+                           t_start,
+                           build_error=isinstance(e, profiles.BuildError))
+    return judge_run(out, r, snap, scen, t_start, ladder)
 
 
-def _judge_run(out: RaceResult, r, snap: Path, scen: dict,
-               t_start: float, ladder: bool = True) -> RaceResult:
+def judge_run(out: RaceResult, r, snap: Path, scen: dict,
+              t_start: float, ladder: bool = True) -> RaceResult:
     """The verdict of a race run ``r`` (results.ScenarioResult) whose
     controller wrote the report it decided on to ``snap``."""
     try:
@@ -426,115 +435,8 @@ def _judge_run(out: RaceResult, r, snap: Path, scen: dict,
         _ladder(out, rep)
     elif out.pcap and not ladder:
         out.ladder_error = "not asked for (--no-ladder)"
-    return _finish_race(out, analyse(rep, scen) if rep else {}, state,
-                        t_start)
-
-
-def point_opts(device_opts: str = "") -> str:
-    """The qla2532 properties of a run from the ready point (race and
-    sweep share its snapshot): no PRLI latency until the point sets one,
-    and the device stops the VM :data:`SETTLE_NS` after each scenario."""
-    return ("prli-complete-latency-us=0,stop-after-done-ns=%d" % SETTLE_NS
-            + ("," + device_opts if device_opts else ""))
-
-
-def ready_snapshot(prof, base_opts: str, icount):
-    """The ready point (qlaemu.snapshot.Snapshot) of a race or sweep
-    with these properties (:func:`point_opts`)."""
-    return snapshot_mod.for_target_run(prof, base_opts, icount,
-                                       probe.DEFAULT_WWPN,
-                                       probe.DEFAULT_WWNN)
-
-
-def _race_from_point(out: RaceResult, prof, scen_file: Path, scen: dict,
-                     adir: Path, t_start: float, latency_us: int,
-                     timeout_s: float, ready_timeout_s: float, icount,
-                     device_opts: str, poll_s: float,
-                     capture: bool, ladder: bool) -> RaceResult:
-    """The race from the ready point (``race --snapshot``): reach it
-    (saved state, or a boot that saves it), then set the point's latency,
-    scenario and capture, inject a LIP and let the VM run hands off until
-    the device stops it :data:`SETTLE_NS` after the scenario."""
-    base_opts = point_opts(device_opts)
-    try:
-        snap = ready_snapshot(prof, base_opts, icount)
-    except setup_errors() as e:
-        return _finish_race(out, {}, RunState(setup_error=error_text(e)),
-                            t_start)
-    warm = snap.exists()
-    out.scenario["snapshot"] = str(snap.dir)
-    props = [("prli-complete-latency-us", int(latency_us)),
-             ("scenario", str(scen_file))]
-    if capture:
-        props.append(("capture", str(adir / probe.CAPTURE_NAME)))
-    props.append(("link-event", "lip"))
-    report = adir / "race-report.json"
-    controller = _point_controller(snap, props, report, total_bound_ns(scen),
-                                   timeout_s, ready_timeout_s, poll_s,
-                                   adir / "console.log")
-    try:
-        r = scenario.run_scenario(
-            snap.idle, driver=prof, device_opts=base_opts, icount=icount,
-            timeout_s=timeout_s, run_name=adir.name, controller=controller,
-            ready_timeout_s=ready_timeout_s, finish_margin_s=30,
-            capture=False,
-            qemu_args=snap.incoming_args() if warm else ["-S"],
-            boot_data=snap.boot_data() if warm else "")
-    except setup_errors() as e:
-        return _finish_race(out, {}, RunState(setup_error=error_text(e)),
-                            t_start)
-    r.setup_error = r.setup_error or snapshot_problem(snap, warm, r)
-    return _judge_run(out, r, report, scen, t_start, ladder)
-
-
-def snapshot_problem(snap, warm: bool, r) -> str | None:
-    """Why a run from the ready point ``snap`` failed before its
-    scenario (results.ScenarioResult ``r``), or None: QEMU refused the
-    saved state, or saving/reaching it failed."""
-    if warm and r.exit == "qemu-error":
-        lines = [ln for ln in (r.qemu_stderr or "").splitlines()
-                 if ln.strip()]
-        return ("QEMU could not load the saved ready point %s (%s); "
-                "remove that directory to boot and save it again"
-                % (snap.dir, lines[-1] if lines else "no message"))
-    err = r.controller_error or ""
-    if "SnapshotError" in err:
-        return "snapshot: " + err.strip().splitlines()[-1]
-    return None
-
-
-def _point_controller(snap, props, report: Path, bound_ns: int,
-                      timeout_s: float, ready_timeout_s: float,
-                      poll_s: float, console_log: Path):
-    """The host side of a race from the ready point: reach the point
-    (:func:`qlaemu.snapshot.reach_point`; the VM is paused there),
-    ``qom-set`` ``props`` in order, ``cont``, wait for the device's STOP
-    without sending anything, decide on the report (:func:`poll_point`,
-    which polls only if no STOP came), ``cont`` and send finish."""
-    def controller(ctl):
-        # a SnapshotError stops QEMU: INCONCLUSIVE, the error in
-        # controller_error
-        info = snapshot_mod.reach_point(ctl, snap, scenario.HBA_PATH,
-                                        ready_timeout_s, console_log)
-        t_point = ctl.elapsed_s()
-        for prop, value in props:
-            ctl.qmp("qom-set", path=scenario.HBA_PATH, property=prop,
-                    value=value)
-        ctl.qmp("cont")
-        budget = max(10.0, timeout_s - ctl.elapsed_s() - 30)
-        stopped = ctl.wait_event("STOP", budget)
-        rep, stop, polls = poll_point(ctl, bound_ns,
-                                      5.0 if stopped else 30.0, poll_s)
-        report.write_text(json.dumps(rep))
-        t_done = ctl.elapsed_s()
-        if stopped is not None:
-            ctl.qmp("cont")
-        ctl.send("finish")
-        return dict(info, stop=stop, polls=polls,
-                    ready_s=round(t_point, 2), verdict_s=round(t_done, 2),
-                    done=stop == "done",
-                    stopped_by_device=stopped is not None)
-    return controller
+    return finish_race(out, analyse(rep, scen) if rep else {}, state,
+                       t_start)
 
 
 def _ladder(out: RaceResult, rep: dict) -> None:
@@ -592,12 +494,12 @@ def setup_failure(error: str, args=None, build_error: bool = False,
         latency_us=getattr(args, "latency_us", DEFAULT_LATENCY_US),
         first_cmd_us=getattr(args, "first_cmd_us", DEFAULT_FIRST_CMD_US),
         seed=getattr(args, "seed", 0), artifacts=str(adir))
-    return _finish_race(out, {}, RunState(setup_error=error),
-                        time.monotonic(), build_error=build_error)
+    return finish_race(out, {}, RunState(setup_error=error),
+                       time.monotonic(), build_error=build_error)
 
 
-def _finish_race(out: RaceResult, ev, state: RunState, t_start,
-                 build_error=False) -> RaceResult:
+def finish_race(out: RaceResult, ev, state: RunState, t_start,
+                build_error=False) -> RaceResult:
     """Judge the evidence ``ev`` (evidence.analyse) and ``state``, record
     the verdict and evidence in ``out`` and write race.json."""
     v = judge(ev, state)

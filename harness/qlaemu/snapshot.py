@@ -34,7 +34,7 @@ import shutil
 import time
 from pathlib import Path
 
-from . import paths
+from . import image, kernels, paths, scenario, vm
 
 #: Bump when what a snapshot holds or how runs use it changes.
 FORMAT = 1
@@ -302,7 +302,6 @@ def for_target_run(prof, device_opts: str, icount, wwpn: int,
         SnapshotError: an input cannot be read; image/kernel/QEMU errors of
             the modules that build them.
     """
-    from . import image, kernels, scenario, vm
     files = {"qemu": vm.qemu_binary(), "kernel": kernels.kernel_image(),
              "initramfs": image.ensure_base_initramfs(
                  None if prof.is_stock else prof)}
@@ -314,3 +313,64 @@ def for_target_run(prof, device_opts: str, icount, wwpn: int,
     snap = for_inputs(files, values)
     prepare_dir(snap, idle_text())
     return snap
+
+
+# --------------------------------------------------------------------------
+# Runs from the point (race --snapshot, sweep --snapshot)
+# --------------------------------------------------------------------------
+
+def point_opts(device_opts: str, settle_ns: int) -> str:
+    """The qla2532 properties of a run from the ready point (race and
+    sweep share its snapshot): no PRLI latency until the point sets one,
+    and the device stops the VM ``settle_ns`` after each scenario."""
+    return ("prli-complete-latency-us=0,stop-after-done-ns=%d" % settle_ns
+            + ("," + device_opts if device_opts else ""))
+
+
+def problem(snap: Snapshot, warm: bool, r) -> str | None:
+    """Why a run from the ready point ``snap`` failed before its
+    scenario (``r``: a results.ScenarioResult), or None: QEMU refused the
+    saved state, or saving / reaching it failed."""
+    if warm and r.exit == "qemu-error":
+        lines = [ln for ln in (r.qemu_stderr or "").splitlines()
+                 if ln.strip()]
+        return ("QEMU could not load the saved ready point %s (%s); "
+                "remove that directory to boot and save it again"
+                % (snap.dir, lines[-1] if lines else "no message"))
+    err = r.controller_error or ""
+    if "SnapshotError" in err:
+        return "snapshot: " + err.strip().splitlines()[-1]
+    return None
+
+
+def point_controller(snap: Snapshot, hba_path: str, props, report: Path,
+                     decide, timeout_s: float, ready_timeout_s: float,
+                     console_log: Path):
+    """The host side of one run from the ready point: reach it
+    (:func:`reach_point`; the VM is paused there), ``qom-set`` ``props``
+    ([(property, value)] in order) on the device at ``hba_path``,
+    ``cont``, wait for the device's STOP without sending anything, let
+    ``decide(ctl, stop_event_or_None) -> (report, stop, polls)`` judge
+    (it may poll if no STOP came), write the report to ``report``,
+    ``cont`` and send finish.  A SnapshotError stops QEMU (the run is
+    INCONCLUSIVE with it in ``controller_error``)."""
+    def controller(ctl):
+        info = reach_point(ctl, snap, hba_path, ready_timeout_s,
+                           console_log)
+        t_point = ctl.elapsed_s()
+        for prop, value in props:
+            ctl.qmp("qom-set", path=hba_path, property=prop, value=value)
+        ctl.qmp("cont")
+        budget = max(10.0, timeout_s - ctl.elapsed_s() - 30)
+        stopped = ctl.wait_event("STOP", budget)
+        rep, stop, polls = decide(ctl, stopped)
+        report.write_text(json.dumps(rep))
+        t_done = ctl.elapsed_s()
+        if stopped is not None:
+            ctl.qmp("cont")
+        ctl.send("finish")
+        return dict(info, stop=stop, polls=polls,
+                    ready_s=round(t_point, 2), verdict_s=round(t_done, 2),
+                    done=stop == "done",
+                    stopped_by_device=stopped is not None)
+    return controller

@@ -18,15 +18,14 @@ import json
 import time
 from pathlib import Path
 
-from . import control, pictures, scenario
+from . import control, pictures, probe, scenario
 from . import snapshot as snapshot_mod
 from .evidence import analyse
 from .results import SweepPoint, SweepResult
 from .race import (DEFAULT_DELAYS, DEFAULT_LATENCIES, POINT_TIMEOUT_S,
                    POLL_S, RACE_TRACE, artifacts_dir, error_text, guest_facts,
-                   point_opts, prepare_driver, ready_snapshot, setup_errors,
-                   snapshot_problem, total_bound_ns, idle_scenario,
-                   load_trace, poll_point, write_variant)
+                   SETTLE_NS, prepare_driver, setup_errors, total_bound_ns,
+                   idle_scenario, load_trace, poll_point, write_variant)
 from .verdict import (EXIT_CODES, FAIL, INCONCLUSIVE, PASS, RunState,
                       fail_label, judge)
 
@@ -86,8 +85,11 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
                     + ("," + device_opts if device_opts else ""))
     try:
         if snapshot:
-            run_args["device_opts"] = point_opts(device_opts)
-            snap = ready_snapshot(prof, run_args["device_opts"], icount)
+            run_args["device_opts"] = snapshot_mod.point_opts(device_opts,
+                                                              SETTLE_NS)
+            snap = snapshot_mod.for_target_run(
+                prof, run_args["device_opts"], icount, probe.DEFAULT_WWPN,
+                probe.DEFAULT_WWNN)
             warm = snap.exists()
             run_args.update(
                 path=snap.idle, capture=False,
@@ -108,7 +110,7 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
         out.setup_error = error_text(e)
         r = None
     if r is not None and snap is not None:
-        out.setup_error = snapshot_problem(
+        out.setup_error = snapshot_mod.problem(
             snap, out.timings["snapshot_start"] == "snapshot", r)
     done = {(p.latency_us, p.first_cmd_us) for p in out.points}
     why = ("the guest did not get to this point (guest exit %s)"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from qlaemu import race, report, snapshot, sweep, verdict
+from qlaemu import pointrace, race, report, snapshot, sweep, verdict
 
 #: Runs compared in a.
 RUNS = 5
@@ -44,8 +44,8 @@ def _events(r) -> list:
 
 @pytest.fixture(scope="module")
 def stock_runs(guest_ready, snap_dir):
-    return [race.run_race(run_name="pytest-snapshot-race-%d" % i,
-                          snapshot=True, ladder=i == 0)
+    return [pointrace.run_race(run_name="pytest-snapshot-race-%d" % i,
+                               ladder=i == 0)
             for i in range(RUNS)]
 
 
@@ -104,9 +104,8 @@ def test_sweep_point_from_snapshot_equals_race(stock_runs):
 def test_fixed_driver_passes_race_from_snapshot(guest_ready, snap_dir):
     """c. debian-6.1-src from its own ready point (boot and save, then a
     load): PASS both times, the same timeline."""
-    runs = [race.run_race(driver="debian-6.1-src", snapshot=True,
-                          ladder=False,
-                          run_name="pytest-snapshot-fixed-%d" % i)
+    runs = [pointrace.run_race(driver="debian-6.1-src", ladder=False,
+                               run_name="pytest-snapshot-fixed-%d" % i)
             for i in range(2)]
     assert [r.timings.get("snapshot_start") for r in runs] == [
         "boot", "snapshot"]
@@ -128,8 +127,8 @@ def test_refused_snapshot_is_inconclusive(stock_runs, tmp_path,
     with open(dst / snapshot.STATE_NAME, "r+b") as f:
         f.truncate(1 << 20)
     monkeypatch.setenv("QLAEMU_SNAPSHOT_DIR", str(dst.parent))
-    r = race.run_race(run_name="pytest-snapshot-refused", snapshot=True,
-                      ladder=False, timeout_s=60)
+    r = pointrace.run_race(run_name="pytest-snapshot-refused", ladder=False,
+                           timeout_s=60)
     assert r.verdict == verdict.INCONCLUSIVE and r.exit_code == 125
     text = " ".join(r.reasons)
     assert "could not load the saved ready point" in text, r.reasons

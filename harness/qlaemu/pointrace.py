@@ -1,0 +1,84 @@
+"""The race from the ready point: ``./qlaemu race --snapshot`` (issue #11).
+
+The same race as :func:`qlaemu.race.run_race` -- the same scenario
+variant, evidence and verdict rules -- started from the saved ready point
+of :mod:`qlaemu.snapshot` instead of a boot: the host sets the point's
+``prli-complete-latency-us``, scenario and capture there, injects a LIP
+(the race starts at the initiator's relogin, as a sweep point does and as
+the field report's "after every LIP" says), ``cont``s, and sends nothing
+until the device stops the VM :data:`qlaemu.race.SETTLE_NS` after the
+scenario.  The first run of a (driver, options) boots to the point and
+saves it; later ones load it (docs/migration.md §5).
+"""
+from pathlib import Path
+
+from . import probe, scenario
+from . import snapshot as snapshot_mod
+from .race import (DEFAULT_FIRST_CMD_US, DEFAULT_LATENCY_US, POLL_S,
+                   SETTLE_NS, error_text, finish_race, judge_run,
+                   poll_point, prepare_race, setup_errors, total_bound_ns)
+from .results import RaceResult
+from .verdict import RunState
+
+
+def run_race(driver=None, driver_tree=None, profile_dir=None,
+             latency_us: int = DEFAULT_LATENCY_US,
+             first_cmd_us: int = DEFAULT_FIRST_CMD_US, seed: int = 0,
+             trace=None, run_name: str | None = None,
+             scenario_overrides: dict | None = None,
+             timeout_s: float = 300, ready_timeout_s: float = 120,
+             icount: str = "shift=3,sleep=off", device_opts: str = "",
+             poll_s: float = POLL_S, capture: bool = True,
+             ladder: bool = True) -> RaceResult:
+    """The race from the ready point.
+
+    Arguments and result as :func:`qlaemu.race.run_race`; the result's
+    ``scenario["snapshot"]`` is the snapshot's directory and its timings
+    add ``snapshot_start`` ("boot": this run saved the point; "snapshot":
+    it loaded it), ``snapshot_save_s`` or ``snapshot_load_s`` (s),
+    ``snapshot_bytes``, ``snapshot_point`` ("device"/"host") and
+    ``snapshot_point_ns`` (the point's virtual time).  A state QEMU
+    refuses makes the run INCONCLUSIVE, naming the snapshot.
+    """
+    out, prof, scen_file, scen, t_start = prepare_race(
+        driver, driver_tree, profile_dir, latency_us, first_cmd_us, seed,
+        trace, run_name, scenario_overrides)
+    if prof is None:
+        return out
+    adir = Path(out.artifacts)
+    base_opts = snapshot_mod.point_opts(device_opts, SETTLE_NS)
+    try:
+        snap = snapshot_mod.for_target_run(prof, base_opts, icount,
+                                           probe.DEFAULT_WWPN,
+                                           probe.DEFAULT_WWNN)
+    except (snapshot_mod.SnapshotError, *setup_errors()) as e:
+        return finish_race(out, {}, RunState(setup_error=error_text(e)),
+                           t_start)
+    warm = snap.exists()
+    out.scenario["snapshot"] = str(snap.dir)
+    props = [("prli-complete-latency-us", int(latency_us)),
+             ("scenario", str(scen_file))]
+    if capture:
+        props.append(("capture", str(adir / probe.CAPTURE_NAME)))
+    props.append(("link-event", "lip"))
+    report = adir / "race-report.json"
+    bound_ns = total_bound_ns(scen)
+
+    def decide(ctl, stopped):
+        return poll_point(ctl, bound_ns, 5.0 if stopped else 30.0, poll_s)
+    controller = snapshot_mod.point_controller(
+        snap, scenario.HBA_PATH, props, report, decide, timeout_s,
+        ready_timeout_s, adir / "console.log")
+    try:
+        r = scenario.run_scenario(
+            snap.idle, driver=prof, device_opts=base_opts, icount=icount,
+            timeout_s=timeout_s, run_name=adir.name, controller=controller,
+            ready_timeout_s=ready_timeout_s, finish_margin_s=30,
+            capture=False,
+            qemu_args=snap.incoming_args() if warm else ["-S"],
+            boot_data=snap.boot_data() if warm else "")
+    except setup_errors() as e:
+        return finish_race(out, {}, RunState(setup_error=error_text(e)),
+                           t_start)
+    r.setup_error = r.setup_error or snapshot_mod.problem(snap, warm, r)
+    return judge_run(out, r, report, scen, t_start, ladder)
