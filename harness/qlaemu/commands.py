@@ -394,6 +394,39 @@ def _bench_capture(with_s: float) -> None:
              rp.timings.get("guest_s")), flush=True)
 
 
+#: Goals of the snapshot start (issue #11).
+GOAL_SNAPSHOT_RACE_S = 3.0
+GOAL_SNAPSHOT_SWEEP_S = 10.0
+
+
+def _bench_snapshot() -> None:
+    """bench: the race and the default 10 x 10 sweep from the saved ready
+    point (the first race saves it if there is none)."""
+    print("bench: from the ready point (--snapshot)", flush=True)
+    r = pointrace.run_race(run_name="bench-point-0", ladder=False)
+    print("  first race --snapshot: %.1f s (%s; verdict %s)" % (
+        r.timings["wall_s"], r.timings.get("snapshot_start"), r.verdict))
+    for ladder in (False, True):
+        t0 = time.monotonic()
+        r = pointrace.run_race(run_name="bench-point-1", ladder=ladder)
+        dt = time.monotonic() - t0
+        print("  warm race --snapshot%s: %.1f s to verdict %s (load %.2f s;"
+              " goal <= %.0f s: %s)" % (
+                  "" if ladder else " --no-ladder", dt, r.verdict,
+                  r.timings.get("snapshot_load_s") or 0,
+                  GOAL_SNAPSHOT_RACE_S,
+                  "met" if dt <= GOAL_SNAPSHOT_RACE_S else "MISSED"),
+              flush=True)
+    t0 = time.monotonic()
+    s = sweep.run_sweep(run_name="bench-point-sweep", snapshot=True)
+    dt = time.monotonic() - t0
+    print("  10x10 sweep --snapshot: %.1f s, %.3f s per point (goal <= %.0f"
+          " s: %s)" % (dt, s.timings.get("per_point_s") or 0,
+                       GOAL_SNAPSHOT_SWEEP_S,
+                       "met" if dt <= GOAL_SNAPSHOT_SWEEP_S else "MISSED"),
+          flush=True)
+
+
 def _bench_race(args) -> None:
     """bench: warm race, sweep throughput, configured vs observed latency.
 
@@ -408,6 +441,7 @@ def _bench_race(args) -> None:
           % (dt, r.verdict, GOAL_WARM_RACE_S,
              "met" if dt <= GOAL_WARM_RACE_S else "MISSED"), flush=True)
     _bench_capture(dt)
+    _bench_snapshot()
     lats, delays = (0, 1000, 5000, 9000), (100, 10000)
     t0 = time.monotonic()
     s = sweep.run_sweep(latencies=lats, delays=delays,
