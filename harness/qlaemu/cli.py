@@ -256,6 +256,9 @@ def _add_scenario_parser(sub) -> None:
     sc.add_argument("--timeline", type=int, default=40, metavar="N",
                     help="timeline events printed (default 40)")
     _add_link_objects(sc)
+    sc.add_argument("--snapshot", action="store_true",
+                    help="run it from the saved ready point (a LIP starts "
+                    "it; docs/migration.md §5)")
     _add_common(sc)
     sc.set_defaults(func=commands.cmd_scenario)
 

@@ -16,6 +16,7 @@ from . import probe as probe_mod
 from . import race as race_mod
 from . import replay as replay_mod
 from . import scenario as scenario_mod
+from . import snapshot as snapshot_mod
 
 
 def apply_machine_args(args) -> None:
@@ -270,10 +271,27 @@ def cmd_scenario(args) -> int:
     except profiles.DriverError as e:
         print("qlaemu: %s" % e, file=sys.stderr)
         return 2
-    r = scenario_mod.run_scenario(
-        args.file, driver=prof, device_opts=_device_opts(args),
-        icount=args.icount or None, timeout_s=args.timeout,
-        wwpn=args.wwpn, wwnn=args.wwnn, link_objects=args.link_objects)
+    if args.snapshot and (args.link_objects or
+                          args.wwpn != probe_mod.DEFAULT_WWPN or
+                          args.wwnn != probe_mod.DEFAULT_WWNN):
+        print("qlaemu: --snapshot runs on the device's own link with the "
+              "default names (no --link-objects, --wwpn, --wwnn)",
+              file=sys.stderr)
+        return 2
+    try:
+        if args.snapshot:
+            r = pointrace.run_scenario(
+                args.file, driver=prof, device_opts=_device_opts(args),
+                icount=args.icount or None, timeout_s=args.timeout)
+        else:
+            r = scenario_mod.run_scenario(
+                args.file, driver=prof, device_opts=_device_opts(args),
+                icount=args.icount or None, timeout_s=args.timeout,
+                wwpn=args.wwpn, wwnn=args.wwnn,
+                link_objects=args.link_objects)
+    except snapshot_mod.SnapshotError as e:
+        print("qlaemu: %s" % e, file=sys.stderr)
+        return 2
     print(report.scenario_summary(r, timeline_lines=args.timeline))
     if args.json:
         r.write(args.json)

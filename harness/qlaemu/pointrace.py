@@ -1,4 +1,5 @@
-"""The race from the ready point: ``./qlaemu race --snapshot`` (issue #11).
+"""Runs from the ready point: ``./qlaemu race --snapshot`` and
+``./qlaemu scenario --snapshot`` (issue #11).
 
 The same race as :func:`qlaemu.race.run_race` -- the same scenario
 variant, evidence and verdict rules -- started from the saved ready point
@@ -8,16 +9,21 @@ of :mod:`qlaemu.snapshot` instead of a boot: the host sets the point's
 the field report's "after every LIP" says), ``cont``s, and sends nothing
 until the device stops the VM :data:`qlaemu.race.SETTLE_NS` after the
 scenario.  The first run of a (driver, options) boots to the point and
-saves it; later ones load it (docs/migration.md §5).
+saves it; later ones load it (docs/migration.md §5).  A scenario file runs
+the same way: set at the point, started by the LIP, judged as
+:func:`qlaemu.scenario.run_scenario` judges it.
 """
+import json
+import re
+import time
 from pathlib import Path
 
-from . import probe, scenario
+from . import paths, probe, scenario
 from . import snapshot as snapshot_mod
 from .race import (DEFAULT_FIRST_CMD_US, DEFAULT_LATENCY_US, POLL_S,
                    SETTLE_NS, error_text, finish_race, judge_run,
                    poll_point, prepare_race, setup_errors, total_bound_ns)
-from .results import RaceResult
+from .results import RaceResult, ScenarioResult
 from .verdict import RunState
 
 
@@ -82,3 +88,63 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
                            t_start)
     r.setup_error = r.setup_error or snapshot_mod.problem(snap, warm, r)
     return judge_run(out, r, report, scen, t_start, ladder)
+
+
+def run_scenario(path, driver="debian-6.1", device_opts: str = "",
+                 icount: str | None = "shift=3,sleep=off",
+                 timeout_s: float = 180, run_name: str | None = None,
+                 ready_timeout_s: float = scenario.READY_TIMEOUT_S,
+                 capture: bool = True) -> ScenarioResult:
+    """The scenario ``path`` from the ready point of the driver profile
+    ``driver`` with ``device_opts``: ``qom-set`` there as its scenario
+    (and ``capture``), a LIP, hands off until the device stops the VM
+    after it.  Arguments and result as
+    :func:`qlaemu.scenario.run_scenario` (the result's ``controller``
+    adds the snapshot's start, load/save time and point).
+
+    Raises:
+        scenario.ScenarioError: an unknown driver, an unreadable file,
+            reserved device options.
+        snapshot.SnapshotError, image.GuestError, kernels.KernelError,
+            host.SetupError: set-up.
+    """
+    prof = scenario.check_driver(driver)
+    scen = Path(path).resolve()
+    try:
+        data = json.loads(scen.read_text())
+    except (OSError, ValueError) as e:
+        raise scenario.ScenarioError("scenario %s: %s" % (path, e)) from e
+    name = (data.get("name") if isinstance(data, dict) else None) \
+        or scen.stem
+    run = run_name or "scenario-%s-%s" % (
+        re.sub(r"[^A-Za-z0-9_.-]", "_", name), time.strftime("%Y%m%d-%H%M%S"))
+    adir = paths.ARTIFACTS_DIR / run
+    adir.mkdir(parents=True, exist_ok=True)
+    base_opts = snapshot_mod.point_opts(device_opts, SETTLE_NS)
+    snap = snapshot_mod.for_target_run(prof, base_opts, icount,
+                                       probe.DEFAULT_WWPN,
+                                       probe.DEFAULT_WWNN)
+    warm = snap.exists()
+    props = [("scenario", str(scen))]
+    if capture:
+        props.append(("capture", str(adir / probe.CAPTURE_NAME)))
+    props.append(("link-event", "lip"))
+    bound_ns = total_bound_ns(data if isinstance(data, dict) else {})
+
+    def decide(ctl, stopped):
+        return poll_point(ctl, bound_ns, 5.0 if stopped else 30.0, POLL_S)
+    controller = snapshot_mod.point_controller(
+        snap, scenario.HBA_PATH, props, adir / "report-at-done.json",
+        decide, timeout_s, ready_timeout_s, adir / "console.log")
+    r = scenario.run_scenario(
+        snap.idle, driver=prof, device_opts=base_opts, icount=icount,
+        timeout_s=timeout_s, run_name=run, controller=controller,
+        ready_timeout_s=ready_timeout_s, capture=False,
+        qemu_args=snap.incoming_args() if warm else ["-S"],
+        boot_data=snap.boot_data() if warm else "")
+    r.scenario, r.name = str(scen), name
+    r.setup_error = r.setup_error or snapshot_mod.problem(snap, warm, r)
+    if r.setup_error:
+        r.status = "error"
+    r.write(adir / "result.json", exclude=("report", "events"))
+    return r
