@@ -190,6 +190,9 @@ def _add_sweep_parser(sub) -> None:
                     default=list(race_mod.DEFAULT_DELAYS),
                     help="first-command delays after the PRLI LS_ACC, us "
                     "(default 100,1000,...,9000)")
+    sw.add_argument("--jobs", type=int, default=1, metavar="N",
+                    help="with --snapshot: N QEMUs load the ready point and "
+                    "share the grid (default 1)")
     sw.add_argument("--point-timeout", type=float, default=60, metavar="S",
                     help="wall-clock bound per point, seconds (default 60)")
     sw.add_argument("--json", metavar="FILE", help="write the result here")

@@ -171,6 +171,10 @@ def cmd_sweep(args) -> int:
     except profiles.ProfileError as e:
         print("qlaemu: %s" % e, file=sys.stderr)
         return verdict.EXIT_CODES[verdict.INCONCLUSIVE]
+    if not 1 <= args.jobs <= 16 or (args.jobs > 1 and not args.snapshot):
+        print("qlaemu: --jobs must be 1..16 and needs --snapshot",
+              file=sys.stderr)
+        return 2
     r = sweep.run_sweep(
         device_opts=_device_opts(args),
         latencies=args.latencies, delays=args.delays, driver=prof,
@@ -178,7 +182,7 @@ def cmd_sweep(args) -> int:
         scenario_overrides=race_mod.lip_overrides(args.lips,
                                                   args.lip_delay_ms),
         point_timeout_s=args.point_timeout, progress=progress,
-        snapshot=args.snapshot)
+        snapshot=args.snapshot, jobs=args.jobs)
     print(report.sweep_summary(r))
     if args.json:
         r.write(args.json)

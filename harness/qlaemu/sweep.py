@@ -15,6 +15,7 @@ off: the device stops the VM after each point's scenario
 once, sets the next point and ``cont``s.
 """
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -37,7 +38,8 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
               ready_timeout_s: float = 120, icount: str = "shift=3,sleep=off",
               poll_s: float = POLL_S, progress=None,
               scenario_overrides: dict | None = None,
-              device_opts: str = "", snapshot: bool = False) -> SweepResult:
+              device_opts: str = "", snapshot: bool = False,
+              jobs: int = 1) -> SweepResult:
     """Run the race at every (latency, first-command delay) in one boot.
 
     Per point: write the scenario variant, qom-set prli-complete-latency-us
@@ -50,6 +52,10 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
         snapshot: start from the ready point and run hands off (module
             docstring); the first sweep or race of a driver and options
             saves it.
+        jobs: with ``snapshot`` and a saved point, this many QEMUs load
+            it and share the grid (every ``jobs``-th point each); each
+            point's verdict is the same, its timeline depends on the
+            points its QEMU ran before it.
         (others as :func:`qlaemu.race.run_race`)
 
     Returns:
@@ -96,16 +102,18 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
                 qemu_args=snap.incoming_args() if warm else ["-S"],
                 boot_data=snap.boot_data() if warm else "")
             out.timings["snapshot_start"] = "snapshot" if warm else "boot"
-        controller = _sweep_controller(grid, variants, scens, pdir,
-                                       out.points, point_timeout_s,
-                                       ready_timeout_s, poll_s, progress,
-                                       snap)
-        timeout = ready_timeout_s + len(grid) * (point_timeout_s + 2) + 60
-        r = scenario.run_scenario(
-            driver=prof, icount=icount, timeout_s=timeout,
-            run_name=adir.name, controller=controller,
-            ready_timeout_s=ready_timeout_s, finish_margin_s=30, trace=False,
-            **run_args)
+        if snap is None or not warm:
+            jobs = 1
+        slices = [grid[i::max(1, jobs)] for i in range(max(1, jobs))]
+        runs = _run_workers(slices, adir.name, dict(
+            variants=variants, scens=scens, pdir=pdir, points=out.points,
+            point_timeout_s=point_timeout_s,
+            ready_timeout_s=ready_timeout_s, poll_s=poll_s,
+            progress=progress, snap=snap), dict(
+            driver=prof, icount=icount, ready_timeout_s=ready_timeout_s,
+            finish_margin_s=30, trace=False, **run_args))
+        r = runs[0]
+        out.timings["jobs"] = len(runs)
     except setup_errors() as e:
         out.setup_error = error_text(e)
         r = None
@@ -121,7 +129,9 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
     if r is not None:
         ctl = guest_facts(out, r)
         out.timings.update({"boot_to_ready_s": ctl.get("ready_s"),
-                            "points_s": ctl.get("points_s"),
+                            "points_s": max(
+                                (x.controller or {}).get("points_s") or 0
+                                for x in runs),
                             "guest_s": r.duration_s})
         for k in ("load_s", "save_s", "bytes", "point", "point_ns"):
             if k in ctl:
@@ -129,6 +139,39 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
         if r.exit != "poweroff":
             out.console_tail = r.console_tail
     return _finish_sweep(out, t_start)
+
+
+def _run_workers(slices: list, run_name: str, ctl_args: dict,
+                 run_args: dict) -> list:
+    """One guest run (scenario.run_scenario) per slice of the grid, in
+    parallel threads (each a QEMU of its own); their results in slice
+    order.  ``ctl_args``: :func:`_sweep_controller`'s arguments but the
+    grid; ``run_args``: run_scenario's but the controller, run name and
+    timeout."""
+    results = [None] * len(slices)
+    errors = []
+
+    def work(i):
+        try:
+            grid = slices[i]
+            timeout = (ctl_args["ready_timeout_s"] + 60 + len(grid) *
+                       (ctl_args["point_timeout_s"] + 2))
+            results[i] = scenario.run_scenario(
+                controller=_sweep_controller(grid, **ctl_args),
+                run_name=run_name + ("-w%d" % i if i else ""),
+                timeout_s=timeout, **run_args)
+        except BaseException as e:      # noqa: BLE001 - re-raised below
+            errors.append(e)
+    threads = [threading.Thread(target=work, args=(i,), daemon=True)
+               for i in range(1, len(slices))]
+    for t in threads:
+        t.start()
+    work(0)
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def _sweep_point(ctl, lat: int, d: int, variant: Path, scen: dict,

@@ -14,7 +14,9 @@ c. the fixed driver passes the race from its ready point;
 d. a saved state QEMU refuses (truncated) gives INCONCLUSIVE naming the
    snapshot, not a crash or a hang;
 e. ``scenario --snapshot``: traces/basic.json from the same point, every
-   command passes with its data compared.
+   command passes with its data compared;
+f. ``sweep --snapshot --jobs 2``: two QEMUs from the point share a grid
+   and give the matrix one QEMU gives.
 """
 import json
 import shutil
@@ -155,3 +157,18 @@ def test_basic_scenario_from_snapshot(stock_runs, record_property):
         report.scenario_summary(r)
     assert all(c["passed"] for c in ini["commands"]), ini["commands"]
     record_property("checks", [c for c in r.checks if not c[1]])
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_parallel_sweep_gives_the_same_matrix(stock_runs):
+    """f. a 2 x 2 grid (a failing and a passing latency at an early and a
+    late first command) with one QEMU and with two."""
+    grid = dict(latencies=[0, 5000], delays=[100, 9000], snapshot=True)
+    one = sweep.run_sweep(run_name="pytest-snapshot-sweep-1", **grid)
+    two = sweep.run_sweep(run_name="pytest-snapshot-sweep-2", jobs=2, **grid)
+    assert one.timings.get("jobs") == 1 and two.timings.get("jobs") == 2
+    assert one.matrix == two.matrix, (one.matrix, two.matrix)
+    assert one.matrix["5000"]["100"] == verdict.FAIL
+    assert one.matrix["0"]["9000"] == verdict.PASS
+    assert len(two.points) == 4
