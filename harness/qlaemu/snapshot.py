@@ -150,7 +150,7 @@ def prepare_dir(snap: Snapshot, idle_text: str) -> None:
         snap.idle.write_text(idle_text)
 
 
-def _wait_migration(ctl, what: str) -> dict:
+def wait_migration(ctl, what: str) -> dict:
     """Poll ``query-migrate`` (the VM is paused) until it completes.
 
     Raises:
@@ -189,7 +189,7 @@ def save(ctl, snap: Snapshot, point_ns: int | None, console_log: Path,
     tmp = snap.dir / (STATE_NAME + ".tmp")
     tmp.unlink(missing_ok=True)
     ctl.qmp("migrate", uri="exec:cat > %s" % shlex.quote(str(tmp)))
-    _wait_migration(ctl, "saving the ready point")
+    wait_migration(ctl, "saving the ready point")
     tmp.replace(snap.state)
     (snap.dir / BOOT_DATA_NAME).write_text(data_text)
     try:
@@ -216,7 +216,7 @@ def wait_loaded(ctl) -> dict:
             QEMU build, a changed scenario file, a device state check).
     """
     t0 = time.monotonic()
-    _wait_migration(ctl, "loading the ready point")
+    wait_migration(ctl, "loading the ready point")
     return {"load_s": round(time.monotonic() - t0, 3)}
 
 

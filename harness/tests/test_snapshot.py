@@ -16,16 +16,21 @@ d. a saved state QEMU refuses (truncated) gives INCONCLUSIVE naming the
 e. ``scenario --snapshot``: traces/basic.json from the same point, every
    command passes with its data compared;
 f. ``sweep --snapshot --jobs 2``: two QEMUs from the point share a grid
-   and give the matrix one QEMU gives.
+   and give the matrix one QEMU gives;
+g. migration mid-WRITE with the real driver: basic.json runs from the
+   point, the VM is stopped while a WRITE is in flight and migrated to a
+   file; a second QEMU loads it and the run completes: that WRITE and
+   every other command pass, the READs comparing the data.
 """
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
-from qlaemu import (paths, pointrace, race, report, snapshot, sweep,
-                    verdict)
+from qlaemu import (paths, pointrace, race, report, scenario, snapshot,
+                    sweep, verdict)
 
 #: Runs compared in a.
 RUNS = 5
@@ -172,3 +177,81 @@ def test_parallel_sweep_gives_the_same_matrix(stock_runs):
     assert one.matrix["5000"]["100"] == verdict.FAIL
     assert one.matrix["0"]["9000"] == verdict.PASS
     assert len(two.points) == 4
+
+
+def _report(ctl) -> dict:
+    return json.loads(ctl.qmp("qom-get", path=scenario.HBA_PATH,
+                              property="report")["return"])
+
+
+def _write_in_flight(rep: dict):
+    """The index of a WRITE the initiator has issued and not finished."""
+    for c in (rep.get("initiator") or {}).get("commands", []):
+        if c["op"].startswith("write") and c["result"] == "pending" \
+                and c["attempts"] > 0:
+            return c["index"]
+    return None
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_migration_during_a_write(stock_runs, tmp_path):
+    """g. save mid-WRITE, load in another QEMU, the run completes."""
+    snap = snapshot.Snapshot(key="", dir=Path(stock_runs[0].scenario[
+        "snapshot"]), inputs={})
+    basic = paths.REPO / "traces" / "basic.json"
+    mid = tmp_path / "mid-write.mig"
+    opts = snapshot.point_opts("", race.SETTLE_NS)
+
+    def save_mid_write(ctl):
+        snapshot.wait_loaded(ctl)
+        for prop, value in (("scenario", str(basic)),
+                            ("link-event", "lip")):
+            ctl.qmp("qom-set", path=scenario.HBA_PATH, property=prop,
+                    value=value)
+        ctl.qmp("cont")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if _write_in_flight(_report(ctl)) is not None:
+                ctl.qmp("stop")
+                step = _write_in_flight(_report(ctl))
+                if step is not None:
+                    break
+                ctl.qmp("cont")
+            time.sleep(0.002)
+        else:
+            raise AssertionError("no WRITE in flight was caught")
+        ctl.qmp("migrate", uri="exec:cat > %s" % mid)
+        snapshot.wait_migration(ctl, "saving mid-WRITE")
+        ctl.qmp("quit")
+        return {"step": step, "done": True}
+
+    first = scenario.run_scenario(
+        snap.idle, device_opts=opts, run_name="pytest-migrate-save",
+        controller=save_mid_write, capture=False, timeout_s=240,
+        qemu_args=snap.incoming_args())
+    assert first.controller_error is None, first.controller_error
+    step = first.controller["step"]
+
+    def finish(ctl):
+        snapshot.wait_loaded(ctl)
+        ctl.qmp("cont")
+        assert ctl.wait_event("STOP", 120) is not None, "no STOP"
+        rep = _report(ctl)
+        ctl.qmp("cont")
+        ctl.send("finish")
+        return {"report": rep, "done": True}
+
+    second = scenario.run_scenario(
+        snap.idle, device_opts=opts, run_name="pytest-migrate-load",
+        controller=finish, capture=False, timeout_s=240,
+        qemu_args=["-S", "-incoming", "exec:cat %s" % mid],
+        boot_data=snap.boot_data())
+    assert second.exit == "poweroff", second.console_tail
+    ini = second.controller["report"]["initiator"]
+    assert ini["scenario"] == str(basic)
+    assert ini["done"] and ini["all_passed"], ini
+    cmd = ini["commands"][step]
+    assert cmd["op"].startswith("write") and cmd["passed"], cmd
+    assert cmd["attempts"] == 1, cmd       # completed, not retried
+    assert ini["counters"]["checks_failed"] == 0
