@@ -166,7 +166,7 @@ def run_fuzz(minutes: float, corpus: Path | None = None,
         raise ValueError("fuzz: --minutes must be positive")
     name, seed_dir, work = target_info(target)
     binary = ensure_fuzzer()
-    corpus = Path(corpus or work)
+    corpus = Path(corpus or work).resolve()
     crashes = Path(crashes or fuzz_dir() / "crashes")
     corpus.mkdir(parents=True, exist_ok=True)
     crashes.mkdir(parents=True, exist_ok=True)
@@ -264,8 +264,11 @@ def coverage(target: str = DEFAULT_TARGET,
     """
     name, seed_dir, work = target_info(target)
     binary = ensure_fuzzer()
-    dirs = [Path(corpus)] if corpus else [d for d in (work, seed_dir)
-                                          if d.is_dir()]
+    if corpus:
+        dirs = [Path(corpus).resolve()]
+    else:       # the working corpus holds the seeds it started from
+        dirs = [work] if work.is_dir() and any(work.iterdir()) else \
+            [seed_dir]
     log = fuzz_dir() / ("coverage-%s.log" % time.strftime("%Y%m%d-%H%M%S"))
     fuzz_dir().mkdir(parents=True, exist_ok=True)
     argv = [str(binary), "--fuzz-target=" + name, "-runs=0",
