@@ -60,33 +60,18 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
     except (snapshot_mod.SnapshotError, *setup_errors()) as e:
         return finish_race(out, {}, RunState(setup_error=error_text(e)),
                            t_start)
-    warm = snap.exists()
     out.scenario["snapshot"] = str(snap.dir)
-    props = [("prli-complete-latency-us", int(latency_us)),
-             ("scenario", str(scen_file))]
-    if capture:
-        props.append(("capture", str(adir / probe.CAPTURE_NAME)))
-    props.append(("link-event", "lip"))
     report = adir / "race-report.json"
-    bound_ns = total_bound_ns(scen)
-
-    def decide(ctl, stopped):
-        return poll_point(ctl, bound_ns, 5.0 if stopped else 30.0, poll_s)
-    controller = snapshot_mod.point_controller(
-        snap, scenario.HBA_PATH, props, report, decide, timeout_s,
-        ready_timeout_s, adir / "console.log")
     try:
-        r = scenario.run_scenario(
-            snap.idle, driver=prof, device_opts=base_opts, icount=icount,
-            timeout_s=timeout_s, run_name=adir.name, controller=controller,
-            ready_timeout_s=ready_timeout_s, finish_margin_s=30,
-            capture=False,
-            qemu_args=snap.incoming_args() if warm else ["-S"],
-            boot_data=snap.boot_data() if warm else "")
+        r = _run_from_point(
+            prof, snap, base_opts, adir,
+            [("prli-complete-latency-us", int(latency_us)),
+             ("scenario", str(scen_file))], capture, report,
+            total_bound_ns(scen), icount, timeout_s, ready_timeout_s,
+            poll_s)
     except setup_errors() as e:
         return finish_race(out, {}, RunState(setup_error=error_text(e)),
                            t_start)
-    r.setup_error = r.setup_error or snapshot_mod.problem(snap, warm, r)
     return judge_run(out, r, report, scen, t_start, ladder)
 
 
@@ -124,27 +109,44 @@ def run_scenario(path, driver="debian-6.1", device_opts: str = "",
     snap = snapshot_mod.for_target_run(prof, base_opts, icount,
                                        probe.DEFAULT_WWPN,
                                        probe.DEFAULT_WWNN)
-    warm = snap.exists()
-    props = [("scenario", str(scen))]
-    if capture:
-        props.append(("capture", str(adir / probe.CAPTURE_NAME)))
-    props.append(("link-event", "lip"))
-    bound_ns = total_bound_ns(data if isinstance(data, dict) else {})
-
-    def decide(ctl, stopped):
-        return poll_point(ctl, bound_ns, 5.0 if stopped else 30.0, POLL_S)
-    controller = snapshot_mod.point_controller(
-        snap, scenario.HBA_PATH, props, adir / "report-at-done.json",
-        decide, timeout_s, ready_timeout_s, adir / "console.log")
-    r = scenario.run_scenario(
-        snap.idle, driver=prof, device_opts=base_opts, icount=icount,
-        timeout_s=timeout_s, run_name=run, controller=controller,
-        ready_timeout_s=ready_timeout_s, capture=False,
-        qemu_args=snap.incoming_args() if warm else ["-S"],
-        boot_data=snap.boot_data() if warm else "")
+    r = _run_from_point(
+        prof, snap, base_opts, adir, [("scenario", str(scen))], capture,
+        adir / "report-at-done.json",
+        total_bound_ns(data if isinstance(data, dict) else {}), icount,
+        timeout_s, ready_timeout_s, POLL_S)
     r.scenario, r.name = str(scen), name
-    r.setup_error = r.setup_error or snapshot_mod.problem(snap, warm, r)
     if r.setup_error:
         r.status = "error"
     r.write(adir / "result.json", exclude=("report", "events"))
+    return r
+
+
+def _run_from_point(prof, snap, base_opts: str, adir: Path, props: list,
+                    capture: bool, report: Path, bound_ns: int, icount,
+                    timeout_s: float, ready_timeout_s: float,
+                    poll_s: float):
+    """One guest run from the ready point ``snap``: ``props`` (then the
+    run's capture, then a LIP) set there, hands off until the device's
+    STOP, decided as :func:`qlaemu.race.poll_point` does (``bound_ns``)
+    and the report written to ``report``.  Returns the
+    results.ScenarioResult, its ``setup_error`` naming a snapshot QEMU
+    refused."""
+    warm = snap.exists()
+    props = list(props)
+    if capture:
+        props.append(("capture", str(adir / probe.CAPTURE_NAME)))
+    props.append(("link-event", "lip"))
+
+    def decide(ctl, stopped):
+        return poll_point(ctl, bound_ns, 5.0 if stopped else 30.0, poll_s)
+    r = scenario.run_scenario(
+        snap.idle, driver=prof, device_opts=base_opts, icount=icount,
+        timeout_s=timeout_s, run_name=adir.name,
+        controller=snapshot_mod.point_controller(
+            snap, scenario.HBA_PATH, props, report, decide, timeout_s,
+            ready_timeout_s, adir / "console.log"),
+        ready_timeout_s=ready_timeout_s, finish_margin_s=30, capture=False,
+        qemu_args=snap.incoming_args() if warm else ["-S"],
+        boot_data=snap.boot_data() if warm else "")
+    r.setup_error = r.setup_error or snapshot_mod.problem(snap, warm, r)
     return r
