@@ -54,9 +54,7 @@ def run_race(driver=None, driver_tree=None, profile_dir=None,
     adir = Path(out.artifacts)
     base_opts = snapshot_mod.point_opts(device_opts, SETTLE_NS)
     try:
-        snap = snapshot_mod.for_target_run(prof, base_opts, icount,
-                                           probe.DEFAULT_WWPN,
-                                           probe.DEFAULT_WWNN)
+        snap = snapshot_mod.for_target_run(prof, base_opts, icount)
     except (snapshot_mod.SnapshotError, *setup_errors()) as e:
         return finish_race(out, {}, RunState(setup_error=error_text(e)),
                            t_start)
@@ -106,9 +104,7 @@ def run_scenario(path, driver="debian-6.1", device_opts: str = "",
     adir = paths.ARTIFACTS_DIR / run
     adir.mkdir(parents=True, exist_ok=True)
     base_opts = snapshot_mod.point_opts(device_opts, SETTLE_NS)
-    snap = snapshot_mod.for_target_run(prof, base_opts, icount,
-                                       probe.DEFAULT_WWPN,
-                                       probe.DEFAULT_WWNN)
+    snap = snapshot_mod.for_target_run(prof, base_opts, icount)
     r = _run_from_point(
         prof, snap, base_opts, adir, [("scenario", str(scen))], capture,
         adir / "report-at-done.json",

@@ -151,12 +151,6 @@ def idle_scenario(out_dir: Path) -> Path:
 # The host controller: one point
 # --------------------------------------------------------------------------
 
-def _report(ctl) -> dict:
-    text = ctl.qmp("qom-get", path=scenario.HBA_PATH,
-                   property="report")["return"]
-    return json.loads(text)
-
-
 def poll_point(ctl, bound_ns: int, wall_timeout_s: float,
                poll_s: float = POLL_S, settle_ns: int = SETTLE_NS) -> tuple:
     """Poll the report until the point is decided.
@@ -174,7 +168,7 @@ def poll_point(ctl, bound_ns: int, wall_timeout_s: float,
     v0 = None
     polls = 0
     while True:
-        rep = _report(ctl)
+        rep = scenario.device_report(ctl)
         polls += 1
         vt = rep.get("virtual_time_ns") or 0
         if v0 is None:

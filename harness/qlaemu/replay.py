@@ -39,8 +39,7 @@ def _controller(timeout_s: float, ready_timeout_s: float, poll_s: float,
         deadline = time.monotonic() + timeout_s
         rep, done = {}, False
         while True:
-            rep = json.loads(ctl.qmp("qom-get", path=scenario.HBA_PATH,
-                                     property="report")["return"])
+            rep = scenario.device_report(ctl)
             done = bool((rep.get("replay") or {}).get("done"))
             if done or time.monotonic() >= deadline:
                 break

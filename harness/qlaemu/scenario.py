@@ -133,6 +133,13 @@ def _device_opts(scenario: Path, report_file: Path, device_opts: str,
                                           user)
 
 
+def device_report(ctl) -> dict:
+    """The HBA's ``report`` property (docs/scenario.md), read over QMP
+    from a running or paused guest (``ctl``: a control.GuestControl)."""
+    return json.loads(ctl.qmp("qom-get", path=HBA_PATH,
+                              property="report")["return"])
+
+
 #: How long a hands-off run waits (wall, s) past the ready bound for the
 #: device to stop the VM at the end of the scenario (docs/race.md §4).
 STOP_WAIT_S = 60

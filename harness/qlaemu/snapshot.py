@@ -34,7 +34,7 @@ import shutil
 import time
 from pathlib import Path
 
-from . import image, kernels, paths, scenario, vm
+from . import image, kernels, paths, probe, scenario, vm
 
 #: Bump when what a snapshot holds or how runs use it changes.
 FORMAT = 1
@@ -220,13 +220,6 @@ def wait_loaded(ctl) -> dict:
     return {"load_s": round(time.monotonic() - t0, 3)}
 
 
-def _report_time(ctl, hba_path: str) -> int | None:
-    """The device's virtual time (``report``'s ``virtual_time_ns``)."""
-    rep = json.loads(ctl.qmp("qom-get", path=hba_path,
-                             property="report")["return"])
-    return rep.get("virtual_time_ns")
-
-
 def reach_point(ctl, snap: Snapshot, hba_path: str,
                 ready_timeout_s: float, console_log: Path) -> dict:
     """Bring a run's paused VM to the ready point of ``snap``; it is left
@@ -265,7 +258,7 @@ def reach_point(ctl, snap: Snapshot, hba_path: str,
         ctl.qmp("cont")
         ctl.wait_mark("ready", ready_timeout_s)
         ctl.qmp("stop")
-    point_ns = _report_time(ctl, hba_path)
+    point_ns = scenario.device_report(ctl).get("virtual_time_ns")
     info = save(ctl, snap, point_ns, console_log, ctl.data())
     info.update(start="boot", point=point, point_ns=point_ns)
     return info
@@ -288,8 +281,9 @@ def idle_text() -> str:
                        "repeat-after-relogin": False}, indent=2) + "\n"
 
 
-def for_target_run(prof, device_opts: str, icount, wwpn: int,
-                   wwnn: int) -> Snapshot:
+def for_target_run(prof, device_opts: str, icount,
+                   wwpn: int = probe.DEFAULT_WWPN,
+                   wwnn: int = probe.DEFAULT_WWNN) -> Snapshot:
     """The snapshot of a target run (:func:`qlaemu.scenario.run_scenario`)
     of driver profile ``prof`` with these qla2532 properties, ``-icount``
     and names; its directory is created with the idle scenario.

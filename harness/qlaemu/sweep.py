@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import control, pictures, probe, scenario
+from . import control, pictures, scenario
 from . import snapshot as snapshot_mod
 from .evidence import analyse
 from .results import SweepPoint, SweepResult
@@ -94,8 +94,7 @@ def run_sweep(latencies=DEFAULT_LATENCIES, delays=DEFAULT_DELAYS,
             run_args["device_opts"] = snapshot_mod.point_opts(device_opts,
                                                               SETTLE_NS)
             snap = snapshot_mod.for_target_run(
-                prof, run_args["device_opts"], icount, probe.DEFAULT_WWPN,
-                probe.DEFAULT_WWNN)
+                prof, run_args["device_opts"], icount)
             warm = snap.exists()
             run_args.update(
                 path=snap.idle, capture=False,

@@ -179,11 +179,6 @@ def test_parallel_sweep_gives_the_same_matrix(stock_runs):
     assert len(two.points) == 4
 
 
-def _report(ctl) -> dict:
-    return json.loads(ctl.qmp("qom-get", path=scenario.HBA_PATH,
-                              property="report")["return"])
-
-
 def _write_in_flight(rep: dict):
     """The index of a WRITE the initiator has issued and not finished."""
     for c in (rep.get("initiator") or {}).get("commands", []):
@@ -212,9 +207,9 @@ def test_migration_during_a_write(stock_runs, tmp_path):
         ctl.qmp("cont")
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            if _write_in_flight(_report(ctl)) is not None:
+            if _write_in_flight(scenario.device_report(ctl)) is not None:
                 ctl.qmp("stop")
-                step = _write_in_flight(_report(ctl))
+                step = _write_in_flight(scenario.device_report(ctl))
                 if step is not None:
                     break
                 ctl.qmp("cont")
@@ -237,7 +232,7 @@ def test_migration_during_a_write(stock_runs, tmp_path):
         snapshot.wait_loaded(ctl)
         ctl.qmp("cont")
         assert ctl.wait_event("STOP", 120) is not None, "no STOP"
-        rep = _report(ctl)
+        rep = scenario.device_report(ctl)
         ctl.qmp("cont")
         ctl.send("finish")
         return {"report": rep, "done": True}
