@@ -5,19 +5,22 @@
 # (then seconds to wait for an Online remote port or a LIO session),
 # PCI_ATTRS, FC_HOST_ATTRS, SCSI_HOST_ATTRS, RPORT_ATTRS (attribute
 # names).
-BDF=
+# every ISP2532 function (a QLE2562 has two); BDF is the first (port 0)
+BDFS=
 for d in /sys/bus/pci/devices/*; do
     if [ "$(cat $d/vendor)" = 0x1077 ] && [ "$(cat $d/device)" = 0x2532 ]; then
-        BDF=${d##*/}; break
+        BDFS="$BDFS ${d##*/}"
     fi
 done
+set -- $BDFS
+BDF=$1
 qlaemu_section bdf echo "$BDF"
 if [ -n "$BDF" ]; then
     P=/sys/bus/pci/devices/$BDF
     qlaemu_kv pci_ids $P $PCI_ATTRS
     qlaemu_section pci_config sh -c "od -An -tx1 -v $P/config | tr -d ' \n'"
 fi
-if [ "$MODE" = target ]; then
+if [ "$MODE" = target ] || [ "$MODE" = mixed ]; then
     . /lib/qlaemu/target-setup.sh
 else
     modprobe qla2xxx > /tmp/setup.log 2>&1
@@ -28,7 +31,9 @@ if [ -n "$BDF" ]; then
 fi
 i=0; states=
 while :; do
-    st=$(cat /sys/class/fc_host/host*/port_state 2>/dev/null | head -n 1)
+    # port 0's host (the first ISP2532 function's)
+    h0=$(ls -d /sys/bus/pci/devices/$BDF/host* 2>/dev/null | head -n 1)
+    st=$(cat /sys/class/fc_host/${h0##*/}/port_state 2>/dev/null)
     states="$states $i:${st:-none}"
     [ "$st" = Online ] && break
     [ $i -ge $PORT_WAIT_S ] && break
@@ -39,19 +44,42 @@ done
 qlaemu_section port_wait echo "$states"
 # Online: give the partner's login (rport / LIO session) a bounded time
 j=0
+# (mixed: port 0's LIO session and port 1's Online remote port)
 while [ "$st" = Online ] && [ $j -lt $PEER_WAIT_S ]; do
-    if [ -n "$SESS" ]; then
-        # a configfs attribute's size is never 0: read what it holds
-        [ -n "$(tr -d '\000\n' < "$SESS" 2>/dev/null)" ] && break
-    else
+    sess=1; rport=1
+    # a configfs attribute's size is never 0: read what it holds
+    [ -n "$SESS" ] && [ -z "$(tr -d '\000\n' < "$SESS" 2>/dev/null)" ] && sess=
+    if [ "$MODE" != target ]; then
         grep -qx Online /sys/class/fc_remote_ports/*/port_state \
-            2>/dev/null && break
+            2>/dev/null || rport=
     fi
+    [ -n "$sess" ] && [ -n "$rport" ] && break
     j=$((j + 1)); sleep 1
 done
 qlaemu_section peer_wait echo "$j"
-H=$(ls -d /sys/class/fc_host/host* 2>/dev/null | head -n 1)
+# each function: "BDF|host=hostN|attr=value|..." (fc_host, then the
+# scsi_host's active_mode and link_state)
+qlaemu_begin ports
+for b in $BDFS; do
+    line="$b"
+    for h in /sys/bus/pci/devices/$b/host*; do
+        [ -d "$h" ] || continue
+        n=${h##*/}
+        line="$line|host=$n"
+        for a in $FC_HOST_ATTRS; do
+            line="$line|$a=$(cat /sys/class/fc_host/$n/$a 2>/dev/null)"
+        done
+        for a in active_mode link_state; do
+            line="$line|$a=$(cat /sys/class/scsi_host/$n/$a 2>/dev/null)"
+        done
+    done
+    echo "$line"
+done >"$QLAEMU_DATA"
+qlaemu_end ports
+H=
+[ -n "$BDF" ] && H=$(ls -d /sys/bus/pci/devices/$BDF/host* 2>/dev/null | head -n 1)
 if [ -n "$H" ]; then
+    H=/sys/class/fc_host/${H##*/}
     qlaemu_kv fc_host $H $FC_HOST_ATTRS
     qlaemu_kv scsi_host /sys/class/scsi_host/${H##*/} $SCSI_HOST_ATTRS
 fi

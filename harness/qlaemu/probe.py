@@ -1,11 +1,14 @@
 """Probe: boot the guest with one emulated ISP2532 and report what Linux sees.
 
 ``probe()`` loads qla2xxx as initiator, or qla2xxx (qlini_mode=disabled) +
-tcm_qla2xxx with a LIO ramdisk LUN as target, waits (bounded) for the FC
-port to come Online and returns PCI identity and config space, driver
-binding, fc_host / scsi_host attributes, the remote ports the FC transport
-registered, in target mode the LIO sessions, qla2xxx warnings and the full
-kernel log.  Console log, data channel and dmesg are kept under
+tcm_qla2xxx with a LIO ramdisk LUN as target, or -- mode ``mixed`` -- the
+stock default (qlini_mode=exclusive) with LIO's target on port 0 only, so
+that port 1 of the dual-port card stays an initiator.  It waits (bounded)
+for port 0 to come Online and returns PCI identity and config space, driver
+binding, port 0's fc_host / scsi_host attributes, every port of the card
+(``ports``), the remote ports the FC transport registered, in target mode
+the LIO sessions, qla2xxx warnings and the full kernel log.  Console log,
+data channel and dmesg are kept under
 ``ARTIFACTS_DIR/<run name>/``.
 """
 import time
@@ -22,7 +25,11 @@ PORT_WAIT_S = 20
 PEER_WAIT_S = 6
 #: Ramdisk backstore size in 4 KiB pages (32 MiB).
 RD_PAGES = 8192
-MODES = ("initiator", "target")
+MODES = ("initiator", "target", "mixed")
+#: What ``mixed`` loads: qlini_mode=exclusive, where a port is an
+#: initiator until its TPG is enabled (qla_target.c qlini_mode; the
+#: default "enabled" never allows target mode), so port 1 stays one.
+MIXED_LOAD = "modprobe qla2xxx qlini_mode=exclusive\nmodprobe tcm_qla2xxx\n"
 #: The link capture in a run's artifacts (docs/capture.md).
 CAPTURE_NAME = "link.pcap"
 
@@ -67,8 +74,8 @@ def probe_script(mode: str, wwpn: int, port_wait_s: int = PORT_WAIT_S,
     """The guest's /scenario.sh of a probe (harness/guest/probe.sh).
 
     Args:
-        mode: 'initiator' or 'target'.
-        wwpn: the HBA's port name (names the LIO target in target mode).
+        mode: 'initiator', 'target' or 'mixed' (target on port 0 only).
+        wwpn: port 0's port name (names the LIO target).
         port_wait_s: seconds to poll fc_host port_state for Online.
         peer_wait_s: once Online, seconds to poll for an Online remote port
             (initiator) / a LIO dynamic session (target).
@@ -82,10 +89,14 @@ def probe_script(mode: str, wwpn: int, port_wait_s: int = PORT_WAIT_S,
     functions = ""
     if mode == "target":
         functions = driver.target_functions(None, wwn)
+    elif mode == "mixed":
+        functions = ("qlaemu_target_load() {\n%s}\n"
+                     "qlaemu_target_configure() {\n%s}\n"
+                     % (MIXED_LOAD, driver.LIO_CONFIGURE))
     return image.script("probe", {
         "MODE": mode, "WWN": wwn, "RD_PAGES": RD_PAGES,
         "PORT_WAIT_S": port_wait_s, "PEER_WAIT_S": peer_wait_s,
-        "SESS": lio_sessions_path(wwn) if mode == "target" else "",
+        "SESS": lio_sessions_path(wwn) if mode != "initiator" else "",
         "PCI_ATTRS": " ".join(PCI_ATTRS),
         "FC_HOST_ATTRS": " ".join(FC_HOST_ATTRS),
         "SCSI_HOST_ATTRS": " ".join(SCSI_HOST_ATTRS),
@@ -115,6 +126,26 @@ def parse_rports(text: str) -> list:
             continue
         parts = line.split("|")
         d = {"name": parts[0]}
+        for p in parts[1:]:
+            if "=" in p:
+                k, v = p.split("=", 1)
+                d[k] = v
+        out.append(d)
+    return out
+
+
+def parse_ports(text: str) -> list:
+    """Lines ``BDF|host=hostN|attr=value|...`` (probe.sh's ``ports``
+    section, one per ISP2532 function) -> list of dicts with ``bdf`` and
+    the attributes present: ``host``, the fc_host attributes of
+    :data:`FC_HOST_ATTRS`, ``active_mode`` and ``link_state`` (scsi_host);
+    a function the driver did not bind has only ``bdf``."""
+    out = []
+    for line in text.splitlines():
+        parts = line.strip().split("|")
+        if not parts[0]:
+            continue
+        d = {"bdf": parts[0]}
         for p in parts[1:]:
             if "=" in p:
                 k, v = p.split("=", 1)
@@ -262,8 +293,9 @@ def probe(mode: str = "initiator", wwpn: int = DEFAULT_WWPN,
     """Boot the guest with the device and report what Linux sees.
 
     Args:
-        mode: 'initiator' or 'target'.
-        wwpn, wwnn: 64-bit port / node names given to the device.
+        mode: 'initiator', 'target' or 'mixed' (see the module's doc).
+        wwpn, wwnn: 64-bit port / node names given to the device (port 0;
+            port 1 has each plus one).
         timeout_s: hard limit for the whole guest run, seconds.
         accel: 'tcg' or 'kvm'.
         run_name: artifact directory name; default probe-<mode>-<stamp>.
@@ -275,8 +307,9 @@ def probe(mode: str = "initiator", wwpn: int = DEFAULT_WWPN,
 
     Returns:
         results.ProbeResult: pci identity and config space, driver_bound,
-        fc_host and scsi_host sysfs attributes (port_id e.g.
-        "0x000001"), remote_ports (/sys/class/fc_remote_ports/*),
+        port 0's fc_host and scsi_host sysfs attributes (port_id e.g.
+        "0x000001"), ports (every function of the card, see
+        :func:`parse_ports`), remote_ports (/sys/class/fc_remote_ports/*),
         lio_sessions (target mode: the initiator names in
         tpgt_1/dynamic_sessions; [] in initiator mode), port_wait
         ("i:state ..."), qla2xxx warnings (level <= 4) and errors (<= 3:
@@ -323,6 +356,7 @@ def probe(mode: str = "initiator", wwpn: int = DEFAULT_WWPN,
         fc_host=fc_host,
         scsi_host=parse_kv(s.get("scsi_host", "")),
         remote_ports=parse_rports(s.get("rports", "")),
+        ports=parse_ports(s.get("ports", "")),
         lio_sessions=session_names(s.get("lio_sessions", "")),
         device_opts=normalize_opts(device_opts).lstrip(","),
         port_wait=s.get("port_wait", "").strip(),

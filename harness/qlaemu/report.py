@@ -324,6 +324,12 @@ def probe_summary(r: ProbeResult) -> str:
                    fc.get("port_type"), fc.get("port_id")),
         "  scsi_host: model=%s fw=%s serial=%s" % (
             sh.get("model_name"), sh.get("fw_version"), sh.get("serial_num")),
+        "  ports: %s" % ("; ".join(
+            "%s %s %s %s %s" % (p.get("bdf"), p.get("host", "-"),
+                                p.get("port_name", "-"),
+                                p.get("port_state", "-"),
+                                p.get("active_mode", "-"))
+            for p in r.ports) or "none"),
         "  port_state over time: %s" % (r.port_wait or "-"),
         "  remote ports: %s" % (", ".join(
             "%s %s id=%s roles=%s state=%s" % (
@@ -333,7 +339,7 @@ def probe_summary(r: ProbeResult) -> str:
         "  qla2xxx messages at level <= 4: %d, of which errors (<= 3): %d"
         % (len(r.warnings), len(r.errors)),
     ]
-    if r.mode == "target":
+    if r.mode != "initiator":
         lines.append("  LIO sessions: %s"
                      % (", ".join(r.lio_sessions) or "none"))
     if r.device_opts:

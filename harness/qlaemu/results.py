@@ -62,7 +62,9 @@ class ProbeResult(_Json):
 
     ``pci``: vendor, device, subsystem_vendor, subsystem_device, revision,
     class, config (hex text; 4096 bytes for PCIe), bdf.  ``fc_host`` and
-    ``scsi_host``: sysfs attribute -> text.  ``pcap``: the link capture
+    ``scsi_host``: port 0's sysfs attribute -> text.  ``ports``: one dict
+    per ISP2532 function (bdf, host, fc_host attributes, active_mode,
+    link_state; probe.parse_ports).  ``pcap``: the link capture
     (docs/capture.md), None if QEMU wrote none.  ``remote_ports``: dicts name,
     port_name, port_id, roles, port_state.  ``warnings``/``errors``:
     qla2xxx lines at level <= 4 / <= 3.  ``ok``: the guest powered off, the
@@ -81,6 +83,7 @@ class ProbeResult(_Json):
     fc_host: dict = field(default_factory=dict)
     scsi_host: dict = field(default_factory=dict)
     remote_ports: list = field(default_factory=list)
+    ports: list = field(default_factory=list)
     lio_sessions: list = field(default_factory=list)
     device_opts: str = ""
     port_wait: str = ""

@@ -36,6 +36,28 @@ def test_device_args():
         "wwnn=0x20000024ff000001"]
 
 
+def test_parse_ports():
+    text = ("0000:01:00.0|host=host0|port_name=0x21000024ff000001|"
+            "port_state=Online|active_mode=Target\n"
+            "0000:01:00.1\n\n")
+    assert probe.parse_ports(text) == [
+        {"bdf": "0000:01:00.0", "host": "host0",
+         "port_name": "0x21000024ff000001", "port_state": "Online",
+         "active_mode": "Target"},
+        {"bdf": "0000:01:00.1"}]
+
+
+def test_probe_script_modes():
+    wwn = "21:00:00:24:ff:00:00:01"
+    mixed = probe.probe_script("mixed", probe.DEFAULT_WWPN)
+    assert "qlini_mode=exclusive" in mixed and "tcm_qla2xxx" in mixed
+    assert probe.lio_sessions_path(wwn) in mixed
+    assert "qlini_mode=disabled" in probe.probe_script(
+        "target", probe.DEFAULT_WWPN)
+    with pytest.raises(ValueError):
+        probe.probe_script("dual", probe.DEFAULT_WWPN)
+
+
 # ------------------------------------------------------- tests on the device
 
 
@@ -71,6 +93,7 @@ def test_config_space_header(initiator_probe):
     assert _u16(c, 0x2c) == 0x1077, "subsystem vendor"
     assert _u16(c, 0x2e) == 0x015d, "subsystem id"
     assert c[0x3d] == 1, "interrupt pin INTA"
+    assert c[0x0e] == 0x80, "header type: multi-function (dual-port card)"
     assert _u16(c, 0x06) & 0x10, "status: capability list"
     assert _u32(c, 0x10) & 1 == 1, "BAR0 is I/O"
     assert _u32(c, 0x14) & 0xf == 0b0100, "BAR1 64-bit non-prefetch memory"
@@ -101,7 +124,8 @@ def test_config_space_capabilities(initiator_probe):
         hdr = _u32(c, pos)
         ext.append((pos, hdr & 0xffff))
         pos = hdr >> 20
-    assert ext == [(0x100, 0x0001), (0x138, 0x0004)]
+    # AER, then power budgeting past QEMU's 0x48-byte AER (qla2532.c)
+    assert ext == [(0x100, 0x0001), (0x148, 0x0004)]
 
 
 @pytest.mark.guest
@@ -142,6 +166,41 @@ def test_target_mode_lio_enabled(target_probe):
     assert r.driver_bound, r.driver
     assert "tpgt_1/enable=1" in r.setup, r.setup
     assert "rd_mcp_0/rd0" in r.setup, r.setup
+
+
+@pytest.fixture(scope="module")
+def mixed_probe(guest_ready):
+    """Issue #12: the dual-port card with target mode on port 0 (LIO) and
+    port 1 an initiator whose link has a simulated target."""
+    return probe.probe(mode="mixed", run_name="pytest-probe-mixed",
+                       device_opts="port1-partner=on")
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_dual_port_target_and_initiator(mixed_probe):
+    """Both functions of the QLE2562 are bound and Online with their own
+    names (port 1's NVRAM pair is port 0's plus one); port 0 runs target
+    mode with the simulated initiator's LIO session, port 1 initiator mode
+    with the simulated target as an Online FCP Target remote port, and the
+    driver logs no failure."""
+    r = mixed_probe
+    _ok(r)
+    assert [p["bdf"][-1] for p in r.ports] == ["0", "1"], r.ports
+    p0, p1 = r.ports
+    assert p0.get("port_name") == "0x21000024ff000001", p0
+    assert p1.get("port_name") == "0x21000024ff000002", p1
+    assert p1.get("node_name") == "0x20000024ff000002", p1
+    assert (p0.get("port_state"), p1.get("port_state")) == (
+        "Online", "Online"), r.ports
+    assert p0.get("active_mode") == "Target", p0
+    assert p1.get("active_mode") == "Initiator", p1
+    assert r.lio_sessions == ["21:00:00:1b:32:aa:00:01"], r.lio_sessions
+    h1 = p1["host"].replace("host", "rport-") + ":"
+    targets = [rp for rp in r.remote_ports if rp["name"].startswith(h1)]
+    assert [(rp.get("roles"), rp.get("port_state")) for rp in targets] == [
+        ("FCP Target", "Online")], r.remote_ports
+    assert r.errors == [], r.errors
 
 
 @pytest.mark.guest

@@ -20,7 +20,7 @@ QOS = build.QOS_PATH
 QTESTS = ("/x86_64/qla2532/pci-identity", "/x86_64/qla2532/realize-failure",
           "/x86_64/qla2532/capture", "/x86_64/qla2532/link-objects",
           "/x86_64/qla2532/bad-properties",
-          "/x86_64/qla2532/migration-blocker",
+          "/x86_64/qla2532/migration-blocker", "/x86_64/qla2532/dual-port",
           QOS + "/soft-reset", QOS + "/mbox-reg-test",
           QOS + "/invalid-command", QOS + "/malformed-mbox",
           QOS + "/mbox-commands", QOS + "/mbox-invalid-params",

@@ -10,7 +10,7 @@
  * 24xx register block at 0x000-0x0ff), BAR3 64-bit MMIO 1 MiB, expansion
  * ROM 256 KiB; capabilities PM 0x44, PCIe 0x4c, MSI 0x88 (32 vectors,
  * 64-bit), VPD 0x98, MSI-X 0xa0 (32 vectors), AER 0x100, power budgeting
- * 0x138.
+ * 0x138 (0x148 here, see QLA2532_EXTCAP_PWR).
  *
  * Copyright (c) 2026 qla2532-emu authors
  *
@@ -66,7 +66,17 @@ OBJECT_DECLARE_SIMPLE_TYPE(QLA2532State, QLA2532)
 #define QLA2532_CAP_VPD         0x98
 #define QLA2532_CAP_MSIX        0xa0
 #define QLA2532_EXTCAP_AER      0x100
-#define QLA2532_EXTCAP_PWR      0x138
+/*
+ * Extended capabilities.  A real QLE2562 has AER v1 at 0x100 (0x38 bytes:
+ * no TLP prefix log before PCIe 3.0) and power budgeting at 0x138 (lspci
+ * -vvv of the card).  QEMU's AER emulation owns PCI_ERR_SIZEOF (0x48)
+ * bytes: pcie_aer_update_log()/pcie_aer_clear_log() write the TLP prefix
+ * log at 0x138-0x147 whether or not the capability has one, which would
+ * wipe a capability placed there.  So power budgeting moves to 0x148, past
+ * what QEMU writes; no driver reads these offsets (Linux walks the chain:
+ * drivers/pci/pci.c pci_find_ext_capability).
+ */
+#define QLA2532_EXTCAP_PWR      (QLA2532_EXTCAP_AER + PCI_ERR_SIZEOF)
 
 /* VPD capability registers (PCI Local Bus Specification 3.0 §I) */
 #define VPD_ADDR                2       /* 15-bit address, bit 15 flag */
@@ -121,6 +131,10 @@ struct QLA2532State {
     FcReplay *replayer;
     uint64_t stop_after_done_ns;    /* 0: never stop the VM */
     QEMUTimer *stop_timer;
+
+    uint8_t ports;              /* 2: QLE2562 (function 1 made here) */
+    bool port1_partner;         /* function 1's link has a partner */
+    char *port1_partner_role;
 
     /* saved state (vmstate_qla2532): JSON and the scenario's path */
     char *mig_log;
@@ -519,6 +533,16 @@ static bool qla2532_serial_ok(const char *serial)
 
 static bool qla2532_check_props(QLA2532State *s, Error **errp)
 {
+    if (s->ports != 1 && s->ports != 2) {
+        error_setg(errp, "qla2532: ports must be 1 (QLE2560) or 2 (QLE2562)");
+        return false;
+    }
+    if (s->port1_partner_role && strcmp(s->port1_partner_role, "initiator")
+        && strcmp(s->port1_partner_role, "target")) {
+        error_setg(errp, "qla2532: port1-partner-role must be initiator or "
+                   "target");
+        return false;
+    }
     if (qla2532_speed_code(s->link_speed_gbps) == 0xff) {
         error_setg(errp, "qla2532: link-speed must be 2, 4 or 8 (Gb/s)");
         return false;
@@ -571,6 +595,13 @@ static bool qla2532_check_props(QLA2532State *s, Error **errp)
     return true;
 }
 
+/* Subsystem ID by model (pci.ids, 1077:2532: 015c QLE2560 single channel,
+ * 015d QLE2562 dual channel). */
+static uint16_t qla2532_subsystem_id(QLA2532State *s)
+{
+    return s->ports == 1 ? 0x015c : 0x015d;
+}
+
 /* The flash image: the NVRAM of both ports, port 1's pair swapped when this
  * function is port 1 of the card. */
 static void qla2532_build_flash(QLA2532State *s, uint8_t port)
@@ -581,10 +612,12 @@ static void qla2532_build_flash(QLA2532State *s, uint8_t port)
         .hard_loop_id = { s->hard_loop_id, s->hard_loop_id },
         .conn_option = s->conn_option,
         .data_rate = 2,
-        .subsystem_vendor = 0x1077,
-        .subsystem_device = 0x015d,
-        .model_name = "QLE2562",
-        .model_desc = "QLE2562 8Gb Fibre Channel Dual-Port HBA (emulated)",
+        .subsystem_vendor = PCI_VENDOR_ID_QLOGIC,
+        .subsystem_device = qla2532_subsystem_id(s),
+        .model_name = s->ports == 1 ? "QLE2560" : "QLE2562",
+        .model_desc = s->ports == 1 ?
+            "QLE2560 8Gb Fibre Channel Single-Port HBA (emulated)" :
+            "QLE2562 8Gb Fibre Channel Dual-Port HBA (emulated)",
         .serial = s->serial ? s->serial : "EMU0000001",
         .fw_version = { 8, 7, 0, 0 },
     };
@@ -833,6 +866,79 @@ static void qla2532_uninit_model(QLA2532State *s)
 }
 
 /*
+ * The card's second port.  A QLE2562 is one PCI device with two functions
+ * (lspci of the card: 0x.00.0 and 0x.00.1, header type 0x80 in function
+ * 0); each function is a whole ISP with its own registers, firmware, NVRAM
+ * region and link.  Function 0 with ports=2 makes function 1 as a child
+ * "port1": its names are port 0's plus one (the NVRAM pair
+ * qla2532_build_flash writes), its link the port1-partner* properties'
+ * (default: no cable), the link timing and the flash options port 0's.
+ */
+static bool qla2532_add_port1(QLA2532State *s, Error **errp)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    PCIBus *bus = pci_get_bus(pdev);
+    int devfn = PCI_DEVFN(PCI_SLOT(pdev->devfn), 1);
+    PCIDevice *f1 = pci_find_device(bus, pci_bus_num(bus), devfn);
+    DeviceState *dev;
+
+    if (f1) {
+        error_setg(errp, "qla2532: ports=2 puts port 1 at function %02x.1, "
+                   "which %s already takes; use ports=1 on function 0 to "
+                   "place port 1 by hand", PCI_SLOT(pdev->devfn), f1->name);
+        return false;
+    }
+    /* PCI 3.0 §6.2.1: function 0's header type bit 7 = multi-function */
+    pdev->cap_present |= QEMU_PCI_CAP_MULTIFUNCTION;
+    pdev->config[PCI_HEADER_TYPE] |= PCI_HEADER_TYPE_MULTI_FUNCTION;
+
+    f1 = pci_new_multifunction(devfn, true, TYPE_QLA2532);
+    dev = DEVICE(f1);
+    qdev_prop_set_uint64(dev, "wwpn", s->wwpn + 1);
+    qdev_prop_set_uint64(dev, "wwnn", s->wwnn + 1);
+    qdev_prop_set_uint32(dev, "link-speed", s->link_speed_gbps);
+    qdev_prop_set_uint32(dev, "mbox-latency-ns", s->mbox_latency_ns);
+    qdev_prop_set_uint32(dev, "link-init-us", s->link_init_us);
+    qdev_prop_set_uint32(dev, "frame-latency-ns", s->frame_latency_ns);
+    qdev_prop_set_uint16(dev, "hard-loop-id", s->hard_loop_id);
+    qdev_prop_set_uint8(dev, "conn-option", s->conn_option);
+    if (s->serial) {
+        qdev_prop_set_string(dev, "serial", s->serial);
+    }
+    qdev_prop_set_bit(dev, "partner", s->port1_partner);
+    qdev_prop_set_uint64(dev, "partner-wwpn", s->partner_wwpn + 1);
+    qdev_prop_set_uint64(dev, "partner-wwnn", s->partner_wwnn + 1);
+    qdev_prop_set_string(dev, "partner-role", s->port1_partner_role ?
+                         s->port1_partner_role : "target");
+    /*
+     * When the card is hot-added, function 1 comes with function 0: it is
+     * built before function 0's plug handler tells the guest about the
+     * slot, and the guest's scan of the slot finds both (Linux pciehp ->
+     * pci_scan_slot).  As a hot-added function of its own it would be
+     * refused (pci.c do_pci_register_device: a function added after
+     * function 0 cannot be exposed), and it is not one.
+     */
+    dev->hotplugged = false;
+    object_property_add_child(OBJECT(s), "port1", OBJECT(f1));
+    if (!pci_realize_and_unref(f1, bus, errp)) {
+        object_unparent(OBJECT(f1));
+        return false;
+    }
+    return true;
+}
+
+/* Remove function 1 if function 0 made it and it is still there (a PCIe
+ * slot's unplug removes the slot's functions one by one). */
+static void qla2532_del_port1(QLA2532State *s)
+{
+    Object *f1 = object_resolve_path_component(OBJECT(s), "port1");
+
+    if (f1) {
+        object_unparent(f1);
+    }
+}
+
+/*
  * Realize: check the properties, then build the flash, the BARs, the
  * capabilities and the model in that order; a step that fails undoes the
  * ones before it, so a failed device_add leaves nothing behind.
@@ -846,6 +952,7 @@ static void qla2532_realize(PCIDevice *pdev, Error **errp)
         return;
     }
     qla2532_build_flash(s, port);
+    pci_set_word(pdev->config + PCI_SUBSYSTEM_ID, qla2532_subsystem_id(s));
 
     /* qla_os.c qla2x00_probe_one: port_no = INTERRUPT_PIN - 1 on 25xx */
     pci_config_set_interrupt_pin(pdev->config, port + 1);
@@ -870,12 +977,22 @@ static void qla2532_realize(PCIDevice *pdev, Error **errp)
             goto fail_model;
         }
     }
+    if (s->ports == 2 && PCI_FUNC(pdev->devfn) == 0 &&
+        !qla2532_add_port1(s, errp)) {
+        goto fail_blocker;
+    }
     if (s->report_file) {
         s->exit_notifier.notify = qla2532_write_report_at_exit;
         qemu_add_exit_notifier(&s->exit_notifier);
     }
     return;
 
+fail_blocker:
+    if (s->migration_blocker) {
+        migrate_del_blocker(s->migration_blocker);
+        error_free(s->migration_blocker);
+        s->migration_blocker = NULL;
+    }
 fail_model:
     qla2532_uninit_model(s);
     qla2532_uninit_caps(pdev);
@@ -890,6 +1007,7 @@ static void qla2532_exit(PCIDevice *pdev)
 {
     QLA2532State *s = QLA2532(pdev);
 
+    qla2532_del_port1(s);
     if (s->report_file) {
         qemu_remove_exit_notifier(&s->exit_notifier);
     }
@@ -952,6 +1070,11 @@ static Property qla2532_properties[] = {
                        stop_after_done_ns, 0),
     DEFINE_PROP_UINT32("replay-scale-pct", QLA2532State, replay_scale_pct,
                        100),
+    /* the card: 2 = QLE2562 (function 1 made by function 0), 1 = QLE2560 */
+    DEFINE_PROP_UINT8("ports", QLA2532State, ports, 2),
+    DEFINE_PROP_BOOL("port1-partner", QLA2532State, port1_partner, false),
+    DEFINE_PROP_STRING("port1-partner-role", QLA2532State,
+                       port1_partner_role),
     DEFINE_PROP_END_OF_LIST(),
 };
 

@@ -20,6 +20,11 @@
  * bad-properties issue #11: every property out of range fails device_add
  *                naming it; link events at any moment, a bad one refused.
  * migration-blocker  a device on an fc-link object is not migratable.
+ * dual-port      issue #12: a QLE2562 is two functions (function 0's
+ *                header type bit 7, function 1 on INTB with port 0's names
+ *                plus one and its own link); ports=1 is a QLE2560
+ *                (subsystem 015c, pci.ids) with one function; function 1
+ *                taken refuses ports=2 naming the way out.
  * capture        the capture property (fc-capture.c, docs/capture.md): a
  *                file that cannot be created fails device_add and qom-set
  *                with the file's name; a good one starts a nanosecond pcap
@@ -199,8 +204,9 @@ static void test_pci_identity(void)
     g_assert_cmphex(ecam_readl(&t, 0), ==, 0x25321077);
     v = ecam_readl(&t, 0x100);
     g_assert_cmphex(PCI_EXT_CAP_ID(v), ==, PCI_EXT_CAP_ID_ERR);
-    g_assert_cmphex(PCI_EXT_CAP_NEXT(v), ==, 0x138);
-    v = ecam_readl(&t, 0x138);
+    /* power budgeting at 0x148, past QEMU's AER (qla2532.c) */
+    g_assert_cmphex(PCI_EXT_CAP_NEXT(v), ==, 0x148);
+    v = ecam_readl(&t, 0x148);
     g_assert_cmphex(PCI_EXT_CAP_ID(v), ==, PCI_EXT_CAP_ID_PWR);
     g_assert_cmphex(PCI_EXT_CAP_NEXT(v), ==, 0);
     g_free(mch);
@@ -461,6 +467,89 @@ static void test_migration_blocker(void)
     qtest_quit(qts);
 }
 
+static uint64_t qom_get_u64(QTestState *qts, const char *path,
+                            const char *prop)
+{
+    QDict *resp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                            "{'path': %s, 'property': %s}}", path, prop);
+    uint64_t v = qdict_get_int(resp, "return");
+
+    qobject_unref(resp);
+    return v;
+}
+
+static void test_dual_port(void)
+{
+    QlaPcie t;
+    QPCIDevice *f1;
+    QTestState *qts;
+    QDict *resp;
+
+    /* the default: a QLE2562, functions 04.0 and 04.1 */
+    memset(&t, 0, sizeof(t));
+    t.qts = qtest_init("-machine q35 -nodefaults -device qla2532,id=hba,"
+                       "bus=pcie.0,addr=04.0,port1-partner=on");
+    pc_alloc_init(&t.alloc, t.qts, ALLOC_NO_FLAGS);
+    t.bus = qpci_new_pc(t.qts, &t.alloc);
+    t.dev = qpci_device_find(t.bus, QLA_DEVFN);
+    f1 = qpci_device_find(t.bus, QPCI_DEVFN(4, 1));
+    g_assert(t.dev && f1);
+    /*
+     * PCI 3.0 §6.2.1: function 0 says multi-function; Linux then scans
+     * the other functions (drivers/pci/probe.c pci_scan_slot)
+     */
+    g_assert_cmphex(qpci_config_readb(t.dev, PCI_HEADER_TYPE), ==, 0x80);
+    g_assert_cmphex(qpci_config_readw(f1, PCI_VENDOR_ID), ==, 0x1077);
+    g_assert_cmphex(qpci_config_readw(f1, PCI_DEVICE_ID), ==, 0x2532);
+    g_assert_cmphex(qpci_config_readw(t.dev, PCI_SUBSYSTEM_ID), ==, 0x015d);
+    g_assert_cmphex(qpci_config_readw(f1, PCI_SUBSYSTEM_ID), ==, 0x015d);
+    /* qla_os.c qla2x00_probe_one: port_no = INTERRUPT_PIN - 1 */
+    g_assert_cmphex(qpci_config_readb(f1, PCI_INTERRUPT_PIN), ==, 2);
+    g_assert_cmphex(qom_get_u64(t.qts, "/machine/peripheral/hba/port1",
+                                "wwpn"), ==, 0x21000024ff000002ULL);
+    g_assert_cmphex(qom_get_u64(t.qts, "/machine/peripheral/hba/port1",
+                                "wwnn"), ==, 0x20000024ff000002ULL);
+    resp = qtest_qmp(t.qts, "{'execute': 'qom-get', 'arguments': "
+                     "{'path': '/machine/peripheral/hba/port1', "
+                     "'property': 'partner'}}");
+    g_assert(qdict_get_bool(resp, "return"));
+    qobject_unref(resp);
+    g_free(f1);
+    qla_stop(&t);
+
+    /* ports=1: a QLE2560, one function */
+    memset(&t, 0, sizeof(t));
+    t.qts = qtest_init("-machine q35 -nodefaults -device qla2532,"
+                       "bus=pcie.0,addr=04.0,ports=1");
+    pc_alloc_init(&t.alloc, t.qts, ALLOC_NO_FLAGS);
+    t.bus = qpci_new_pc(t.qts, &t.alloc);
+    t.dev = qpci_device_find(t.bus, QLA_DEVFN);
+    g_assert(t.dev);
+    g_assert(!qpci_device_find(t.bus, QPCI_DEVFN(4, 1)));
+    g_assert_cmphex(qpci_config_readb(t.dev, PCI_HEADER_TYPE), ==, 0);
+    g_assert_cmphex(qpci_config_readw(t.dev, PCI_SUBSYSTEM_ID), ==, 0x015c);
+    qla_stop(&t);
+
+    /* function 1 taken by hand: ports=2 is refused, naming ports=1 */
+    qts = qtest_init("-machine q35 -nodefaults "
+                     "-device pcie-root-port,id=rp0,chassis=1,slot=1 "
+                     "-device pcie-root-port,id=rp1,chassis=2,slot=2 "
+                     "-device qla2532,bus=rp0,addr=00.1,ports=1");
+    qmp_assert_error_names(qts, qtest_qmp(
+        qts, "{'execute': 'device_add', 'arguments': {'driver': 'qla2532',"
+        " 'id': 'hba', 'bus': 'rp0', 'addr': '00.0', "
+        "'multifunction': true}}"), "ports=1");
+    qmp_assert_error_names(qts, qtest_qmp(
+        qts, "{'execute': 'device_add', 'arguments': {'driver': 'qla2532',"
+        " 'id': 'hba', 'bus': 'rp1', 'ports': 3}}"), "ports");
+    resp = qtest_qmp(qts, "{'execute': 'device_add', 'arguments': "
+                     "{'driver': 'qla2532', 'id': 'hba', 'bus': 'rp0', "
+                     "'addr': '00.0', 'multifunction': true, 'ports': 1}}");
+    g_assert(qdict_haskey(resp, "return"));
+    qobject_unref(resp);
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -470,5 +559,6 @@ int main(int argc, char **argv)
     qtest_add_func("/qla2532/link-objects", test_link_objects);
     qtest_add_func("/qla2532/bad-properties", test_bad_properties);
     qtest_add_func("/qla2532/migration-blocker", test_migration_blocker);
+    qtest_add_func("/qla2532/dual-port", test_dual_port);
     return g_test_run();
 }
