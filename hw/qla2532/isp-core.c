@@ -258,6 +258,13 @@ void isp_port_offline(IspState *s)
  */
 void isp_after_command(IspState *s)
 {
+    if (s->sys_err_pending) {
+        /* MBC 0x2a (isp-diag.c): the firmware stops */
+        s->sys_err_pending = false;
+        s->halted = true;
+        isp_post_aen(s, MBA_SYSTEM_ERR, MBC_GEN_SYSTEM_ERROR, 0, 0);
+        return;
+    }
     if (s->lip_pending) {
         s->lip_pending = false;
         if (s->port.online) {

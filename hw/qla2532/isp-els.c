@@ -1331,6 +1331,37 @@ int isp_mbc_get_port_name(IspState *s, uint16_t *mb, int *nout)
 }
 
 /*
+ * MBC 0x1a PORT PARAMS (qla_mbx.c qla2x00_set_idma_speed,
+ * qla2x00_get_idma_speed; qla_init.c qla2x00_iidma_fcport on a fabric,
+ * bsg QL_VND_IIDMA): mb1 N_Port handle, mb2 BIT_0 = set, mb3 the speed
+ * code (PORT_SPEED_*, bits 5:0).  For a logged-in port, or our own
+ * handle: 0x4000 and mb3 the port's rate -- the one set, which must not
+ * exceed the link's, or on a get the link's.  The emulated link has no
+ * bandwidth, so a set rate is acknowledged and not kept (a get after a
+ * set reports the link's rate; [fw?] a real card reports the set rate).
+ * An unknown handle or a rate above the link's: 0x4005, mb1 = 0.  (FCP
+ * priority, mb2 BIT_1, needs a flash priority table, which the model's
+ * flash has not: the driver never sends it.)
+ */
+int isp_mbc_port_params(IspState *s, uint16_t *mb, int *nout)
+{
+    IspRport *rp = rport_by_handle(s, mb[1]);
+    uint16_t speed = mb[3] & 0x3f;
+    bool own = s->link == ISP_LINK_UP && mb[1] == s->loop_id;
+
+    *nout = 4;
+    mb[1] = 0;
+    if ((!rp || rp->state == PDS_PORT_UNAVAILABLE) && !own) {
+        return MBS_COMMAND_ERROR;
+    }
+    if ((mb[2] & 1) && speed > s->link_speed) {
+        return MBS_COMMAND_ERROR;
+    }
+    mb[3] = (mb[2] & 1) ? speed : s->link_speed;
+    return MBS_COMMAND_COMPLETE;
+}
+
+/*
  * MBC 0x75 GET PORT/NODE NAME LIST (MBX IOCB, qla_init.c qla24xx_async_gnl):
  * 40-byte struct get_name_list_extended entries of the known ports, up to
  * mb8 bytes; mb1 = bytes returned.  The port ID is read as [0] al_pa,

@@ -48,6 +48,10 @@ static void isp_process_request_queue(IspState *s)
     uint32_t gen = s->ring_gen;
     uint32_t avail, count, taken = 0;
 
+    if (s->halted) {
+        return;         /* a system error stopped the firmware (MBC 0x2a) */
+    }
+
     if (!s->fw_initialized || len == 0) {
         return;
     }
@@ -223,6 +227,8 @@ static void isp_risc_reset(IspState *s, IspRiscState risc)
     s->host_status = 0;
     s->risc_paused = false;
     s->lip_pending = false;
+    s->sys_err_pending = false;
+    s->halted = false;
     s->full_login_pending = false;
     s->risc = risc;
     s->nsegs = 0;

@@ -92,6 +92,14 @@ typedef struct IspFwSegment {
 /* RISC code/data RAM in RISC word addresses (chosen; see docs/mailbox.md). */
 #define ISP_RISC_RAM_START      0x00100000u
 #define ISP_RISC_RAM_END        0x00200000u     /* exclusive */
+/* Code RAM as the 25xx firmware dump reads it (qla_dbg.c
+ * qla24xx_dump_memory: 0x2000 dwords from 0x20000, qla_dbg.h
+ * struct qla25xx_fw_dump code_ram). */
+#define ISP_CODE_RAM_START      0x00020000u
+#define ISP_CODE_RAM_END        0x00022000u     /* exclusive */
+/* SerDes words MBC 0x03/0x04 address (chosen: the address space of the
+ * real SerDes is not documented) */
+#define ISP_SERDES_WORDS        256
 
 /**
  * IspIcb: what the firmware took from the initialization control block
@@ -264,6 +272,17 @@ typedef enum IspLinkState {
  */
 #define ISP_CTIO_OVERRUN_REJECT     0
 #define ISP_CTIO_OVERRUN_TRUNCATE   1
+/*
+ * MBC 0x2a GENERATE SYSTEM ERROR (qla_mbx.c qla2x00_system_error; sysfs
+ * fw_dump 3).  The firmware posts 0x8002 SYSTEM ERROR and stops.  Whether
+ * it completes the mailbox command first is not documented; the driver
+ * expects that it may not: a timed-out 0x2a takes no dump and schedules no
+ * ISP abort (qla_mbx.c qla2x00_mailbox_command checks MBC_GEN_SYSTEM_ERROR
+ * twice).  NONE: the command never completes (the waiting caller sees the
+ * ISP abort the 0x8002 brings); COMPLETE: 0x4000, then the 0x8002.
+ */
+#define ISP_SYS_ERR_NONE            0
+#define ISP_SYS_ERR_COMPLETE        1
 
 /**
  * IspState: one ISP2532 function (FC port).
@@ -281,6 +300,9 @@ typedef enum IspLinkState {
  *   docs/login-states.md).
  * @gid_list_mode: which ports GET ID LIST lists, ISP_GID_LIST_*.
  * @ctio_overrun_mode: a data CTIO past FCP_DL, ISP_CTIO_OVERRUN_*.
+ * @sys_err_mode: whether MBC 0x2a completes before its SYSTEM ERROR,
+ *   ISP_SYS_ERR_* (isp-diag.c).
+ * @serdes: SerDes words (MBC 0x03/0x04), cleared at power-on only.
  * @flash: ISP_FLASH_SIZE bytes, owned by the glue.
  * @sfp_a0/@sfp_a2: SFP EEPROM pages (SFF-8472 A0h/A2h), 256 bytes each.
  */
@@ -298,6 +320,8 @@ typedef struct IspState {
     uint8_t last_state_mode;        /* ISP_LAST_STATE_* */
     uint8_t gid_list_mode;          /* ISP_GID_LIST_* */
     uint8_t ctio_overrun_mode;      /* ISP_CTIO_OVERRUN_* */
+    uint8_t sys_err_mode;           /* ISP_SYS_ERR_* */
+    uint16_t serdes[ISP_SERDES_WORDS];
 
     /* registers */
     uint32_t flash_addr;
@@ -339,6 +363,8 @@ typedef struct IspState {
     IspLinkState link;
     bool go_online;                 /* join the link after this command */
     bool lip_pending;               /* LIP after this command (MBC 0x72) */
+    bool sys_err_pending;           /* SYSTEM ERROR after it (MBC 0x2a) */
+    bool halted;                    /* stopped by a system error */
     bool full_login_pending;        /* that LIP logs all ports out */
     uint8_t topology;               /* ISP_TOPO_* */
     uint16_t loop_id;               /* own loop ID / N_Port handle */

@@ -118,6 +118,22 @@ int isp_mbc_get_port_name(IspState *s, uint16_t *mb, int *nout);
 int isp_mbc_get_id_list(IspState *s, uint16_t *mb, int *nout);
 int isp_mbc_get_port_name_list(IspState *s, uint16_t *mb, int *nout);
 int isp_mbc_get_login_template(IspState *s, uint16_t *mb, int *nout);
+int isp_mbc_port_params(IspState *s, uint16_t *mb, int *nout);
+
+/*
+ * diagnostic and management mailbox commands (isp-diag.c).  A handler may
+ * return ISP_MBS_NO_COMPLETION: the command then never completes (the
+ * mailbox stays busy until a reset).
+ */
+#define ISP_MBS_NO_COMPLETION   (-1)
+int isp_mbc_write_serdes(IspState *s, uint16_t *mb, int *nout);
+int isp_mbc_read_serdes(IspState *s, uint16_t *mb, int *nout);
+int isp_mbc_gen_system_error(IspState *s, uint16_t *mb, int *nout);
+int isp_mbc_write_sfp(IspState *s, uint16_t *mb, int *nout);
+int isp_mbc_mem_offload(IspState *s, uint16_t *mb, int *nout);
+int isp_mbc_echo(IspState *s, uint16_t *mb, int *nout);
+int isp_mbc_loopback(IspState *s, uint16_t *mb, int *nout);
+int isp_mbc_execute_iocb(IspState *s, uint16_t *mb, int *nout);
 bool isp_els_logins_pending(IspState *s);
 
 /* target data path (isp-tgt.c) */

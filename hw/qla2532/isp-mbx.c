@@ -141,13 +141,20 @@ static int mbc_get_retry_count(IspState *s, uint16_t *mb, int *nout)
     return MBS_COMMAND_COMPLETE;
 }
 
-/* MBC 0x5d DATA RATE (qla_mbx.c qla2x00_get_data_rate; mb1 = 0: get). */
+/*
+ * MBC 0x5d DATA RATE (qla_mbx.c qla2x00_get_data_rate; mb1 = 0: get):
+ * mb1 the link's speed code, or 7 while the link is not up -- the value
+ * the driver takes as "no rate" and ignores on a 25xx ("if (mcp->mb[1] !=
+ * 0x7) ha->link_data_rate = mcp->mb[1]").  SET (mb1 != 0, 27xx/28xx only):
+ * 0x4005.
+ */
+#define ISP_DATA_RATE_NONE      7
 static int mbc_data_rate(IspState *s, uint16_t *mb, int *nout)
 {
-    if (mb[1] != 0 || s->link != ISP_LINK_UP) {
+    if (mb[1] != 0) {
         return MBS_COMMAND_ERROR;
     }
-    mb[1] = s->link_speed;
+    mb[1] = s->link == ISP_LINK_UP ? s->link_speed : ISP_DATA_RATE_NONE;
     mb[2] = 0;
     mb[3] = 0;
     mb[4] = 0;
@@ -250,7 +257,9 @@ static int mbc_load_risc_ram(IspState *s, uint16_t *mb, int *nout)
  * MBC 0x0c DUMP RISC RAM EXTENDED (qla_mbx.c qla2x00_dump_ram): the driver's
  * fast flash read (qla_sup.c qla25xx_read_optrom_data) reads RISC addresses
  * 0x7ff00000 + flash dword, which return flash bytes in flash order.  RISC
- * RAM itself is not modelled and reads as zeros.
+ * RAM itself is not modelled and reads as zeros: external memory
+ * (0x100000-0x1fffff) and the code RAM the firmware dump reads
+ * (0x20000-0x21fff, qla_dbg.c qla24xx_dump_memory).
  */
 static int mbc_dump_risc_ram(IspState *s, uint16_t *mb, int *nout)
 {
@@ -266,8 +275,10 @@ static int mbc_dump_risc_ram(IspState *s, uint16_t *mb, int *nout)
     }
     if (isp_flash_window(risc, dwords, &off)) {
         src = s->flash + off;
-    } else if (risc >= ISP_RISC_RAM_START && risc < ISP_RISC_RAM_END &&
-               dwords <= ISP_RISC_RAM_END - risc) {
+    } else if ((risc >= ISP_RISC_RAM_START && risc < ISP_RISC_RAM_END &&
+                dwords <= ISP_RISC_RAM_END - risc) ||
+               (risc >= ISP_CODE_RAM_START && risc < ISP_CODE_RAM_END &&
+                dwords <= ISP_CODE_RAM_END - risc)) {
         zero = g_malloc0(dwords * 4);
         src = zero;
     } else {
@@ -640,6 +651,24 @@ typedef struct IspMbxCommand {
 static const IspMbxCommand isp_mbx_commands[] = {
     { MBC_NOP, MBX_FW, mbc_complete,
       "qla_def.h MBC_NOP (Linux 6.1 never sends it)" },
+    { MBC_WRITE_SERDES, MBX_FW, isp_mbc_write_serdes,
+      "qla_mbx.c qla2x00_write_serdes_word (bsg)" },
+    { MBC_READ_SERDES, MBX_FW, isp_mbc_read_serdes,
+      "qla_mbx.c qla2x00_read_serdes_word (bsg)" },
+    { MBC_PORT_PARAMS, MBX_FW, isp_mbc_port_params,
+      "qla_mbx.c qla2x00_set_idma_speed, qla2x00_get_idma_speed" },
+    { MBC_GEN_SYSTEM_ERROR, MBX_FW | MBX_NO_IOCB, isp_mbc_gen_system_error,
+      "qla_mbx.c qla2x00_system_error (sysfs fw_dump 3)" },
+    { MBC_WRITE_SFP, MBX_FW, isp_mbc_write_sfp,
+      "qla_mbx.c qla2x00_write_sfp (bsg)" },
+    { MBC_GET_MEM_OFFLOAD_CNTRL_STAT, MBX_FW, isp_mbc_mem_offload,
+      "qla_mbx.c qla_get_exlogin_status, qla_set_exlogin_mem_cfg" },
+    { MBC_DIAGNOSTIC_ECHO, MBX_FW, isp_mbc_echo,
+      "qla_mbx.c qla2x00_echo_test (bsg)" },
+    { MBC_DIAGNOSTIC_LOOP_BACK, MBX_FW, isp_mbc_loopback,
+      "qla_mbx.c qla2x00_loopback_test (bsg)" },
+    { MBC_IOCB_COMMAND_A64, MBX_FW | MBX_NO_IOCB, isp_mbc_execute_iocb,
+      "qla_mbx.c qla2x00_issue_iocb_timeout" },
     { MBC_EXECUTE_FIRMWARE, MBX_ANY | MBX_NO_IOCB, mbc_execute_firmware,
       "qla_mbx.c qla2x00_execute_fw" },
     { MBC_MAILBOX_REGISTER_TEST, MBX_ANY, mbc_mailbox_register_test,
@@ -757,6 +786,12 @@ void isp_mbox_timer_cb(void *opaque)
     }
     memcpy(mb, s->mbox_cmd, sizeof(mb));
     status = isp_mbox_execute(s, mb, &nout);
+    if (status == ISP_MBS_NO_COMPLETION) {
+        /* the firmware stopped: the mailbox stays busy until a reset */
+        trace_qla2532_mbox_done(s->port_no, s->mbox_cmd[0], 0, 0, 0, 0);
+        isp_after_command(s);
+        return;
+    }
     mb[0] = status;
     trace_qla2532_mbox_done(s->port_no, s->mbox_cmd[0], status, mb[1], mb[2],
                             mb[3]);

@@ -99,6 +99,15 @@
 
 /* Mailbox opcodes, qla_def.h MBC_* */
 #define MBC_NOP                         0x00
+#define MBC_WRITE_SERDES                0x03
+#define MBC_READ_SERDES                 0x04
+#define MBC_PORT_PARAMS                 0x1a
+#define MBC_GEN_SYSTEM_ERROR            0x2a
+#define MBC_WRITE_SFP                   0x30
+#define MBC_GET_MEM_OFFLOAD_CNTRL_STAT  0x34
+#define MBC_DIAGNOSTIC_ECHO             0x44
+#define MBC_DIAGNOSTIC_LOOP_BACK        0x45
+#define MBC_IOCB_COMMAND_A64            0x54
 #define MBC_EXECUTE_FIRMWARE            0x02
 #define MBC_MAILBOX_REGISTER_TEST       0x06
 #define MBC_VERIFY_CHECKSUM             0x07
@@ -138,6 +147,7 @@
 #define FSTATE_ERROR            5
 
 /* Asynchronous event codes, qla_def.h MBA_* */
+#define MBA_SYSTEM_ERR          0x8002
 #define MBA_REQ_TRANSFER_ERR    0x8003
 #define MBA_LIP_OCCURRED        0x8010
 #define MBA_LOOP_UP             0x8011

@@ -229,7 +229,8 @@ static const char *isp_state_problem(IspState *s)
     }
     if (s->last_state_mode > ISP_LAST_STATE_SESSION ||
         s->gid_list_mode > ISP_GID_LIST_PRLI_COMPLETE ||
-        s->ctio_overrun_mode > ISP_CTIO_OVERRUN_TRUNCATE) {
+        s->ctio_overrun_mode > ISP_CTIO_OVERRUN_TRUNCATE ||
+        s->sys_err_mode > ISP_SYS_ERR_COMPLETE) {
         return "firmware variant";
     }
     if (s->fw_initialized &&
@@ -278,6 +279,8 @@ const VMStateDescription vmstate_isp = {
         VMSTATE_UINT8(last_state_mode, IspState),
         VMSTATE_UINT8(gid_list_mode, IspState),
         VMSTATE_UINT8(ctio_overrun_mode, IspState),
+        VMSTATE_UINT8(sys_err_mode, IspState),
+        VMSTATE_UINT16_ARRAY(serdes, IspState, ISP_SERDES_WORDS),
         VMSTATE_INT64(prli_latency_ns, IspState),
         /* the flash write window and SFP pages */
         VMSTATE_UINT8_ARRAY(sfp_a0, IspState, 256),
@@ -323,6 +326,8 @@ const VMStateDescription vmstate_isp = {
         VMSTATE_UINT32(link, IspState),
         VMSTATE_BOOL(go_online, IspState),
         VMSTATE_BOOL(lip_pending, IspState),
+        VMSTATE_BOOL(sys_err_pending, IspState),
+        VMSTATE_BOOL(halted, IspState),
         VMSTATE_BOOL(full_login_pending, IspState),
         VMSTATE_UINT8(topology, IspState),
         VMSTATE_UINT16(loop_id, IspState),

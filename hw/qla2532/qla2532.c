@@ -881,6 +881,7 @@ static bool qla2532_add_port1(QLA2532State *s, Error **errp)
     int devfn = PCI_DEVFN(PCI_SLOT(pdev->devfn), 1);
     PCIDevice *f1 = pci_find_device(bus, pci_bus_num(bus), devfn);
     DeviceState *dev;
+    QLA2532State *p1;
 
     if (f1) {
         error_setg(errp, "qla2532: ports=2 puts port 1 at function %02x.1, "
@@ -894,6 +895,19 @@ static bool qla2532_add_port1(QLA2532State *s, Error **errp)
 
     f1 = pci_new_multifunction(devfn, true, TYPE_QLA2532);
     dev = DEVICE(f1);
+    /*
+     * What belongs to port 0's link and run does not go to port 1, also
+     * when it came as -global qla2532.<property> (applied to every
+     * instance): the scenario, replay, capture, report file, VM stop and
+     * fc-link object.
+     */
+    p1 = QLA2532(f1);
+    g_clear_pointer(&p1->scenario, g_free);
+    g_clear_pointer(&p1->replay, g_free);
+    g_clear_pointer(&p1->capture, g_free);
+    g_clear_pointer(&p1->report_file, g_free);
+    p1->stop_after_done_ns = 0;
+    p1->link_obj = NULL;
     qdev_prop_set_uint64(dev, "wwpn", s->wwpn + 1);
     qdev_prop_set_uint64(dev, "wwnn", s->wwnn + 1);
     qdev_prop_set_uint32(dev, "link-speed", s->link_speed_gbps);
@@ -1371,6 +1385,11 @@ static const char *const ctio_overrun_names[] = {
     [ISP_CTIO_OVERRUN_TRUNCATE] = "truncate",
 };
 
+static const char *const sys_err_names[] = {
+    [ISP_SYS_ERR_NONE] = "none",
+    [ISP_SYS_ERR_COMPLETE] = "complete",
+};
+
 /*
  * One firmware-variant property: its name, the name of each value (two),
  * and where the value lives in IspState (a uint8_t).
@@ -1387,6 +1406,8 @@ static const QlaVariant qla_variants[] = {
     { "gid-list", gid_list_names, offsetof(IspState, gid_list_mode) },
     { "ctio-overrun", ctio_overrun_names,
       offsetof(IspState, ctio_overrun_mode) },
+    { "system-error-completion", sys_err_names,
+      offsetof(IspState, sys_err_mode) },
 };
 
 static uint8_t *variant_field(Object *obj, const QlaVariant *va)

@@ -161,6 +161,18 @@
 #define MBC_GET_PORT_NAME           0x6a
 #define MBC_SEND_CHANGE_REQUEST     0x70
 #define MBC_INITIALIZE_FIRMWARE     0x60
+/* issue #12: qla_def.h MBC_* of the diagnostic and management commands */
+#define MBC_WRITE_SERDES            0x03
+#define MBC_READ_SERDES             0x04
+#define MBC_PORT_PARAMS             0x1a
+#define MBC_GEN_SYSTEM_ERROR        0x2a
+#define MBC_WRITE_SFP               0x30
+#define MBC_GET_MEM_OFFLOAD_CNTRL_STAT 0x34
+#define MBC_DIAGNOSTIC_ECHO         0x44
+#define MBC_DIAGNOSTIC_LOOP_BACK    0x45
+#define MBC_IOCB_COMMAND_A64        0x54
+#define MBA_SYSTEM_ERR              0x8002
+#define PORT_SPEED_4GB              0x03
 
 /* qla_fw.h / qla_def.h values the driver sends or tests */
 #define TC_EFT_ENABLE           4
@@ -839,6 +851,20 @@ static uint16_t fw_dma(QlaTest *t, uint16_t op, uint16_t mb1, uint64_t dma,
     return fw_mbox(t, mb, 11, out, nout);
 }
 
+/* MBC 0x0b / 0x0c to the running firmware (see mbox_ram). */
+static uint16_t mbox_ram_fw(QlaTest *t, uint16_t op, uint32_t risc,
+                            uint64_t dma, uint32_t dwords)
+{
+    uint16_t mb[9] = { op };
+
+    mb[1] = risc;
+    mb[8] = risc >> 16;
+    mb[4] = dwords >> 16;
+    mb[5] = dwords;
+    mb_set_dma(mb, dma);
+    return fw_mbox(t, mb, 9, NULL, 0);
+}
+
 /* Guest memory for the three rings (once per test). */
 static void rings_alloc(QlaTest *t)
 {
@@ -1327,6 +1353,236 @@ static void test_mbox_commands(void *obj, void *data, QGuestAllocator *alloc)
     qla_detach(&t);
 }
 
+/*
+ * Issue #12: the diagnostic and management commands a user reaches through
+ * bsg, sysfs and module parameters (isp-diag.c, docs/mailbox.md §2.3), as
+ * the driver issues them, with their bad inputs.
+ */
+static void test_mbox_diag(void *obj, void *data, QGuestAllocator *alloc)
+{
+    QlaTest t;
+    uint16_t out[20];
+    uint16_t mb[22];
+    uint8_t icb[ICB_SIZE], ids[8 * 16], pat[512], back[512];
+    uint64_t dma, rcv;
+    uint16_t handle;
+    uint32_t hs;
+    int i, n;
+
+    qla_attach(&t, obj, alloc);
+    dma = guest_alloc(t.alloc, 0x1000);
+    rcv = guest_alloc(t.alloc, 0x1000);
+    fw_start(&t);
+    rings_alloc(&t);
+    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_COMPLETE);
+    wait_port_update(&t, 0);
+    n = 0;
+    for (i = 0; i < 50 && n == 0; i++) {
+        g_assert_cmphex(fw_dma(&t, MBC_GET_ID_LIST, 0, dma, 0, out, 2), ==,
+                        MBS_COMMAND_COMPLETE);
+        n = out[1];
+        if (n == 0) {
+            events_run(&t, 100 * 1000);
+        }
+    }
+    g_assert_cmpuint(n, ==, 1);
+    qtest_memread(t.qts, dma, ids, sizeof(ids));
+    handle = lduw_le_p(ids + 4);
+
+    /* qla_mbx.c qla2x00_write_serdes_word / read: the word comes back */
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_WRITE_SERDES;
+    mb[1] = 0x12;
+    mb[2] = 0xbeef;
+    g_assert_cmphex(fw_mbox(&t, mb, 4, NULL, 0), ==, MBS_COMMAND_COMPLETE);
+    mb[0] = MBC_READ_SERDES;
+    mb[2] = 0;
+    g_assert_cmphex(fw_mbox(&t, mb, 4, out, 2), ==, MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(out[1], ==, 0xbeef);
+    mb[1] = 0xffff;
+    g_assert_cmphex(fw_mbox(&t, mb, 4, NULL, 0), ==, MBS_COMMAND_ERROR);
+
+    /*
+     * qla_mbx.c qla2x00_set_idma_speed / qla2x00_get_idma_speed: mb1
+     * handle, mb2 BIT_0 set, mb3 speed; mb3 comes back.
+     */
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_PORT_PARAMS;
+    mb[1] = handle;
+    g_assert_cmphex(fw_mbox(&t, mb, 10, out, 4), ==, MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(out[3], ==, PORT_SPEED_8GB);
+    mb[2] = BIT(0);
+    mb[3] = PORT_SPEED_4GB;
+    g_assert_cmphex(fw_mbox(&t, mb, 10, out, 4), ==, MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(out[3], ==, PORT_SPEED_4GB);
+    mb[3] = 0x3f;                               /* above the link's rate */
+    g_assert_cmphex(fw_mbox(&t, mb, 10, NULL, 0), ==, MBS_COMMAND_ERROR);
+    mb[1] = 0x50;                               /* nobody */
+    mb[3] = PORT_SPEED_4GB;
+    g_assert_cmphex(fw_mbox(&t, mb, 10, NULL, 0), ==, MBS_COMMAND_ERROR);
+
+    /*
+     * qla_mbx.c qla2x00_write_sfp: A2h user EEPROM (SFF-8472 128-247) by
+     * DMA and as one byte (mb10 BIT_0, the byte in mb8); READ SFP returns
+     * it.  A0h and A2h outside the user area are refused.
+     */
+    for (i = 0; i < 16; i++) {
+        pat[i] = 0xa0 + i;
+    }
+    qtest_memwrite(t.qts, dma, pat, 16);
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_WRITE_SFP;
+    mb[1] = 0xa2;
+    mb_set_dma(mb, dma);
+    mb[8] = 16;
+    mb[9] = 128;
+    g_assert_cmphex(fw_mbox(&t, mb, 11, NULL, 0), ==, MBS_COMMAND_COMPLETE);
+    mb[8] = 0x5a;
+    mb[9] = 200;
+    mb[10] = BIT(0);
+    g_assert_cmphex(fw_mbox(&t, mb, 11, NULL, 0), ==, MBS_COMMAND_COMPLETE);
+    qtest_memset(t.qts, rcv, 0, 256);
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_READ_SFP;
+    mb[1] = 0xa2;
+    mb_set_dma(mb, rcv);
+    mb[8] = 128;
+    mb[9] = 128;
+    g_assert_cmphex(fw_mbox(&t, mb, 11, NULL, 0), ==, MBS_COMMAND_COMPLETE);
+    qtest_memread(t.qts, rcv, back, 128);
+    g_assert_cmpmem(back, 16, pat, 16);
+    g_assert_cmphex(back[200 - 128], ==, 0x5a);
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_WRITE_SFP;
+    mb_set_dma(mb, dma);
+    mb[1] = 0xa0;                               /* serial ID: read-only */
+    mb[8] = 1;
+    mb[9] = 130;
+    g_assert_cmphex(fw_mbox(&t, mb, 11, NULL, 0), ==, MBS_COMMAND_ERROR);
+    mb[1] = 0xa2;
+    mb[9] = 247;
+    mb[8] = 2;                                  /* runs past 247 */
+    g_assert_cmphex(fw_mbox(&t, mb, 11, NULL, 0), ==, MBS_COMMAND_ERROR);
+    mb[8] = 0;
+    g_assert_cmphex(fw_mbox(&t, mb, 11, NULL, 0), ==, MBS_COMMAND_ERROR);
+
+    /*
+     * qla_mbx.c qla_get_exlogin_status (mb1 8) / qla_set_exlogin_mem_cfg
+     * (mb1 9, mb8:mb9 bytes): sizes, then the buffer; no buffer, or one
+     * that is not RAM, is refused.
+     */
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_GET_MEM_OFFLOAD_CNTRL_STAT;
+    mb[1] = 8;
+    g_assert_cmphex(fw_mbox(&t, mb, 2, out, 11), ==, MBS_COMMAND_COMPLETE);
+    g_assert_cmpuint(out[4], >, 0);
+    g_assert_cmpuint(out[10], >, 2048);         /* MAX_FIBRE_DEVICES_2400 */
+    mb[1] = 9;
+    mb_set_dma(mb, dma);
+    mb[8] = 0;
+    mb[9] = 0x1000;
+    g_assert_cmphex(fw_mbox(&t, mb, 10, NULL, 0), ==, MBS_COMMAND_COMPLETE);
+    mb[9] = 0;
+    g_assert_cmphex(fw_mbox(&t, mb, 10, NULL, 0), ==, MBS_COMMAND_ERROR);
+    mb_set_dma(mb, 0xfee00000ULL);              /* the APIC, not RAM */
+    mb[9] = 0x1000;
+    g_assert_cmphex(fw_mbox(&t, mb, 10, NULL, 0), ==, MBS_COMMAND_ERROR);
+    mb[1] = 2;                                  /* exchange offload */
+    g_assert_cmphex(fw_mbox(&t, mb, 10, NULL, 0), ==, MBS_COMMAND_ERROR);
+
+    /*
+     * qla_mbx.c qla2x00_loopback_test: internal loopback returns the data
+     * and the iteration count (mb18/19); external needs a plug; echo needs
+     * a fabric.
+     */
+    for (i = 0; i < sizeof(pat); i++) {
+        pat[i] = i * 7;
+    }
+    qtest_memwrite(t.qts, dma, pat, sizeof(pat));
+    qtest_memset(t.qts, rcv, 0, sizeof(pat));
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_DIAGNOSTIC_LOOP_BACK;
+    mb[1] = 0x02 | BIT(6);
+    mb[10] = sizeof(pat);
+    mb[14] = dma;
+    mb[15] = dma >> 16;
+    mb[20] = dma >> 32;
+    mb[21] = dma >> 48;
+    mb[16] = rcv;
+    mb[17] = rcv >> 16;
+    mb[6] = rcv >> 32;
+    mb[7] = rcv >> 48;
+    mb[18] = 3;
+    g_assert_cmphex(fw_mbox(&t, mb, 22, out, 20), ==, MBS_COMMAND_COMPLETE);
+    g_assert_cmpuint(out[18] | out[19] << 16, ==, 3);
+    qtest_memread(t.qts, rcv, back, sizeof(pat));
+    g_assert_cmpmem(back, sizeof(pat), pat, sizeof(pat));
+    mb[1] = 0x04 | BIT(6);
+    g_assert_cmphex(fw_mbox(&t, mb, 22, NULL, 0), ==, MBS_COMMAND_ERROR);
+    mb[1] = 0x02 | BIT(6);
+    mb[10] = 0;
+    g_assert_cmphex(fw_mbox(&t, mb, 22, NULL, 0), ==, MBS_COMMAND_ERROR);
+    mb[0] = MBC_DIAGNOSTIC_ECHO;
+    mb[1] = BIT(15) | BIT(6);
+    mb[10] = 64;
+    g_assert_cmphex(fw_mbox(&t, mb, 22, NULL, 0), ==, MBS_COMMAND_ERROR);
+
+    /*
+     * qla_mbx.c qla2x00_issue_iocb_timeout: the IOCB comes back in place;
+     * a type the firmware does not execute has entry_status RF_INV_E_TYPE
+     * (the driver masks RF_MASK_24XX and fails the request).
+     */
+    qtest_memset(t.qts, dma, 0, IOCB_SIZE);
+    qtest_writeb(t.qts, dma, 0x14);             /* TSK_MGMT_IOCB_TYPE */
+    qtest_writeb(t.qts, dma + 1, 1);
+    g_assert_cmphex(fw_dma(&t, MBC_IOCB_COMMAND_A64, 0, dma, 0, NULL, 0), ==,
+                    MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(qtest_readb(t.qts, dma), ==, 0x14);
+    g_assert_cmphex(qtest_readb(t.qts, dma + 3) & RF_INV_E_TYPE, ==,
+                    RF_INV_E_TYPE);
+
+    /*
+     * qla_dbg.c qla24xx_dump_memory: code RAM 0x20000-0x21fff and external
+     * memory read (as zeros); past the code RAM is refused.
+     */
+    qtest_memset(t.qts, dma, 0xff, 0x100);
+    g_assert_cmphex(mbox_ram_fw(&t, MBC_DUMP_RISC_RAM_EXTENDED, 0x20000,
+                                dma, 0x40), ==, MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(qtest_readl(t.qts, dma), ==, 0);
+    g_assert_cmphex(mbox_ram_fw(&t, MBC_DUMP_RISC_RAM_EXTENDED, 0x21ff0,
+                                dma, 0x10), ==, MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(mbox_ram_fw(&t, MBC_DUMP_RISC_RAM_EXTENDED, 0x21ff0,
+                                dma, 0x11), ==, MBS_COMMAND_ERROR);
+
+    /*
+     * qla_mbx.c qla2x00_system_error (sysfs fw_dump 3): 0x8002 SYSTEM
+     * ERROR with mb1 != 0 (recoverable: qla_isr.c MBA_SYSTEM_ERR), and
+     * (system-error-completion=none, the default) no completion; the
+     * mailbox stays deaf until the driver's reset for the dump
+     * (qla_dbg.c qla24xx_soft_reset), after which the ROM answers.
+     */
+    n = t.naen;
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_GEN_SYSTEM_ERROR;
+    mbox_submit(&t, mb, 1);
+    events_run(&t, SETTLE_NS);
+    i = aen_find(&t, n, MBA_SYSTEM_ERR);
+    g_assert_cmpint(i, >=, n);
+    g_assert_cmphex(t.aen[i][1], !=, 0);
+    hs = rd32(&t, REG_HOST_STATUS);
+    g_assert_cmphex(hs & HSRX_RISC_INT, ==, 0);  /* no completion */
+    mb[0] = MBC_MAILBOX_REGISTER_TEST;
+    mbox_submit(&t, mb, 8);
+    events_run(&t, SETTLE_NS);
+    g_assert_cmphex(rd32(&t, REG_HOST_STATUS) & HSRX_RISC_INT, ==, 0);
+    wr32(&t, REG_CTRL_STATUS,
+         CSRX_ISP_SOFT_RESET | CSRX_DMA_SHUTDOWN | MWB_4096_BYTES);
+    g_assert_cmphex(mbox_ram(&t, MBC_DUMP_RISC_RAM_EXTENDED, 0x20000, dma,
+                             0x40), ==, MBS_COMMAND_COMPLETE);
+    qla_detach(&t);
+}
+
 /* Commands with invalid parameters get an error status, nothing else. */
 static void test_mbox_invalid_params(void *obj, void *data,
                                      QGuestAllocator *alloc)
@@ -1526,9 +1782,12 @@ static void test_mbox_no_partner(void *obj, void *data,
     g_assert_cmphex(fw_op(&t, MBC_GET_FIRMWARE_STATE, out, 2), ==,
                     MBS_COMMAND_COMPLETE);
     g_assert_cmphex(out[1], ==, FSTATE_LOSS_OF_SYNC);
+    /* qla_mbx.c qla2x00_get_data_rate: link down is 0x4000, mb1 = 7, the
+     * value the driver ignores ("if (mcp->mb[1] != 0x7)") */
     memset(mb, 0, sizeof(mb));
     mb[0] = MBC_DATA_RATE;
-    g_assert_cmphex(fw_mbox(&t, mb, 2, NULL, 0), ==, MBS_COMMAND_ERROR);
+    g_assert_cmphex(fw_mbox(&t, mb, 2, out, 2), ==, MBS_COMMAND_COMPLETE);
+    g_assert_cmphex(out[1], ==, 7);
     g_assert_cmphex(fw_dma(&t, MBC_GET_FC_AL_POSITION_MAP, 0, dma, 0, NULL,
                            0), ==, MBS_COMMAND_ERROR);
     g_assert_cmphex(fw_dma(&t, MBC_GET_ID_LIST, 0, dma, 0, NULL, 0), ==,
@@ -2265,6 +2524,7 @@ static void qla2532_register_tests(void)
     qos_add_test("invalid-command", "qla2532", test_invalid_command, &unimp);
     qos_add_test("malformed-mbox", "qla2532", test_malformed_mbox, NULL);
     qos_add_test("mbox-commands", "qla2532", test_mbox_commands, &fast);
+    qos_add_test("mbox-diag", "qla2532", test_mbox_diag, &fast);
     qos_add_test("mbox-invalid-params", "qla2532", test_mbox_invalid_params,
                  &fast);
     qos_add_test("mbox-no-partner", "qla2532", test_mbox_no_partner,
