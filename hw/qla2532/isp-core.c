@@ -89,6 +89,9 @@ void isp_post_event(IspState *s, IspEventKind kind, uint8_t code,
     IspEvent *ev;
     uint32_t i;
 
+    if (s->halted) {
+        return;         /* the RISC stopped at a system error (MBC 0x2a) */
+    }
     /* Queue-update events coalesce: the driver drains the whole ring. */
     if (kind == ISP_EV_RSPQ || kind == ISP_EV_ATIOQ) {
         for (i = s->ev_presented ? 1 : 0; i < s->ev_count; i++) {
@@ -261,8 +264,8 @@ void isp_after_command(IspState *s)
     if (s->sys_err_pending) {
         /* MBC 0x2a (isp-diag.c): the firmware stops */
         s->sys_err_pending = false;
-        s->halted = true;
         isp_post_aen(s, MBA_SYSTEM_ERR, MBC_GEN_SYSTEM_ERROR, 0, 0);
+        s->halted = true;       /* no event, command or IOCB after it */
         return;
     }
     if (s->lip_pending) {

@@ -278,11 +278,13 @@ typedef enum IspLinkState {
  * it completes the mailbox command first is not documented; the driver
  * expects that it may not: a timed-out 0x2a takes no dump and schedules no
  * ISP abort (qla_mbx.c qla2x00_mailbox_command checks MBC_GEN_SYSTEM_ERROR
- * twice).  NONE: the command never completes (the waiting caller sees the
- * ISP abort the 0x8002 brings); COMPLETE: 0x4000, then the 0x8002.
+ * twice).  COMPLETE (default): 0x4000, then the 0x8002.  NONE: the
+ * command never completes; the caller waits out its 5 s and the driver
+ * logs "cmd=0x2a, waited 5000 msecs" (ql_log_warn 0x1015) on every
+ * forced dump, which is why COMPLETE is the default (docs/mailbox.md).
  */
-#define ISP_SYS_ERR_NONE            0
-#define ISP_SYS_ERR_COMPLETE        1
+#define ISP_SYS_ERR_COMPLETE        0
+#define ISP_SYS_ERR_NONE            1
 
 /**
  * IspState: one ISP2532 function (FC port).

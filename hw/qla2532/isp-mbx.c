@@ -814,8 +814,8 @@ void isp_mbox_timer_cb(void *opaque)
  * qla2x00_mailbox_command writes all 32, then this doorbell). */
 void isp_mbox_doorbell(IspState *s)
 {
-    if (s->risc == ISP_RISC_RESET || s->mbox_busy) {
-        return;
+    if (s->risc == ISP_RISC_RESET || s->mbox_busy || s->halted) {
+        return;         /* halted: a system error stopped the RISC */
     }
     memcpy(s->mbox_cmd, s->mbox_in, sizeof(s->mbox_cmd));
     s->mbox_busy = true;

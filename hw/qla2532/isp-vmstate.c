@@ -230,7 +230,7 @@ static const char *isp_state_problem(IspState *s)
     if (s->last_state_mode > ISP_LAST_STATE_SESSION ||
         s->gid_list_mode > ISP_GID_LIST_PRLI_COMPLETE ||
         s->ctio_overrun_mode > ISP_CTIO_OVERRUN_TRUNCATE ||
-        s->sys_err_mode > ISP_SYS_ERR_COMPLETE) {
+        s->sys_err_mode > ISP_SYS_ERR_NONE) {
         return "firmware variant";
     }
     if (s->fw_initialized &&

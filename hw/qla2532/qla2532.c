@@ -1386,8 +1386,8 @@ static const char *const ctio_overrun_names[] = {
 };
 
 static const char *const sys_err_names[] = {
-    [ISP_SYS_ERR_NONE] = "none",
     [ISP_SYS_ERR_COMPLETE] = "complete",
+    [ISP_SYS_ERR_NONE] = "none",
 };
 
 /*

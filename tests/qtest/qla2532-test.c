@@ -1354,6 +1354,60 @@ static void test_mbox_commands(void *obj, void *data, QGuestAllocator *alloc)
 }
 
 /*
+ * qla_mbx.c qla2x00_system_error (sysfs fw_dump 3): 0x8002 SYSTEM ERROR
+ * with mb1 != 0 (recoverable: qla_isr.c MBA_SYSTEM_ERR), after the
+ * command's completion (system-error-completion=complete, the default) or
+ * with none (=none).  The RISC has stopped: the mailbox is deaf and the
+ * request ring not read until the driver's reset for the dump (qla_dbg.c
+ * qla24xx_soft_reset), after which the ROM answers and the dump's code
+ * RAM read works.
+ */
+static void sys_err_check(QlaTest *t, uint64_t dma, bool completes)
+{
+    uint16_t mb[8] = { MBC_GEN_SYSTEM_ERROR };
+    int i, n = t->naen;
+
+    if (completes) {
+        g_assert_cmphex(fw_mbox(t, mb, 1, NULL, 0), ==,
+                        MBS_COMMAND_COMPLETE);
+    } else {
+        mbox_submit(t, mb, 1);
+    }
+    events_run(t, SETTLE_NS);
+    i = aen_find(t, n, MBA_SYSTEM_ERR);
+    g_assert_cmpint(i, >=, n);
+    g_assert_cmphex(t->aen[i][1], !=, 0);
+    g_assert_cmphex(rd32(t, REG_HOST_STATUS) & HSRX_RISC_INT, ==, 0);
+    mb[0] = MBC_MAILBOX_REGISTER_TEST;
+    mbox_submit(t, mb, 8);
+    events_run(t, SETTLE_NS);
+    g_assert_cmphex(rd32(t, REG_HOST_STATUS) & HSRX_RISC_INT, ==, 0);
+    g_assert_cmpint(t->naen, ==, i + 1);
+    wr32(t, REG_CTRL_STATUS,
+         CSRX_ISP_SOFT_RESET | CSRX_DMA_SHUTDOWN | MWB_4096_BYTES);
+    g_assert_cmphex(mbox_ram(t, MBC_DUMP_RISC_RAM_EXTENDED, 0x20000, dma,
+                             0x40), ==, MBS_COMMAND_COMPLETE);
+}
+
+static void test_mbox_sys_err_none(void *obj, void *data,
+                                   QGuestAllocator *alloc)
+{
+    QlaTest t;
+    uint8_t icb[ICB_SIZE];
+    uint64_t dma;
+
+    qla_attach(&t, obj, alloc);
+    dma = guest_alloc(t.alloc, 0x1000);
+    fw_start(&t);
+    rings_alloc(&t);
+    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
+    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_COMPLETE);
+    wait_port_update(&t, 0);
+    sys_err_check(&t, dma, false);
+    qla_detach(&t);
+}
+
+/*
  * Issue #12: the diagnostic and management commands a user reaches through
  * bsg, sysfs and module parameters (isp-diag.c, docs/mailbox.md §2.3), as
  * the driver issues them, with their bad inputs.
@@ -1366,7 +1420,6 @@ static void test_mbox_diag(void *obj, void *data, QGuestAllocator *alloc)
     uint8_t icb[ICB_SIZE], ids[8 * 16], pat[512], back[512];
     uint64_t dma, rcv;
     uint16_t handle;
-    uint32_t hs;
     int i, n;
 
     qla_attach(&t, obj, alloc);
@@ -1555,31 +1608,7 @@ static void test_mbox_diag(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(mbox_ram_fw(&t, MBC_DUMP_RISC_RAM_EXTENDED, 0x21ff0,
                                 dma, 0x11), ==, MBS_COMMAND_ERROR);
 
-    /*
-     * qla_mbx.c qla2x00_system_error (sysfs fw_dump 3): 0x8002 SYSTEM
-     * ERROR with mb1 != 0 (recoverable: qla_isr.c MBA_SYSTEM_ERR), and
-     * (system-error-completion=none, the default) no completion; the
-     * mailbox stays deaf until the driver's reset for the dump
-     * (qla_dbg.c qla24xx_soft_reset), after which the ROM answers.
-     */
-    n = t.naen;
-    memset(mb, 0, sizeof(mb));
-    mb[0] = MBC_GEN_SYSTEM_ERROR;
-    mbox_submit(&t, mb, 1);
-    events_run(&t, SETTLE_NS);
-    i = aen_find(&t, n, MBA_SYSTEM_ERR);
-    g_assert_cmpint(i, >=, n);
-    g_assert_cmphex(t.aen[i][1], !=, 0);
-    hs = rd32(&t, REG_HOST_STATUS);
-    g_assert_cmphex(hs & HSRX_RISC_INT, ==, 0);  /* no completion */
-    mb[0] = MBC_MAILBOX_REGISTER_TEST;
-    mbox_submit(&t, mb, 8);
-    events_run(&t, SETTLE_NS);
-    g_assert_cmphex(rd32(&t, REG_HOST_STATUS) & HSRX_RISC_INT, ==, 0);
-    wr32(&t, REG_CTRL_STATUS,
-         CSRX_ISP_SOFT_RESET | CSRX_DMA_SHUTDOWN | MWB_4096_BYTES);
-    g_assert_cmphex(mbox_ram(&t, MBC_DUMP_RISC_RAM_EXTENDED, 0x20000, dma,
-                             0x40), ==, MBS_COMMAND_COMPLETE);
+    sys_err_check(&t, dma, true);
     qla_detach(&t);
 }
 
@@ -2487,6 +2516,9 @@ static void qla2532_register_tests(void)
     QOSGraphTestOptions fast = {
         .edge.extra_device_opts = QLA_FAST,
     };
+    QOSGraphTestOptions sys_err_none = {
+        .edge.extra_device_opts = QLA_FAST ",system-error-completion=none",
+    };
     QOSGraphTestOptions no_partner = {
         .edge.extra_device_opts = QLA_FAST ",partner=off",
     };
@@ -2525,6 +2557,8 @@ static void qla2532_register_tests(void)
     qos_add_test("malformed-mbox", "qla2532", test_malformed_mbox, NULL);
     qos_add_test("mbox-commands", "qla2532", test_mbox_commands, &fast);
     qos_add_test("mbox-diag", "qla2532", test_mbox_diag, &fast);
+    qos_add_test("mbox-sys-err-none", "qla2532", test_mbox_sys_err_none,
+                 &sys_err_none);
     qos_add_test("mbox-invalid-params", "qla2532", test_mbox_invalid_params,
                  &fast);
     qos_add_test("mbox-no-partner", "qla2532", test_mbox_no_partner,
