@@ -3,6 +3,7 @@ parameters beyond the driver's bring-up -- a forced firmware dump
 (``fw_dump``) and extended logins (``ql2xexlogins``) -- with the stock
 driver, asserting on what the driver did and logged (docs/mailbox.md §2.3).
 The dual-port card is tested in test_probe.py."""
+import json
 import re
 
 import pytest
@@ -46,7 +47,31 @@ qlaemu_section dmesg_raw dmesg -r
 '''
 
 
-def _run(script, opts=""):
+#: sysfs "zio" 1 (qla_attr.c qla2x00_zio_store): ZIO mode 6 after an ISP
+#: abort (qla_init.c qla24xx_nvram_config puts it in the ICB); the partner
+#: logs in again, its port database comes back by MBX IOCB on the
+#: response ring, now under ZIO.
+ZIO_SCRIPT = "modprobe qla2xxx\n" + _PORT0 + r'''
+R="/sys/class/fc_remote_ports/rport-${H#host}:*/port_state"
+rport_online() { cat $R 2>/dev/null | grep -qx Online; }
+for i in $(seq 20); do rport_online && break; sleep 1; done
+echo 1 > /sys/class/scsi_host/$H/zio
+for i in $(seq 40); do
+    dmesg | grep -q "ZIO mode 6 enabled" &&
+        [ "$(dmesg | grep -c '500a:0: LOOP UP')" -ge 2 ] && online &&
+        rport_online && break
+    sleep 1
+done
+sleep 2
+qlaemu_section zio cat /sys/class/scsi_host/$H/zio
+qlaemu_section rport sh -c "cat $R"
+qlaemu_section dmesg_raw dmesg -r
+'''
+
+
+def _run(script, opts="", report=None):
+    if report:
+        opts += ("," if opts else "") + "report-file=%s" % report
     r = vm.run(script, device_args=probe.device_args(device_opts=opts),
                timeout_s=240)
     assert r.exit == "poweroff", (r.exit, r.console_log)
@@ -98,6 +123,24 @@ def test_fw_dump_variant_without_completion(guest_ready):
         s.get("state", "").strip() == "Online", raw
     errors = kmsg.qla_warnings(raw, max_level=3)
     assert any("cmd=0x2a, waited" in e for e in errors), errors
+
+
+@pytest.mark.guest
+@pytest.mark.device
+@pytest.mark.parametrize("variant", ["rspq", "aen"])
+def test_zio_mode_6(guest_ready, tmp_path, variant):
+    """``echo 1 > zio``: the driver re-initialises the firmware in ZIO mode
+    6; the model then coalesces response-queue interrupts over the delay
+    (presented as a queue update or, variant ``aen``, as MBA_ZIO_RESPONSE
+    0x8040); the partner's relogin goes through and nothing fails."""
+    report = tmp_path / "report.json"
+    s = _run(ZIO_SCRIPT, "zio-interrupt=" + variant, report)
+    raw = s.get("dmesg_raw", "")
+    assert "ZIO mode 6 enabled" in raw, raw
+    assert "Mode 6" in s.get("zio", ""), s.get("zio")
+    assert s.get("rport", "").split() == ["Online"], s.get("rport")
+    assert kmsg.qla_warnings(raw, max_level=3) == []
+    assert json.loads(report.read_text())["zio_interrupts"] > 0
 
 
 @pytest.mark.guest

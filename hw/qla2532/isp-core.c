@@ -170,11 +170,45 @@ static bool isp_ring_post(IspState *s, const char *ring, uint64_t base,
         qemu_log_mask(LOG_GUEST_ERROR,
                       "qla2532: %s ring at 0x%" PRIx64 " not writable\n",
                       ring, addr);
+        /*
+         * qla_def.h MBA_RSP_TRANSFER_ERR: the firmware could not write a
+         * firmware-to-host entry; mb1 = the ring slot ([fw?] the real mb1
+         * is not published; the driver prints it and aborts the ISP,
+         * qla_isr.c qla2x00_async_event).  Used for the ATIO ring too.
+         */
+        isp_post_aen(s, MBA_RSP_TRANSFER_ERR, *in & 0xffff, 0, 0);
         return false;
     }
     *in = next;
+    if (kind == ISP_EV_RSPQ && (s->icb.fw_options[1] & 0xf) == ISP_ZIO_MODE_6) {
+        /* ZIO: one interrupt for what the delay collects (isp-fw.h) */
+        if (!s->zio_pending) {
+            s->zio_pending = true;
+            timer_mod(s->zio_timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                      (int64_t)MAX(s->icb.interrupt_delay_timer, 1) *
+                      100 * SCALE_US);
+        }
+        return true;
+    }
     isp_post_event(s, kind, code, NULL, 0);
     return true;
+}
+
+void isp_zio_timer_cb(void *opaque)
+{
+    IspState *s = opaque;
+
+    if (!s->zio_pending) {
+        return;
+    }
+    s->zio_pending = false;
+    s->zio_interrupts++;
+    trace_qla2532_zio(s->port_no, s->rsp_q_in);
+    if (s->zio_mode == ISP_ZIO_AEN) {
+        isp_post_aen(s, MBA_ZIO_RESPONSE, 0, 0, 0);
+    } else {
+        isp_post_event(s, ISP_EV_RSPQ, INTR_RSP_QUE_UPDATE, NULL, 0);
+    }
 }
 
 bool isp_rsp_post(IspState *s, const uint8_t *entry)

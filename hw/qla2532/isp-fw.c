@@ -229,6 +229,8 @@ static void isp_risc_reset(IspState *s, IspRiscState risc)
     s->lip_pending = false;
     s->sys_err_pending = false;
     s->halted = false;
+    timer_del(s->zio_timer);
+    s->zio_pending = false;
     s->full_login_pending = false;
     s->risc = risc;
     s->nsegs = 0;
@@ -552,6 +554,7 @@ void isp_init(IspState *s, const IspHostOps *ops, void *opaque,
     s->ops = ops;
     s->opaque = opaque;
     s->mbox_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, isp_mbox_timer_cb, s);
+    s->zio_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, isp_zio_timer_cb, s);
     s->port.name = s->port_no ? "isp-port1" : "isp-port0";
     s->port.wwpn = wwpn;
     s->port.wwnn = wwnn;
@@ -568,6 +571,8 @@ void isp_init(IspState *s, const IspHostOps *ops, void *opaque,
 void isp_finalize(IspState *s)
 {
     timer_free(s->mbox_timer);
+    timer_free(s->zio_timer);
+    s->zio_timer = NULL;
     timer_free(s->prli_timer);
     timer_free(s->ctio_timer);
     s->mbox_timer = NULL;

@@ -285,6 +285,18 @@ typedef enum IspLinkState {
  */
 #define ISP_SYS_ERR_COMPLETE        0
 #define ISP_SYS_ERR_NONE            1
+/*
+ * ZIO mode 6 (ICB firmware_options_2 bits 3:0 = 6, qla_init.c
+ * qla24xx_nvram_config after sysfs "zio", qla_attr.c qla2x00_zio_store):
+ * response entries are written at once and one interrupt covers all
+ * written during interrupt_delay_timer x 100 us (qla_attr.c
+ * qla2x00_zio_timer_show).  How the 2532 presents that interrupt is not
+ * documented: RSPQ as a response queue update (host_status 0x13, as
+ * without ZIO), AEN as MBA_ZIO_RESPONSE 0x8040 (qla_isr.c handles both).
+ */
+#define ISP_ZIO_RSPQ                0
+#define ISP_ZIO_AEN                 1
+#define ISP_ZIO_MODE_6              6
 
 /**
  * IspState: one ISP2532 function (FC port).
@@ -323,6 +335,7 @@ typedef struct IspState {
     uint8_t gid_list_mode;          /* ISP_GID_LIST_* */
     uint8_t ctio_overrun_mode;      /* ISP_CTIO_OVERRUN_* */
     uint8_t sys_err_mode;           /* ISP_SYS_ERR_* */
+    uint8_t zio_mode;               /* ISP_ZIO_*: how a ZIO interrupt shows */
     uint16_t serdes[ISP_SERDES_WORDS];
 
     /* registers */
@@ -367,6 +380,9 @@ typedef struct IspState {
     bool lip_pending;               /* LIP after this command (MBC 0x72) */
     bool sys_err_pending;           /* SYSTEM ERROR after it (MBC 0x2a) */
     bool halted;                    /* stopped by a system error */
+    QEMUTimer *zio_timer;           /* ZIO: the coalesced interrupt */
+    bool zio_pending;               /* responses written, not yet told */
+    uint32_t zio_interrupts;        /* interrupts that covered responses */
     bool full_login_pending;        /* that LIP logs all ports out */
     uint8_t topology;               /* ISP_TOPO_* */
     uint16_t loop_id;               /* own loop ID / N_Port handle */

@@ -91,6 +91,7 @@ void isp_post_event(IspState *s, IspEventKind kind, uint8_t code,
 void isp_post_aen(IspState *s, uint16_t code, uint16_t mb1, uint16_t mb2,
                   uint16_t mb3);
 bool isp_rsp_post(IspState *s, const uint8_t *entry);
+void isp_zio_timer_cb(void *opaque);
 bool isp_atio_post(IspState *s, const uint8_t *entry);
 void isp_rsp_entry_error(IspState *s, const uint8_t *iocb,
                          uint8_t entry_status);

@@ -149,6 +149,8 @@
 /* Asynchronous event codes, qla_def.h MBA_* */
 #define MBA_SYSTEM_ERR          0x8002
 #define MBA_REQ_TRANSFER_ERR    0x8003
+#define MBA_RSP_TRANSFER_ERR    0x8004
+#define MBA_ZIO_RESPONSE        0x8040
 #define MBA_LIP_OCCURRED        0x8010
 #define MBA_LOOP_UP             0x8011
 #define MBA_LOOP_DOWN           0x8012

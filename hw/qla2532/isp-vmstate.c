@@ -230,7 +230,7 @@ static const char *isp_state_problem(IspState *s)
     if (s->last_state_mode > ISP_LAST_STATE_SESSION ||
         s->gid_list_mode > ISP_GID_LIST_PRLI_COMPLETE ||
         s->ctio_overrun_mode > ISP_CTIO_OVERRUN_TRUNCATE ||
-        s->sys_err_mode > ISP_SYS_ERR_NONE) {
+        s->sys_err_mode > ISP_SYS_ERR_NONE || s->zio_mode > ISP_ZIO_AEN) {
         return "firmware variant";
     }
     if (s->fw_initialized &&
@@ -280,6 +280,7 @@ const VMStateDescription vmstate_isp = {
         VMSTATE_UINT8(gid_list_mode, IspState),
         VMSTATE_UINT8(ctio_overrun_mode, IspState),
         VMSTATE_UINT8(sys_err_mode, IspState),
+        VMSTATE_UINT8(zio_mode, IspState),
         VMSTATE_UINT16_ARRAY(serdes, IspState, ISP_SERDES_WORDS),
         VMSTATE_INT64(prli_latency_ns, IspState),
         /* the flash write window and SFP pages */
@@ -328,6 +329,9 @@ const VMStateDescription vmstate_isp = {
         VMSTATE_BOOL(lip_pending, IspState),
         VMSTATE_BOOL(sys_err_pending, IspState),
         VMSTATE_BOOL(halted, IspState),
+        VMSTATE_TIMER_PTR(zio_timer, IspState),
+        VMSTATE_BOOL(zio_pending, IspState),
+        VMSTATE_UINT32(zio_interrupts, IspState),
         VMSTATE_BOOL(full_login_pending, IspState),
         VMSTATE_UINT8(topology, IspState),
         VMSTATE_UINT16(loop_id, IspState),

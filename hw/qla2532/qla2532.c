@@ -419,6 +419,8 @@ static GString *qla2532_report_json(QLA2532State *s)
     qdict_put_str(extra, "topology", fc_topology_name(s->lnk->topology));
     qdict_put_int(extra, "capture_frames",
                   s->cap ? fc_capture_count(s->cap) : 0);
+    /* ZIO: interrupts that each covered the responses of one delay */
+    qdict_put_int(extra, "zio_interrupts", s->isp.zio_interrupts);
     if (s->link_obj) {
         json = fc_link_object_report(s->link_obj, extra);
         qobject_unref(extra);
@@ -1385,6 +1387,11 @@ static const char *const ctio_overrun_names[] = {
     [ISP_CTIO_OVERRUN_TRUNCATE] = "truncate",
 };
 
+static const char *const zio_names[] = {
+    [ISP_ZIO_RSPQ] = "rspq",
+    [ISP_ZIO_AEN] = "aen",
+};
+
 static const char *const sys_err_names[] = {
     [ISP_SYS_ERR_COMPLETE] = "complete",
     [ISP_SYS_ERR_NONE] = "none",
@@ -1408,6 +1415,7 @@ static const QlaVariant qla_variants[] = {
       offsetof(IspState, ctio_overrun_mode) },
     { "system-error-completion", sys_err_names,
       offsetof(IspState, sys_err_mode) },
+    { "zio-interrupt", zio_names, offsetof(IspState, zio_mode) },
 };
 
 static uint8_t *variant_field(Object *obj, const QlaVariant *va)
