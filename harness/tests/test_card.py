@@ -69,6 +69,25 @@ qlaemu_section dmesg_raw dmesg -r
 '''
 
 
+#: sysfs "vpd" write (qla_attr.c qla2x00_sysfs_write_vpd): the driver
+#: read-modify-writes the whole 64 KiB VPD/NVRAM sector through the flash
+#: window (qla_sup.c qla25xx_write_nvram_data, qla24xx_write_flash_data:
+#: sector erase, then burst writes by MBC 0x0b).
+VPD_SCRIPT = "modprobe qla2xxx\n" + _PORT0 + r'''
+D=/sys/class/scsi_host/$H/device
+boot() { echo 1 > $D/optrom_ctl; dd if=$D/optrom bs=4 count=1 2>/dev/null |
+         od -An -tx1; echo 0 > $D/optrom_ctl; }
+cat $D/vpd > /tmp/vpd; cat $D/nvram > /tmp/nvram
+qlaemu_section boot_before boot
+cat /tmp/vpd > $D/vpd
+qlaemu_section boot_after boot
+cat $D/vpd | cmp - /tmp/vpd && echo vpd-same > /tmp/cmp
+cat $D/nvram | cmp - /tmp/nvram && echo nvram-same >> /tmp/cmp
+qlaemu_section cmp cat /tmp/cmp
+qlaemu_section dmesg_raw dmesg -r
+'''
+
+
 def _run(script, opts="", report=None):
     if report:
         opts += ("," if opts else "") + "report-file=%s" % report
@@ -141,6 +160,23 @@ def test_zio_mode_6(guest_ready, tmp_path, variant):
     assert s.get("rport", "").split() == ["Online"], s.get("rport")
     assert kmsg.qla_warnings(raw, max_level=3) == []
     assert json.loads(report.read_text())["zio_interrupts"] > 0
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_vpd_write_keeps_the_flash(guest_ready):
+    """A VPD write through sysfs erases and rewrites only its own sector:
+    the VPD and NVRAM read back unchanged and the boot image keeps its ROM
+    signature (before issue #12 the model decoded the sector erase's
+    address wrongly and wiped the boot image: "No matching ROM
+    signature")."""
+    s = _run(VPD_SCRIPT)
+    raw = s.get("dmesg_raw", "")
+    assert s.get("boot_before", "").split()[:2] == ["55", "aa"], s
+    assert s.get("boot_after", "") == s.get("boot_before"), s
+    assert s.get("cmp", "").split() == ["vpd-same", "nvram-same"], s
+    assert "No matching ROM signature" not in raw
+    assert kmsg.qla_warnings(raw, max_level=3) == []
 
 
 @pytest.mark.guest

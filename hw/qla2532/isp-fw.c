@@ -307,10 +307,16 @@ static void isp_flash_access(IspState *s, uint32_t val)
         stl_le_p(s->flash + off, ldl_le_p(s->flash + off) & s->flash_data);
     } else if ((addr & 0xffffff00) == FARX_ACCESS_FLASH_CONF + 0x300 &&
                (addr & 0xff) == 0xd8) {
-        /* sector erase (FDT erase_cmd 0xd8): flash_data is the dword
-         * address inside the 64 KiB sector (qla_sup.c
-         * qla24xx_erase_sector) */
-        off = (s->flash_data * 4) & ~(0x10000u - 1);
+        /*
+         * Sector erase (FDT erase_cmd 0xd8): flash_data is the sector's
+         * byte address with bytes 0 and 2 swapped, the SPI command's
+         * address order (qla_sup.c qla24xx_erase_sector: (fdata & 0xff00)
+         * | (fdata << 16 & 0xff0000) | (fdata >> 16 & 0xff)).  Read as a
+         * dword address until issue #12, which erased the wrong sector
+         * (a VPD write wiped the boot image at 0).
+         */
+        off = ((s->flash_data & 0xff) << 16 | (s->flash_data & 0xff00) |
+               ((s->flash_data >> 16) & 0xff)) & ~(0x10000u - 1);
         if (off < ISP_FLASH_SIZE) {
             memset(s->flash + off, 0xff, 0x10000);
         }
