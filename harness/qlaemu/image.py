@@ -309,6 +309,37 @@ def _cpio(srcdir: Path, out: Path, gzip: bool) -> None:
     tmp.rename(out)
 
 
+#: C sources of guest tools (qlbsg), built static on the host
+GUEST_TOOLS = GUEST_FILES / "tools"
+
+
+def guest_tool(name: str) -> bytes:
+    """The static x86-64 binary of harness/guest/tools/<name>.c, built with
+    the host's gcc on first use and cached under BUILD_DIR/guest/tools by
+    the source's hash; tests put it in a run with ``vm.run(extra_files=)``
+    and ``chmod +x`` it.
+
+    Raises:
+        GuestError: no such tool, or gcc failed (its output in the
+            message; apt-get install gcc libc6-dev).
+    """
+    src = GUEST_TOOLS / (name + ".c")
+    if not src.is_file():
+        raise GuestError("no guest tool %s in %s" % (name, GUEST_TOOLS))
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+    out = paths.BUILD_DIR / "guest" / "tools" / ("%s-%s" % (name, digest))
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        p = subprocess.run(["gcc", "-static", "-O2", "-Wall", "-o", str(tmp),
+                            str(src)], capture_output=True, text=True)
+        if p.returncode:
+            raise GuestError("building guest tool %s failed: %s"
+                             % (name, p.stderr.strip()))
+        tmp.rename(out)
+    return out.read_bytes()
+
+
 def _guest_files() -> list:
     """The files of harness/guest (sorted Paths)."""
     return sorted(p for p in GUEST_FILES.iterdir() if p.is_file())

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from qlaemu import kmsg, probe, vm
+from qlaemu import image, kmsg, probe, vm
 
 #: port 0's scsi host and its fw_dump attribute, once it is Online
 _PORT0 = r'''
@@ -88,11 +88,39 @@ qlaemu_section dmesg_raw dmesg -r
 '''
 
 
-def _run(script, opts="", report=None):
+#: The management tools' bsg requests (qla_bsg.c), by the guest tool qlbsg:
+#: on port 0 (initiator; the partner an initiator) loopback, SerDes and the
+#: SFP's user EEPROM; on port 1, whose partner is a target, iIDMA (the
+#: driver takes it only for an FCP target, qla_bsg.c qla24xx_iidma).
+BSG_SCRIPT = "chmod +x /bin/qlbsg\nmodprobe qla2xxx\n" + _PORT0 + r'''
+H1=$(ls -d /sys/bus/pci/devices/0000:01:00.1/host* | head -n 1); H1=${H1##*/}
+for i in $(seq 20); do
+    cat /sys/class/fc_remote_ports/rport-${H1#host}:*/port_state 2>/dev/null |
+        grep -qx Online && break
+    sleep 1
+done
+B=/dev/bsg/fc_$H; B1=/dev/bsg/fc_$H1
+{
+qlbsg $B loopback 2048 0x02 5
+qlbsg $B loopback 2048 0x04 1
+qlbsg $B serdes-write 0x21 0x1234
+qlbsg $B serdes-read 0x21
+qlbsg $B i2c-write 0xa2 130 c0ffee
+qlbsg $B i2c-read 0xa2 130 3
+qlbsg $B i2c-write 0xa0 20 00
+qlbsg $B1 iidma 0x2100001b32aa0002 1 3
+qlbsg $B1 iidma 0x2100001b32aa0002 0 0
+} > /tmp/bsg.out 2>&1
+qlaemu_section bsg cat /tmp/bsg.out
+qlaemu_section dmesg_raw dmesg -r
+'''
+
+
+def _run(script, opts="", report=None, files=None):
     if report:
         opts += ("," if opts else "") + "report-file=%s" % report
     r = vm.run(script, device_args=probe.device_args(device_opts=opts),
-               timeout_s=240)
+               timeout_s=240, extra_files=files)
     assert r.exit == "poweroff", (r.exit, r.console_log)
     return r.sections
 
@@ -177,6 +205,39 @@ def test_vpd_write_keeps_the_flash(guest_ready):
     assert s.get("cmp", "").split() == ["vpd-same", "nvram-same"], s
     assert "No matching ROM signature" not in raw
     assert kmsg.qla_warnings(raw, max_level=3) == []
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_bsg_management_requests(guest_ready):
+    """QConvergeConsole's paths, through /dev/bsg/fc_hostN (qla_bsg.c
+    qla2x00_process_vendor_specific): internal loopback returns the data
+    (MBC 0x45), external is refused (no plug); a SerDes word reads back
+    (0x03/0x04); the SFP's user EEPROM takes a write and reads it back
+    (0x30/0x31), its serial ID does not; iIDMA sets a target's rate and
+    a get reads the link's (0x1a; the emulated link keeps no rate).
+    EXT_STATUS_OK is 0, EXT_STATUS_MAILBOX 11 (qla_bsg.h)."""
+    s = _run(BSG_SCRIPT, "port1-partner=on",
+             files={"/bin/qlbsg": image.guest_tool("qlbsg")})
+    lines = s.get("bsg", "").strip().splitlines()
+    assert len(lines) == 9, s.get("bsg")
+    ok = "vendor_rsp=0 result=0x0"
+    assert lines[0] == ok + " mb0=0x4000 data=same", lines[0]
+    # DID_ERROR << 16 and the model's 0x4005 in the reply's mailboxes
+    assert lines[1].startswith("vendor_rsp=0 result=0x70000 mb0=0x4005"), \
+        lines[1]
+    assert lines[2] == ok, lines[2]
+    assert lines[3] == ok + " val=0x1234", lines[3]
+    assert lines[4] == ok + " data=", lines[4]
+    assert lines[5] == ok + " data=c0ffee", lines[5]
+    assert lines[6].startswith("vendor_rsp=11 "), lines[6]
+    assert lines[7] == ok + " set", lines[7]      # 4 Gb/s accepted
+    assert lines[8] == ok + " speed=4", lines[8]
+    # the driver's own line for the refused external loopback
+    # (qla_bsg.c ql_log_warn 0x702c), nothing else
+    errors = kmsg.qla_warnings(s.get("dmesg_raw", ""), max_level=3)
+    assert len(errors) == 1 and "-702c:0: Vendor request " \
+        "FC_BSG_HST_VENDOR_LOOPBACK failed" in errors[0], errors
 
 
 @pytest.mark.guest
