@@ -46,6 +46,20 @@ qlaemu_wait_cmd() {
     printf '%s\n' "$(printf '%s' "$_line" | tr -d '\r')"
 }
 
+# qlaemu_port0_host: the scsi/fc host name (hostN) of port 0, the first
+# ISP2532 PCI function 0 (a QLE2562 has two functions, each a host); empty
+# if the driver bound none.
+qlaemu_port0_host() {
+    for _d in /sys/bus/pci/devices/*; do
+        [ "$(cat $_d/vendor)" = 0x1077 ] && [ "$(cat $_d/device)" = 0x2532 ] &&
+            [ "${_d##*.}" = 0 ] || continue
+        for _h in $_d/host*; do
+            [ -d "$_h" ] && { echo "${_h##*/}"; return 0; }
+        done
+    done
+    return 1
+}
+
 # qlaemu_kv NAME DIR ATTR...: "attr=value" lines for the readable ATTRs.
 qlaemu_kv() {
     _n=$1; _d=$2; shift 2

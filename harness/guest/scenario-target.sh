@@ -8,8 +8,9 @@ qlaemu_section_file setup /tmp/setup.log
 qlaemu_mark ready
 cmd=$(qlaemu_wait_cmd $WAIT_S)
 qlaemu_section cmd echo "rc=$? $cmd"
-H=$(ls -d /sys/class/fc_host/host* 2>/dev/null | head -n 1)
+H=$(qlaemu_port0_host)
 if [ -n "$H" ]; then
+    H=/sys/class/fc_host/$H
     qlaemu_kv fc_host $H port_name port_state port_type port_id speed
 fi
 if [ -e $SESS ]; then

@@ -120,18 +120,8 @@ def parse_rports(text: str) -> list:
     :data:`RPORT_ATTRS` that were present (str values as sysfs prints them,
     e.g. roles ``"FCP Initiator"``).
     """
-    out = []
-    for line in text.splitlines():
-        if not line.startswith("rport-"):
-            continue
-        parts = line.split("|")
-        d = {"name": parts[0]}
-        for p in parts[1:]:
-            if "=" in p:
-                k, v = p.split("=", 1)
-                d[k] = v
-        out.append(d)
-    return out
+    return [_pipe_record(line, "name") for line in text.splitlines()
+            if line.startswith("rport-")]
 
 
 def parse_ports(text: str) -> list:
@@ -140,18 +130,21 @@ def parse_ports(text: str) -> list:
     the attributes present: ``host``, the fc_host attributes of
     :data:`FC_HOST_ATTRS`, ``active_mode`` and ``link_state`` (scsi_host);
     a function the driver did not bind has only ``bdf``."""
-    out = []
-    for line in text.splitlines():
-        parts = line.strip().split("|")
-        if not parts[0]:
-            continue
-        d = {"bdf": parts[0]}
-        for p in parts[1:]:
-            if "=" in p:
-                k, v = p.split("=", 1)
-                d[k] = v
-        out.append(d)
-    return out
+    return [_pipe_record(line.strip(), "bdf") for line in text.splitlines()
+            if line.strip()]
+
+
+def _pipe_record(line: str, first: str) -> dict:
+    """``first-value|k=v|k2=v2`` -> {first: first-value, k: v, k2: v2}
+    (items without "=" are skipped; a value keeps any "=" after the
+    first)."""
+    parts = line.split("|")
+    d = {first: parts[0]}
+    for p in parts[1:]:
+        if "=" in p:
+            k, v = p.split("=", 1)
+            d[k] = v
+    return d
 
 
 def normalize_opts(device_opts: str) -> str:

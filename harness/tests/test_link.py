@@ -384,7 +384,8 @@ def test_topology(topology_results, row):
 
 RUNTIME_SCRIPT = r"""
 modprobe qla2xxx
-H=$(ls -d /sys/class/fc_host/host* 2>/dev/null | head -n 1)
+sleep 1
+H=/sys/class/fc_host/$(qlaemu_port0_host)
 rstates() { cat /sys/class/fc_remote_ports/*/port_state 2>/dev/null |
             tr '\n' ',' ; }
 n=0
@@ -566,11 +567,12 @@ def test_fc_host_statistics(guest_ready):
     script = r"""
 modprobe qla2xxx
 i=0
+H=$(qlaemu_port0_host)
 while [ $i -lt 40 ]; do
-    [ "$(cat /sys/class/fc_host/host*/port_state)" = Online ] && break
+    [ "$(cat /sys/class/fc_host/$H/port_state)" = Online ] && break
     i=$((i + 1)); sleep 0.25
 done
-S=$(ls -d /sys/class/fc_host/host*)/statistics
+S=/sys/class/fc_host/$H/statistics
 qlaemu_kv stats $S lip_count tx_frames rx_frames link_failure_count
 qlaemu_section dmesg_raw dmesg -r
 """

@@ -62,14 +62,20 @@ typedef struct QlaPcie {
     QPCIDevice *dev;
 } QlaPcie;
 
-static void qla_start(QlaPcie *t)
+/* Start QEMU with @args and find the device at QLA_DEVFN. */
+static void qla_start_args(QlaPcie *t, const char *args)
 {
     memset(t, 0, sizeof(*t));
-    t->qts = qtest_init(QLA_ARGS);
+    t->qts = qtest_init(args);
     pc_alloc_init(&t->alloc, t->qts, ALLOC_NO_FLAGS);
     t->bus = qpci_new_pc(t->qts, &t->alloc);
     t->dev = qpci_device_find(t->bus, QLA_DEVFN);
     g_assert(t->dev);
+}
+
+static void qla_start(QlaPcie *t)
+{
+    qla_start_args(t, QLA_ARGS);
 }
 
 static void qla_stop(QlaPcie *t)
@@ -486,14 +492,10 @@ static void test_dual_port(void)
     QDict *resp;
 
     /* the default: a QLE2562, functions 04.0 and 04.1 */
-    memset(&t, 0, sizeof(t));
-    t.qts = qtest_init("-machine q35 -nodefaults -device qla2532,id=hba,"
-                       "bus=pcie.0,addr=04.0,port1-partner=on");
-    pc_alloc_init(&t.alloc, t.qts, ALLOC_NO_FLAGS);
-    t.bus = qpci_new_pc(t.qts, &t.alloc);
-    t.dev = qpci_device_find(t.bus, QLA_DEVFN);
+    qla_start_args(&t, "-machine q35 -nodefaults -device qla2532,id=hba,"
+                   "bus=pcie.0,addr=04.0,port1-partner=on");
     f1 = qpci_device_find(t.bus, QPCI_DEVFN(4, 1));
-    g_assert(t.dev && f1);
+    g_assert(f1);
     /*
      * PCI 3.0 §6.2.1: function 0 says multi-function; Linux then scans
      * the other functions (drivers/pci/probe.c pci_scan_slot)
@@ -518,13 +520,8 @@ static void test_dual_port(void)
     qla_stop(&t);
 
     /* ports=1: a QLE2560, one function */
-    memset(&t, 0, sizeof(t));
-    t.qts = qtest_init("-machine q35 -nodefaults -device qla2532,"
-                       "bus=pcie.0,addr=04.0,ports=1");
-    pc_alloc_init(&t.alloc, t.qts, ALLOC_NO_FLAGS);
-    t.bus = qpci_new_pc(t.qts, &t.alloc);
-    t.dev = qpci_device_find(t.bus, QLA_DEVFN);
-    g_assert(t.dev);
+    qla_start_args(&t, "-machine q35 -nodefaults -device qla2532,"
+                   "bus=pcie.0,addr=04.0,ports=1");
     g_assert(!qpci_device_find(t.bus, QPCI_DEVFN(4, 1)));
     g_assert_cmphex(qpci_config_readb(t.dev, PCI_HEADER_TYPE), ==, 0);
     g_assert_cmphex(qpci_config_readw(t.dev, PCI_SUBSYSTEM_ID), ==, 0x015c);

@@ -384,16 +384,24 @@ static void mb_set_dma(uint16_t *mb, uint64_t dma)
  * MBC 0x0b / 0x0c (qla_mbx.c qla2x00_load_ram / qla2x00_dump_ram):
  * mb8:mb1 RISC address, mb4:mb5 dword count.
  */
-static uint16_t mbox_ram(QlaTest *t, uint16_t op, uint32_t risc,
-                         uint64_t dma, uint32_t dwords)
+static void mbox_ram_args(uint16_t *mb, uint16_t op, uint32_t risc,
+                          uint64_t dma, uint32_t dwords)
 {
-    uint16_t mb[9] = { op };
-
+    memset(mb, 0, 9 * sizeof(mb[0]));
+    mb[0] = op;
     mb[1] = risc;
     mb[8] = risc >> 16;
     mb[4] = dwords >> 16;
     mb[5] = dwords;
     mb_set_dma(mb, dma);
+}
+
+static uint16_t mbox_ram(QlaTest *t, uint16_t op, uint32_t risc,
+                         uint64_t dma, uint32_t dwords)
+{
+    uint16_t mb[9];
+
+    mbox_ram_args(mb, op, risc, dma, dwords);
     return mbox_exec(t, mb, 9, NULL, 0, NULL);
 }
 
@@ -855,13 +863,9 @@ static uint16_t fw_dma(QlaTest *t, uint16_t op, uint16_t mb1, uint64_t dma,
 static uint16_t mbox_ram_fw(QlaTest *t, uint16_t op, uint32_t risc,
                             uint64_t dma, uint32_t dwords)
 {
-    uint16_t mb[9] = { op };
+    uint16_t mb[9];
 
-    mb[1] = risc;
-    mb[8] = risc >> 16;
-    mb[4] = dwords >> 16;
-    mb[5] = dwords;
-    mb_set_dma(mb, dma);
+    mbox_ram_args(mb, op, risc, dma, dwords);
     return fw_mbox(t, mb, 9, NULL, 0);
 }
 
