@@ -909,7 +909,11 @@ static bool qla2532_add_port1(QLA2532State *s, Error **errp)
     g_clear_pointer(&p1->capture, g_free);
     g_clear_pointer(&p1->report_file, g_free);
     p1->stop_after_done_ns = 0;
-    p1->link_obj = NULL;
+    if (p1->link_obj) {
+        /* a strong link property holds a reference (qdev_prop_link) */
+        object_unref(OBJECT(p1->link_obj));
+        p1->link_obj = NULL;
+    }
     qdev_prop_set_uint64(dev, "wwpn", s->wwpn + 1);
     qdev_prop_set_uint64(dev, "wwnn", s->wwnn + 1);
     qdev_prop_set_uint32(dev, "link-speed", s->link_speed_gbps);
