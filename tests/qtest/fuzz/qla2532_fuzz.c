@@ -20,7 +20,10 @@
  *               address can be the last ATIO's and the first DSD can be
  *               made to point into RAM; then the req_q_in doorbell
  *   1 CLOCK     the virtual clock steps 1 ns .. 6.5 ms (frames, timers)
- *   2 MAILBOX   mailboxes 0..7 and the host-interrupt doorbell
+ *   2 MAILBOX   mailboxes 0..21 and the host-interrupt doorbell: the
+ *               opcode is raw or picked from the firmware's table, and
+ *               the DMA addresses (mb2/3/6/7, the loopback's 14-17/20/21)
+ *               can be made to point into RAM
  *   3 DRAIN     what a driver's interrupt handler does: take the ATIO and
  *               response entries (remembering the last ATIO's exchange
  *               address), acknowledge the RISC interrupt
@@ -267,14 +270,58 @@ static void op_iocb(QTestState *s, const uint8_t *d)
 }
 
 /* Bytes each operation takes from the input, its opcode included. */
-static const size_t op_len[] = { IOCB_SIZE + 1, 3, 17, 1, 6 };
+/* The opcodes the firmware model answers (isp-mbx.c isp_mbx_commands). */
+static const uint16_t mbx_opcodes[] = {
+    0x00, 0x02, 0x03, 0x04, 0x06, 0x07, 0x08, 0x0b, 0x0c, 0x10, 0x14, 0x1a,
+    0x20, 0x22, 0x27, 0x28, 0x2a, 0x30, 0x31, 0x34, 0x38, 0x42, 0x44, 0x45,
+    0x48, 0x54, 0x59, 0x5a, 0x5d, 0x60, 0x63, 0x64, 0x69, 0x6a, 0x6d, 0x70,
+    0x72, 0x75, 0x7c,
+};
+
+/*
+ * A mailbox command from @d: d[0] flags (bit 7: opcode from the table by
+ * d[1], else the raw word d[1..2]; bit 6: DMA addresses into RAM), then
+ * mailboxes 1..21 from d[3..44]; the doorbell.
+ */
+static void op_mailbox(QTestState *s, const uint8_t *d)
+{
+    uint16_t mb[22];
+    int i;
+
+    mb[0] = (d[0] & 0x80) ? mbx_opcodes[d[1] % ARRAY_SIZE(mbx_opcodes)] :
+                            lduw_le_p(d + 1);
+    for (i = 1; i < 22; i++) {
+        mb[i] = lduw_le_p(d + 1 + 2 * i);
+    }
+    if (d[0] & 0x40) {
+        uint64_t a = DATA_DMA + (mb[3] % (DATA_SIZE / 2));
+        uint64_t b = DATA_DMA + DATA_SIZE / 2 + (mb[17] % (DATA_SIZE / 2));
+
+        mb[2] = a >> 16;                        /* qla_mbx.c MSW(LSD()) */
+        mb[3] = a;
+        mb[6] = a >> 48;
+        mb[7] = a >> 32;
+        mb[14] = a;                             /* loopback send */
+        mb[15] = a >> 16;
+        mb[20] = a >> 32;
+        mb[21] = a >> 48;
+        mb[16] = b;                             /* loopback receive */
+        mb[17] = b >> 16;
+        /* both below 4 GiB: the high words (mb6/mb7 too) are 0 */
+    }
+    for (i = 21; i >= 0; i--) {
+        qpci_io_writew(dev, bar1, REG_MAILBOX(i), mb[i]);
+    }
+    wr32(REG_HCCR, HCCRX_SET_HOST_INT);
+}
+
+static const size_t op_len[] = { IOCB_SIZE + 1, 3, 45, 1, 6 };
 
 static void qla2532_fuzz(QTestState *s, const unsigned char *data,
                          size_t size)
 {
     uint8_t op[IOCB_SIZE + 1];
     size_t n;
-    int i;
 
     if (fork() != 0) {
         flush_events(s);
@@ -293,11 +340,7 @@ static void qla2532_fuzz(QTestState *s, const unsigned char *data,
             qtest_clock_step(s, 1 + lduw_le_p(op + 1) * 100ull);
             break;
         case 2:
-            for (i = 7; i >= 0; i--) {
-                qpci_io_writew(dev, bar1, REG_MAILBOX(i),
-                               lduw_le_p(op + 1 + 2 * i));
-            }
-            wr32(REG_HCCR, HCCRX_SET_HOST_INT);
+            op_mailbox(s, op + 1);
             break;
         case 3:
             drain(s);
