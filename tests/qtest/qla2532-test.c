@@ -1357,6 +1357,18 @@ static void test_mbox_commands(void *obj, void *data, QGuestAllocator *alloc)
     qla_detach(&t);
 }
 
+/* The firmware started and initialised in initiator mode, the link up. */
+static void fw_up_initiator(QlaTest *t)
+{
+    uint8_t icb[ICB_SIZE];
+
+    fw_start(t);
+    rings_alloc(t);
+    icb_build(t, icb, ICB_FO1_INITIATOR, false);
+    g_assert_cmphex(fw_init(t, icb), ==, MBS_COMMAND_COMPLETE);
+    wait_port_update(t, 0);
+}
+
 /*
  * qla_mbx.c qla2x00_system_error (sysfs fw_dump 3): 0x8002 SYSTEM ERROR
  * with mb1 != 0 (recoverable: qla_isr.c MBA_SYSTEM_ERR), after the
@@ -1397,16 +1409,11 @@ static void test_mbox_sys_err_none(void *obj, void *data,
                                    QGuestAllocator *alloc)
 {
     QlaTest t;
-    uint8_t icb[ICB_SIZE];
     uint64_t dma;
 
     qla_attach(&t, obj, alloc);
     dma = guest_alloc(t.alloc, 0x1000);
-    fw_start(&t);
-    rings_alloc(&t);
-    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
-    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_COMPLETE);
-    wait_port_update(&t, 0);
+    fw_up_initiator(&t);
     sys_err_check(&t, dma, false);
     qla_detach(&t);
 }
@@ -1421,7 +1428,7 @@ static void test_mbox_diag(void *obj, void *data, QGuestAllocator *alloc)
     QlaTest t;
     uint16_t out[20];
     uint16_t mb[22];
-    uint8_t icb[ICB_SIZE], ids[8 * 16], pat[512], back[512];
+    uint8_t ids[8 * 16], pat[512], back[512];
     uint64_t dma, rcv;
     uint16_t handle;
     int i, n;
@@ -1429,11 +1436,7 @@ static void test_mbox_diag(void *obj, void *data, QGuestAllocator *alloc)
     qla_attach(&t, obj, alloc);
     dma = guest_alloc(t.alloc, 0x1000);
     rcv = guest_alloc(t.alloc, 0x1000);
-    fw_start(&t);
-    rings_alloc(&t);
-    icb_build(&t, icb, ICB_FO1_INITIATOR, false);
-    g_assert_cmphex(fw_init(&t, icb), ==, MBS_COMMAND_COMPLETE);
-    wait_port_update(&t, 0);
+    fw_up_initiator(&t);
     n = 0;
     for (i = 0; i < 50 && n == 0; i++) {
         g_assert_cmphex(fw_dma(&t, MBC_GET_ID_LIST, 0, dma, 0, out, 2), ==,
