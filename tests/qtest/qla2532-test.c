@@ -1026,6 +1026,30 @@ static void ctio_data_in(uint8_t *e, uint8_t count, uint32_t handle,
     stl_le_p(e + 60, len);
 }
 
+/*
+ * qla_mbx.c qla2x00_get_id_list until it lists a port (the partner once
+ * its PRLI is complete; bounded, 5 ms of events between tries): the
+ * entries in @ids (@len bytes), the count returned.
+ */
+static uint16_t wait_id_list(QlaTest *t, uint64_t dma, uint8_t *ids,
+                             size_t len)
+{
+    uint16_t out[2] = { 0 };
+    int i;
+
+    for (i = 0; i < 50; i++) {
+        qtest_memset(t->qts, dma, 0, len);
+        g_assert_cmphex(fw_dma(t, MBC_GET_ID_LIST, 0, dma, 0, out, 2), ==,
+                        MBS_COMMAND_COMPLETE);
+        if (out[1]) {
+            break;
+        }
+        events_run(t, 100 * 1000);
+    }
+    qtest_memread(t->qts, dma, ids, len);
+    return out[1];
+}
+
 /* Wait (boundedly) until the global PORT UPDATE after a link-up. */
 static void wait_port_update(QlaTest *t, int from)
 {
@@ -1236,18 +1260,7 @@ static void test_mbox_commands(void *obj, void *data, QGuestAllocator *alloc)
      * qla2x00_configure_local_loop): the partner once its PRLI is complete
      * (the firmware's auto-login, then the partner's own PRLI).
      */
-    n = 0;
-    for (i = 0; i < 50 && n == 0; i++) {
-        qtest_memset(t.qts, dma, 0, sizeof(ids));
-        g_assert_cmphex(fw_dma(&t, MBC_GET_ID_LIST, 0, dma, 0, out, 2), ==,
-                        MBS_COMMAND_COMPLETE);
-        n = out[1];
-        if (n == 0) {
-            events_run(&t, 100 * 1000);
-        }
-    }
-    g_assert_cmpuint(n, ==, 1);
-    qtest_memread(t.qts, dma, ids, sizeof(ids));
+    g_assert_cmpuint(wait_id_list(&t, dma, ids, sizeof(ids)), ==, 1);
     g_assert_cmphex(ids[0], ==, partner_alpa);  /* al_pa, area, domain */
     g_assert_cmphex(ids[1], ==, 0);
     g_assert_cmphex(ids[2], ==, 0);
@@ -1431,23 +1444,13 @@ static void test_mbox_diag(void *obj, void *data, QGuestAllocator *alloc)
     uint8_t ids[8 * 16], pat[512], back[512];
     uint64_t dma, rcv;
     uint16_t handle;
-    int i, n;
+    int i;
 
     qla_attach(&t, obj, alloc);
     dma = guest_alloc(t.alloc, 0x1000);
     rcv = guest_alloc(t.alloc, 0x1000);
     fw_up_initiator(&t);
-    n = 0;
-    for (i = 0; i < 50 && n == 0; i++) {
-        g_assert_cmphex(fw_dma(&t, MBC_GET_ID_LIST, 0, dma, 0, out, 2), ==,
-                        MBS_COMMAND_COMPLETE);
-        n = out[1];
-        if (n == 0) {
-            events_run(&t, 100 * 1000);
-        }
-    }
-    g_assert_cmpuint(n, ==, 1);
-    qtest_memread(t.qts, dma, ids, sizeof(ids));
+    g_assert_cmpuint(wait_id_list(&t, dma, ids, sizeof(ids)), ==, 1);
     handle = lduw_le_p(ids + 4);
 
     /* qla_mbx.c qla2x00_write_serdes_word / read: the word comes back */
