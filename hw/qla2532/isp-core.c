@@ -157,8 +157,8 @@ static bool isp_ring_post(IspState *s, const char *ring, uint64_t base,
     uint32_t next;
     uint64_t addr;
 
-    if (!s->fw_initialized || !base || !len) {
-        return false;
+    if (!s->fw_initialized || !base || !len || s->halted) {
+        return false;           /* halted: stopped by a system error */
     }
     next = (*in + 1) % len;
     if (next == out % len) {
