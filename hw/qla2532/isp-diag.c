@@ -18,9 +18,6 @@
 #include "isp-int.h"
 #include "trace.h"
 
-/* Largest buffer a diagnostic command moves (chosen, as for 0x0b/0x0c). */
-#define ISP_DIAG_MAX_DMA        (256 * KiB)
-
 /* MBC 0x34 sub-commands (qla_mbx.c qla_get_exlogin_status,
  * qla_set_exlogin_mem_cfg) */
 #define FETCH_XLOGINS_STAT      0x8
@@ -188,7 +185,7 @@ int isp_mbc_loopback(IspState *s, uint16_t *mb, int *nout)
     if (!(opt & ISP_LOOPBACK_INTERNAL) && (opt & ISP_LOOPBACK_EXTERNAL)) {
         return MBS_COMMAND_ERROR;
     }
-    if (len == 0 || len > ISP_DIAG_MAX_DMA) {
+    if (len == 0 || len > ISP_MAX_MBOX_DMA) {
         return MBS_COMMAND_ERROR;
     }
     buf = g_malloc(len);

@@ -48,11 +48,8 @@ static void isp_process_request_queue(IspState *s)
     uint32_t gen = s->ring_gen;
     uint32_t avail, count, taken = 0;
 
-    if (s->halted) {
-        return;         /* a system error stopped the firmware (MBC 0x2a) */
-    }
-
-    if (!s->fw_initialized || len == 0) {
+    /* halted: a system error stopped the firmware (MBC 0x2a) */
+    if (!s->fw_initialized || len == 0 || s->halted) {
         return;
     }
     if (s->req_q_in >= len) {

@@ -79,6 +79,9 @@
 #define ISP_FO3_NO_AUTO_PLOGI   (1u << 7)
 
 #define ISP_LAST_LOCAL_LOOP_ID  0x7d    /* qla_def.h LAST_LOCAL_LOOP_ID */
+/* Largest single DMA a mailbox command may ask for (chosen bound; 0x0b,
+ * 0x0c, the diagnostic loopback). */
+#define ISP_MAX_MBOX_DMA        (256 * KiB)
 #define ISP_MAX_NPORT_HANDLE    0x7ef   /* qla_def.h NPH_LAST_HANDLE */
 
 /* services (isp-core.c) */

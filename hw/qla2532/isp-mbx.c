@@ -21,11 +21,15 @@
 #include "isp-int.h"
 #include "trace.h"
 
-/* Largest single DMA a mailbox command may ask for (chosen bound). */
-#define ISP_MAX_MBOX_DMA        (256 * KiB)
-
 #define LSW(x)  ((uint16_t)(x))
 #define MSW(x)  ((uint16_t)((x) >> 16))
+
+/* Whether the @dwords RISC words from @risc lie inside [@start, @end). */
+static bool isp_risc_range(uint32_t risc, uint32_t dwords, uint32_t start,
+                           uint32_t end)
+{
+    return risc >= start && risc < end && dwords <= end - risc;
+}
 
 static IspFwSegment *isp_find_segment(IspState *s, uint32_t risc_addr)
 {
@@ -208,9 +212,8 @@ static int mbc_load_risc_ram(IspState *s, uint16_t *mb, int *nout)
     bool to_flash = isp_flash_window(risc, dwords, &off);
 
     if (dwords == 0 || (uint64_t)dwords * 4 > ISP_MAX_MBOX_DMA ||
-        (!to_flash && (risc < ISP_RISC_RAM_START ||
-                       risc >= ISP_RISC_RAM_END ||
-                       dwords > ISP_RISC_RAM_END - risc))) {
+        (!to_flash && !isp_risc_range(risc, dwords, ISP_RISC_RAM_START,
+                                      ISP_RISC_RAM_END))) {
         return MBS_COMMAND_ERROR;
     }
     buf = g_malloc(dwords * 4);
@@ -275,10 +278,10 @@ static int mbc_dump_risc_ram(IspState *s, uint16_t *mb, int *nout)
     }
     if (isp_flash_window(risc, dwords, &off)) {
         src = s->flash + off;
-    } else if ((risc >= ISP_RISC_RAM_START && risc < ISP_RISC_RAM_END &&
-                dwords <= ISP_RISC_RAM_END - risc) ||
-               (risc >= ISP_CODE_RAM_START && risc < ISP_CODE_RAM_END &&
-                dwords <= ISP_CODE_RAM_END - risc)) {
+    } else if (isp_risc_range(risc, dwords, ISP_RISC_RAM_START,
+                              ISP_RISC_RAM_END) ||
+               isp_risc_range(risc, dwords, ISP_CODE_RAM_START,
+                              ISP_CODE_RAM_END)) {
         zero = g_malloc0(dwords * 4);
         src = zero;
     } else {

@@ -533,14 +533,19 @@ static bool qla2532_serial_ok(const char *serial)
     return true;
 }
 
+/* A partner role property: unset (the default) or initiator / target. */
+static bool qla2532_role_ok(const char *role)
+{
+    return !role || !strcmp(role, "initiator") || !strcmp(role, "target");
+}
+
 static bool qla2532_check_props(QLA2532State *s, Error **errp)
 {
     if (s->ports != 1 && s->ports != 2) {
         error_setg(errp, "qla2532: ports must be 1 (QLE2560) or 2 (QLE2562)");
         return false;
     }
-    if (s->port1_partner_role && strcmp(s->port1_partner_role, "initiator")
-        && strcmp(s->port1_partner_role, "target")) {
+    if (!qla2532_role_ok(s->port1_partner_role)) {
         error_setg(errp, "qla2532: port1-partner-role must be initiator or "
                    "target");
         return false;
@@ -576,8 +581,7 @@ static bool qla2532_check_props(QLA2532State *s, Error **errp)
                    PRIu64 " (one hour)", (uint64_t)QLA2532_STOP_AFTER_MAX_NS);
         return false;
     }
-    if (s->partner_role && strcmp(s->partner_role, "initiator") &&
-        strcmp(s->partner_role, "target")) {
+    if (!qla2532_role_ok(s->partner_role)) {
         error_setg(errp, "qla2532: partner-role must be initiator or target");
         return false;
     }
@@ -958,6 +962,16 @@ static void qla2532_del_port1(QLA2532State *s)
     }
 }
 
+/* Undo the migration blocker of a device on a link object or replaying. */
+static void qla2532_del_blocker(QLA2532State *s)
+{
+    if (s->migration_blocker) {
+        migrate_del_blocker(s->migration_blocker);
+        error_free(s->migration_blocker);
+        s->migration_blocker = NULL;
+    }
+}
+
 /*
  * Realize: check the properties, then build the flash, the BARs, the
  * capabilities and the model in that order; a step that fails undoes the
@@ -1008,11 +1022,7 @@ static void qla2532_realize(PCIDevice *pdev, Error **errp)
     return;
 
 fail_blocker:
-    if (s->migration_blocker) {
-        migrate_del_blocker(s->migration_blocker);
-        error_free(s->migration_blocker);
-        s->migration_blocker = NULL;
-    }
+    qla2532_del_blocker(s);
 fail_model:
     qla2532_uninit_model(s);
     qla2532_uninit_caps(pdev);
@@ -1031,11 +1041,7 @@ static void qla2532_exit(PCIDevice *pdev)
     if (s->report_file) {
         qemu_remove_exit_notifier(&s->exit_notifier);
     }
-    if (s->migration_blocker) {
-        migrate_del_blocker(s->migration_blocker);
-        error_free(s->migration_blocker);
-        s->migration_blocker = NULL;
-    }
+    qla2532_del_blocker(s);
     qla2532_uninit_model(s);
     qla2532_uninit_caps(pdev);
     qla2532_uninit_bars(pdev);
