@@ -31,9 +31,7 @@ if [ -n "$BDF" ]; then
 fi
 i=0; states=
 while :; do
-    # port 0's host (the first ISP2532 function's)
-    h0=$(ls -d /sys/bus/pci/devices/$BDF/host* 2>/dev/null | head -n 1)
-    st=$(cat /sys/class/fc_host/${h0##*/}/port_state 2>/dev/null)
+    st=$(cat /sys/class/fc_host/$(qlaemu_port0_host)/port_state 2>/dev/null)
     states="$states $i:${st:-none}"
     [ "$st" = Online ] && break
     [ $i -ge $PORT_WAIT_S ] && break
@@ -76,12 +74,10 @@ for b in $BDFS; do
     echo "$line"
 done >"$QLAEMU_DATA"
 qlaemu_end ports
-H=
-[ -n "$BDF" ] && H=$(ls -d /sys/bus/pci/devices/$BDF/host* 2>/dev/null | head -n 1)
+H=$(qlaemu_port0_host)
 if [ -n "$H" ]; then
-    H=/sys/class/fc_host/${H##*/}
-    qlaemu_kv fc_host $H $FC_HOST_ATTRS
-    qlaemu_kv scsi_host /sys/class/scsi_host/${H##*/} $SCSI_HOST_ATTRS
+    qlaemu_kv fc_host /sys/class/fc_host/$H $FC_HOST_ATTRS
+    qlaemu_kv scsi_host /sys/class/scsi_host/$H $SCSI_HOST_ATTRS
 fi
 qlaemu_begin rports
 for r in /sys/class/fc_remote_ports/rport-*; do

@@ -69,8 +69,15 @@ def target_functions(profile, wwn: str) -> str:
         conf = LIO_CONFIGURE
     elif not conf:
         conf = "(\nset -e\n%s)\n" % LIO_CONFIGURE
+    return setup_functions(target_load_commands(profile), conf)
+
+
+def setup_functions(load: str, configure: str) -> str:
+    """The shell functions target-setup.sh calls, ``qlaemu_target_load``
+    and ``qlaemu_target_configure``, with the bodies ``load`` and
+    ``configure`` (shell lines, each ending in a newline)."""
     return ("qlaemu_target_load() {\n%s}\nqlaemu_target_configure() {\n%s}\n"
-            % (target_load_commands(profile), conf))
+            % (load, configure))
 
 
 def _env_prefix(mode: str, wwn: str | None = None, pvars=None) -> str:

@@ -1,9 +1,9 @@
 """Probe: boot the guest with one emulated ISP2532 and report what Linux sees.
 
 ``probe()`` loads qla2xxx as initiator, or qla2xxx (qlini_mode=disabled) +
-tcm_qla2xxx with a LIO ramdisk LUN as target, or -- mode ``mixed`` -- the
-stock default (qlini_mode=exclusive) with LIO's target on port 0 only, so
-that port 1 of the dual-port card stays an initiator.  It waits (bounded)
+tcm_qla2xxx with a LIO ramdisk LUN as target, or -- mode ``mixed`` --
+qlini_mode=exclusive with LIO's target on port 0 only, so that port 1 of
+the dual-port card stays an initiator.  It waits (bounded)
 for port 0 to come Online and returns PCI identity and config space, driver
 binding, port 0's fc_host / scsi_host attributes, every port of the card
 (``ports``), the remote ports the FC transport registered, in target mode
@@ -90,9 +90,7 @@ def probe_script(mode: str, wwpn: int, port_wait_s: int = PORT_WAIT_S,
     if mode == "target":
         functions = driver.target_functions(None, wwn)
     elif mode == "mixed":
-        functions = ("qlaemu_target_load() {\n%s}\n"
-                     "qlaemu_target_configure() {\n%s}\n"
-                     % (MIXED_LOAD, driver.LIO_CONFIGURE))
+        functions = driver.setup_functions(MIXED_LOAD, driver.LIO_CONFIGURE)
     return image.script("probe", {
         "MODE": mode, "WWN": wwn, "RD_PAGES": RD_PAGES,
         "PORT_WAIT_S": port_wait_s, "PEER_WAIT_S": peer_wait_s,

@@ -12,7 +12,7 @@ from qlaemu import image, kmsg, probe, vm
 
 #: port 0's scsi host and its fw_dump attribute, once it is Online
 _PORT0 = r'''
-H=$(ls -d /sys/bus/pci/devices/0000:01:00.0/host* | head -n 1); H=${H##*/}
+H=$(qlaemu_port0_host)
 online() { [ "$(cat /sys/class/fc_host/$H/port_state)" = Online ]; }
 for i in $(seq 30); do online && break; sleep 1; done
 '''

@@ -95,17 +95,17 @@ static int vendor_ex(const char *dev, uint32_t cmd, uint32_t arg1,
         .vendor_cmd = { cmd, arg1, arg2 },
     };
     struct sg_io_v4 io;
-    int fd = open(dev, O_RDWR);
+    int fd;
 
+    if (tail_len > sizeof(req) - FC_BSG_REQUEST_SIZE) {
+        return -1;
+    }
+    memcpy((uint8_t *)&req + FC_BSG_REQUEST_SIZE, tail, tail_len);
+    fd = open(dev, O_RDWR);
     if (fd < 0) {
         fprintf(stderr, "qlbsg: %s: %s\n", dev, strerror(errno));
         return -1;
     }
-    if (tail_len > sizeof(req) - FC_BSG_REQUEST_SIZE) {
-        close(fd);
-        return -1;
-    }
-    memcpy((uint8_t *)&req + FC_BSG_REQUEST_SIZE, tail, tail_len);
     memset(&io, 0, sizeof(io));
     memset(rep, 0, sizeof(*rep));
     io.guard = 'Q';
