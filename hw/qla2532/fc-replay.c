@@ -22,9 +22,6 @@
  * or four times its captured gap.
  */
 #define REPLAY_MIN_WAIT_NS      (500 * SCALE_MS)
-/* FCP_RSP IU flags (FCP-4) */
-#define FCP_RSP_LEN_VALID       0x01
-#define FCP_SNS_LEN_VALID       0x02
 
 typedef struct ReplayXchg {
     bool ours;                  /* originated by the replayed initiator */

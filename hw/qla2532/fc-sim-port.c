@@ -226,6 +226,9 @@ static void sim_port_receive(FcPort *port, const FcFrame *f)
         fc_sim_scsi_receive(sp->scsi, f)) {
         return;
     }
+    if (fc_type(f) != FC_TYPE_ELS && fc_sim_tgt_receive(sp, f)) {
+        return;
+    }
     if (f->len < 4 || fc_type(f) != FC_TYPE_ELS) {
         return;
     }

@@ -77,6 +77,13 @@ struct FcSimPort {
  */
 extern const VMStateDescription vmstate_fc_sim_port;
 
+/*
+ * fc_sim_tgt_receive (fc-sim-tgt.c): a target-role port answers an FCP
+ * frame from an initiator (a target with no logical units).  Returns true
+ * if @f was an FCP or ABTS frame for it (answered or dropped).
+ */
+bool fc_sim_tgt_receive(FcSimPort *sp, const FcFrame *f);
+
 /* Prepare @sp (names and options already set) and attach it to @link. */
 void fc_sim_port_init(FcSimPort *sp, FcLink *link);
 void fc_sim_port_finalize(FcSimPort *sp);

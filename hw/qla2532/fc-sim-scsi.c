@@ -44,22 +44,6 @@
 /* 2 x R_A_TOV, R_A_TOV = 10 s (FC-FS-3 Table 48, and qla2xxx's default) */
 #define SIM_ABTS_TIMEOUT_NS     (20000 * SIM_MS)
 
-/* FCP-4 information units */
-#define FCP_CMND_LEN            32
-#define FCP_CMND_WRDATA         0x01
-#define FCP_CMND_RDDATA         0x02
-#define FCP_XFER_RDY_LEN        12
-#define FCP_RSP_MIN_LEN         24
-#define FCP_RSP_LEN_VALID       0x01
-#define FCP_SNS_LEN_VALID       0x02
-#define FCP_RESID_OVER          0x04
-#define FCP_RESID_UNDER         0x08
-
-/* F_CTL bit 3: the parameter field is a relative offset (FC-FS-3 §9.8) */
-#define FC_FCTL_REL_OFF         (1u << 3)
-
-/* BA_ACC payload (FC-FS-3 §15.3.2) */
-#define FC_BA_ACC_LEN           12
 #define FC_BA_RJT_LEN           4
 
 typedef enum SimCounter {

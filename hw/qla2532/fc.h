@@ -44,6 +44,7 @@
 #define FC_FCTL_LAST_SEQ        (1u << 20)
 #define FC_FCTL_END_SEQ         (1u << 19)
 #define FC_FCTL_SEQ_INIT        (1u << 16)
+#define FC_FCTL_REL_OFF         (1u << 3)   /* param: relative offset */
 
 /* SOF / EOF delimiters (FC-FS-3 §4.3): the model's own codes for SOFi3,
  * SOFn3, EOFn and EOFt; a capture writer maps them to its format. */
@@ -61,6 +62,21 @@
 #define ELS_PRLI                0x20
 #define ELS_PRLO                0x21
 #define ELS_ADISC               0x52
+
+/* FCP-4 information units: FCP_CMND (§9.2), FCP_XFER_RDY (§9.3), FCP_RSP
+ * (§9.5) */
+#define FCP_CMND_LEN            32  /* without additional CDB */
+#define FCP_CMND_WRDATA         0x01    /* byte 11 */
+#define FCP_CMND_RDDATA         0x02
+#define FCP_XFER_RDY_LEN        12
+#define FCP_RSP_MIN_LEN         24
+#define FCP_RSP_LEN_VALID       0x01    /* byte 10 */
+#define FCP_SNS_LEN_VALID       0x02
+#define FCP_RESID_OVER          0x04
+#define FCP_RESID_UNDER         0x08
+#define FCP_CONF_REQ            0x10
+/* BA_ACC payload (FC-FS-3 §15.3.2) */
+#define FC_BA_ACC_LEN           12
 
 /* Well-known addresses (FC-FS-3 §11) */
 #define FC_FID_FLOGI            0xfffffe

@@ -266,6 +266,82 @@ bool isp_req_read(IspState *s, uint32_t idx, uint8_t *entry)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Data segments                                                          */
+/* ---------------------------------------------------------------------- */
+
+#define DSDS_PER_CONT           5   /* struct cont_a64_entry, qla_def.h */
+
+bool isp_req_dsds(IspState *s, uint32_t idx, unsigned count,
+                  const IspDsd64 *first, unsigned n, IspDsd **out)
+{
+    IspContA64 cont;
+    IspDsd *d;
+    unsigned i, c;
+
+    if (n == 0 || count == 0 || n > 1 + DSDS_PER_CONT * (count - 1)) {
+        return false;
+    }
+    d = g_new(IspDsd, n);
+    d[0].addr = le64_to_cpu(first->address);
+    d[0].len = le32_to_cpu(first->length);
+    for (i = 1, c = 1; i < n; c++) {
+        unsigned k;
+
+        if (!isp_req_read(s, idx + c, (uint8_t *)&cont) ||
+            cont.entry_type != ET_CONTINUE_A64_TYPE) {
+            g_free(d);
+            return false;
+        }
+        for (k = 0; k < DSDS_PER_CONT && i < n; k++, i++) {
+            d[i].addr = le64_to_cpu(cont.dsd[k].address);
+            d[i].len = le32_to_cpu(cont.dsd[k].length);
+        }
+    }
+    *out = d;
+    return true;
+}
+
+uint64_t isp_dsd_total(const IspDsd *d, unsigned n)
+{
+    uint64_t total = 0;
+    unsigned i;
+
+    for (i = 0; i < n; i++) {
+        total += d[i].len;
+    }
+    return total;
+}
+
+bool isp_dsd_rw(IspState *s, const IspDsd *d, unsigned n, uint64_t off,
+                uint8_t *buf, uint32_t len, bool to_host)
+{
+    uint32_t done = 0, chunk;
+    unsigned i;
+    MemTxResult r;
+
+    for (i = 0; i < n && done < len; i++) {
+        if (off >= d[i].len) {
+            off -= d[i].len;
+            continue;
+        }
+        chunk = MIN(d[i].len - off, len - done);
+        r = to_host ? s->ops->dma_write(s->opaque, d[i].addr + off,
+                                        buf + done, chunk)
+                    : s->ops->dma_read(s->opaque, d[i].addr + off,
+                                       buf + done, chunk);
+        if (r != MEMTX_OK) {
+            qemu_log_mask(LOG_GUEST_ERROR,
+                          "qla2532: data segment 0x%" PRIx64
+                          " not accessible\n", d[i].addr);
+            return false;
+        }
+        done += chunk;
+        off = 0;
+    }
+    return done == len;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Link services                                                          */
 /* ---------------------------------------------------------------------- */
 

@@ -61,6 +61,7 @@ static bool rport_login_ends(uint8_t from, uint8_t to)
 static void rport_set_state(IspState *s, IspRport *rp, uint8_t state)
 {
     QDict *e;
+    bool ends;
 
     if (rp->state != state) {
         trace_qla2532_login_state(s->port_no, rp->handle, rp->port_id,
@@ -72,11 +73,14 @@ static void rport_set_state(IspState *s, IspRport *rp, uint8_t state)
             qdict_put_int(e, "from", rp->state);
             qdict_put_int(e, "to", state);
         }
-        if (s->last_state_mode == ISP_LAST_STATE_PREVIOUS ||
-            rport_login_ends(rp->state, state)) {
+        ends = rport_login_ends(rp->state, state);
+        if (s->last_state_mode == ISP_LAST_STATE_PREVIOUS || ends) {
             rp->last_state = rp->state;
         }
         rp->state = state;
+        if (ends && s->login_ended) {
+            s->login_ended(s, rp->port_id);     /* isp-ini.c */
+        }
     }
 }
 

@@ -107,7 +107,15 @@ static void isp_process_request_queue(IspState *s)
                 isp_iocb_abts_resp(s, iocb);
                 break;
             case ET_ABORT:
-                isp_iocb_abort(s, iocb);
+                if (!isp_iocb_abort_fcp(s, iocb)) {
+                    isp_iocb_abort(s, iocb);
+                }
+                break;
+            case ET_COMMAND_TYPE_7:
+                isp_iocb_cmd7(s, iocb, s->req_q_out, count);
+                break;
+            case ET_TSK_MGMT:
+                isp_iocb_tsk_mgmt(s, iocb);
                 break;
             case ET_CONTINUE_A64_TYPE:
                 /* a continuation without its head entry */
@@ -148,12 +156,14 @@ static void isp_port_link_event(FcPort *port, FcLinkEvent ev, uint16_t lip)
         s->link = ISP_LINK_INIT;
         s->stat_lip++;
         isp_tgt_link_event(s);
+        isp_ini_link_event(s, ev);
         isp_els_link_event(s, ev);
         isp_post_aen(s, MBA_LIP_OCCURRED, lip, 0, 0);
         break;
     case FC_EV_LIP_RESET:
         s->link = ISP_LINK_INIT;
         isp_tgt_link_event(s);
+        isp_ini_link_event(s, ev);
         isp_els_link_event(s, ev);
         isp_post_aen(s, MBA_LIP_RESET, lip, 0, 0);
         break;
@@ -163,6 +173,7 @@ static void isp_port_link_event(FcPort *port, FcLinkEvent ev, uint16_t lip)
             s->stat_link_fail++;
         }
         isp_tgt_link_event(s);
+        isp_ini_link_event(s, ev);
         isp_els_link_event(s, ev);
         if (old != ISP_LINK_DOWN) {
             isp_post_aen(s, MBA_LOOP_DOWN, 0, 0, 0);
@@ -187,8 +198,9 @@ static void isp_port_link_event(FcPort *port, FcLinkEvent ev, uint16_t lip)
     }
 }
 
-/* A frame for this port: extended link services (isp-els.c), FCP and
- * basic link services (isp-tgt.c, target mode). */
+/* A frame for this port: extended link services (isp-els.c), the
+ * target's frames of our FCP exchanges (isp-ini.c), FCP and basic link
+ * services from an initiator (isp-tgt.c, target mode). */
 static void isp_port_receive(FcPort *port, const FcFrame *f)
 {
     IspState *s = port->opaque;
@@ -196,6 +208,8 @@ static void isp_port_receive(FcPort *port, const FcFrame *f)
     s->stat_rx_frames++;
     if (fc_type(f) == FC_TYPE_ELS) {
         isp_els_receive(s, f);
+    } else if ((fc_f_ctl(f) & FC_FCTL_EX_CTX) && isp_ini_receive(s, f)) {
+        /* the responder's frame of an exchange we originated */
     } else if (s->fw_initialized && s->icb.atio_q_addr &&
                (s->icb.fw_options[0] & ISP_FO1_TARGET_MODE)) {
         isp_tgt_receive(s, f);
@@ -245,6 +259,7 @@ static void isp_risc_reset(IspState *s, IspRiscState risc)
     s->topology = 0;
     isp_els_reset(s);
     isp_tgt_reset(s);
+    isp_ini_reset(s);
     trace_qla2532_reset(s->port_no, risc);
     isp_update_irq(s);
 }
@@ -568,6 +583,7 @@ void isp_init(IspState *s, const IspHostOps *ops, void *opaque,
     isp_build_sfp(s);
     isp_els_init(s);
     isp_tgt_init(s);
+    isp_ini_init(s);
     isp_reset(s);
 }
 

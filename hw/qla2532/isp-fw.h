@@ -220,6 +220,51 @@ typedef struct IspTgtExch {
 
 #define ISP_MAX_TGT_EXCH        512
 
+/**
+ * IspIniExch: an FCP exchange the firmware originated in initiator mode
+ * (isp-ini.c), for a Command Type 7 (0x18) or a Task Management IOCB
+ * (0x14), open from its FCP_CMND to its FCP_RSP (or its abort).
+ * @handle: the IOCB's handle, returned in its status entry.
+ * @d_id/@nport_handle: the target port and the handle the IOCB named.
+ * @rx_id: the target's, from its first frame (0xffff until then).
+ * @fcp_dl: FCP_DL (byte_count); @moved: data bytes received (read) or
+ *   sent (write) so far, at most FCP_DL; @overrun: the target offered
+ *   data past FCP_DL.
+ * @dma_error: a data segment could not be read or written.
+ * @tmf: FCP_CMND task management flags (byte 10; 0: a command).
+ * @lun: the FCP LUN as on the wire.
+ * @abort_iocb: an Abort IOCB (0x33) waiting for the BA_ACC of our ABTS
+ *   (@aborting).
+ * @dsd/@ndsd: the IOCB's data segments (bytes of the host's buffer).
+ */
+typedef struct IspIniExch {
+    bool valid;
+    bool read;
+    bool write;
+    bool overrun;
+    bool dma_error;
+    bool aborting;
+    uint8_t tmf;
+    uint16_t nport_handle;
+    uint16_t rx_id;
+    uint32_t handle;
+    uint32_t d_id;
+    uint32_t fcp_dl;
+    uint32_t moved;
+    uint8_t lun[8];
+    uint8_t abort_iocb[IOCB_SIZE];
+    IspDsd *dsd;
+    uint32_t ndsd;
+} IspIniExch;
+
+/*
+ * Initiator exchanges: the exchange count MBC 0x42 reports (isp-mbx.c),
+ * which the drivers size their outstanding commands by.  OX_ID =
+ * ISP_INI_OX_ID_BASE + index (the ELS exchanges' OX_IDs stay below it).
+ */
+#define ISP_MAX_INI_EXCH        2048
+#define ISP_INI_OX_ID_BASE      0x8000
+
 /* An ABTS handed to the driver, waiting for its ABTS response. */
 typedef struct IspAbts {
     bool valid;
@@ -408,6 +453,13 @@ typedef struct IspState {
     IspAbts abts[ISP_MAX_ABTS];
     uint32_t next_tgt_exch;
     QEMUTimer *ctio_timer;
+
+    /* initiator data path (isp-ini.c) */
+    IspIniExch ini[ISP_MAX_INI_EXCH];
+    uint32_t ini_cmds;              /* FCP_CMNDs sent (report) */
+    /* isp-els.c calls it when a remote port's login ends (layering: the
+     * login layer does not call the data paths above it) */
+    void (*login_ended)(struct IspState *s, uint32_t port_id);
 } IspState;
 
 /**

@@ -6,6 +6,8 @@
  *   isp-els.c    logins, extended link services, their IOCBs and mailbox
  *                queries (port database, ID list)
  *   isp-tgt.c    the target data path: ATIOs, CTIOs, ABTS
+ *   isp-ini.c    the initiator data path: Command Type 7, task
+ *                management, aborts of FCP exchanges, status entries
  *   isp-mbx.c    the mailbox engine: the command table, the doorbell
  *   isp-fw.c     registers, the request-queue dispatcher, link events,
  *                reset, realize (isp_init)
@@ -40,10 +42,22 @@
 
 /* IOCB completion status, qla_def.h CS_* */
 #define CS_COMPLETE             0x00
+#define CS_DMA                  0x02
+#define CS_RESET                0x04
 #define CS_ABORTED              0x05
+#define CS_DATA_OVERRUN         0x07
+#define CS_DATA_UNDERRUN        0x15
 #define CS_PORT_UNAVAILABLE     0x28
 #define CS_PORT_LOGGED_OUT      0x29
 #define CS_LOGIO_ERROR          0x31
+#define CS_IOCB_ERROR           0x31    /* the same code, for other IOCBs */
+
+/* scsi_status of a CTIO 7 or a status entry: the FCP_RSP flags byte in
+ * bits 15:8 and the SCSI status, qla_def.h SS_* */
+#define SS_RESPONSE_INFO_LEN_VALID  (1u << 8)
+#define SS_SENSE_LEN_VALID          (1u << 9)
+#define SS_RESIDUAL_OVER            (1u << 10)
+#define SS_RESIDUAL_UNDER           (1u << 11)
 
 /* LOGINOUT control flags and sub-codes, qla_fw.h LCF_* / LSC_SCODE_* */
 #define LCF_COMMAND_MASK        0x0f
@@ -107,6 +121,29 @@ void isp_after_command(IspState *s);
 /* Read request-ring entry @idx (taken modulo the ring length). */
 bool isp_req_read(IspState *s, uint32_t idx, uint8_t *entry);
 
+/*
+ * isp_req_dsds: the data segment descriptors of a data IOCB (CTIO 7,
+ * Command Type 7): @first is the one in the IOCB, five more are in each
+ * Continuation Type 1 entry (0x0a) after it on the request ring (qla_iocb.c
+ * qla24xx_build_scsi_iocbs, qla_target.c qlt_load_cont_data_segments).
+ * @idx: the IOCB's ring index; @count: its entry_count; @n: its dseg_count.
+ * Returns false (nothing allocated) for @n = 0, more than @count entries
+ * hold, or a continuation of another type; else *@out is a g_new array of
+ * @n descriptors.
+ */
+bool isp_req_dsds(IspState *s, uint32_t idx, unsigned count,
+                  const IspDsd64 *first, unsigned n, IspDsd **out);
+/* isp_dsd_total: bytes the @n descriptors @d describe. */
+uint64_t isp_dsd_total(const IspDsd *d, unsigned n);
+/*
+ * isp_dsd_rw: DMA @len bytes between @buf and the host memory @d
+ * describes, starting @off bytes into it (to the host if @to_host).
+ * Returns false if a segment is not accessible memory or the segments end
+ * first (what was moved before stays moved).
+ */
+bool isp_dsd_rw(IspState *s, const IspDsd *d, unsigned n, uint64_t off,
+                uint8_t *buf, uint32_t len, bool to_host);
+
 /* logins and ELS (isp-els.c) */
 void isp_els_send_logo(IspState *s, uint32_t peer);
 void isp_els_init(IspState *s);
@@ -149,6 +186,19 @@ void isp_tgt_link_event(IspState *s);
 void isp_tgt_init(IspState *s);
 void isp_tgt_reset(IspState *s);
 void isp_tgt_write_complete(IspState *s, IspTgtExch *x);
+
+/* initiator data path (isp-ini.c) */
+void isp_iocb_cmd7(IspState *s, const uint8_t *iocb, uint32_t idx,
+                   unsigned count);
+void isp_iocb_tsk_mgmt(IspState *s, const uint8_t *iocb);
+/* An Abort IOCB naming an FCP exchange: handled, true; else false. */
+bool isp_iocb_abort_fcp(IspState *s, const uint8_t *iocb);
+/* A frame from the responder of an exchange we originated: handled (or
+ * discarded) if it is one of our FCP exchanges, true; else false. */
+bool isp_ini_receive(IspState *s, const FcFrame *f);
+void isp_ini_link_event(IspState *s, FcLinkEvent ev);
+void isp_ini_init(IspState *s);
+void isp_ini_reset(IspState *s);
 
 /* the mailbox engine (isp-mbx.c) */
 int isp_mbox_execute(IspState *s, uint16_t *mb, int *nout);

@@ -172,6 +172,9 @@
 /* IOCB entry types (request/response rings), qla_fw.h / qla_def.h */
 #define IOCB_SIZE               64  /* REQUEST_ENTRY_SIZE */
 #define ET_STATUS_TYPE          0x03
+#define ET_STATUS_CONT_TYPE     0x10
+#define ET_TSK_MGMT             0x14
+#define ET_COMMAND_TYPE_7       0x18
 #define ET_MARKER_TYPE          0x04
 #define ET_CONTINUE_A64_TYPE    0x0a
 #define ET_CTIO_TYPE7           0x12

@@ -48,24 +48,7 @@
 #define ABTS_RESP_COMPL_SUCCESS         0x00
 #define ABTS_RESP_COMPL_SUBCODE_ERROR   0x31
 
-/* scsi_status bits of a CTIO, qla_def.h SS_* */
-#define SS_RESPONSE_INFO_LEN_VALID  (1u << 8)
-#define SS_SENSE_LEN_VALID          (1u << 9)
-#define SS_RESIDUAL_OVER            (1u << 10)
-#define SS_RESIDUAL_UNDER           (1u << 11)
-
-/* FCP_RSP flags byte, FCP-4 §9.5.8 */
-#define FCP_RSP_LEN_VALID       0x01
-#define FCP_SNS_LEN_VALID       0x02
-#define FCP_RESID_OVER          0x04
-#define FCP_RESID_UNDER         0x08
-
-/* F_CTL relative offset present, FC-FS-3 §9.8 */
-#define FC_FCTL_REL_OFF         (1u << 3)
-
-#define FCP_CMND_LEN            32
 #define ATIO_FCP_LEN            (FC_HDR_LEN + FCP_CMND_LEN)   /* 0x38 */
-#define DSDS_PER_CONT           5
 #define MAX_TRANSFER            (16 * MiB)  /* per CTIO, chosen bound */
 
 static void tgt_arm_timeout(IspState *s);
@@ -264,69 +247,6 @@ static void ctio_done(IspState *s, const uint8_t *ctio, uint16_t status,
     isp_rsp_post(s, (const uint8_t *)&rsp);
 }
 
-/*
- * Collect the data segment descriptors of a CTIO: the first in the CTIO
- * (offset 52), five in each continuation entry (type 0x0a, qla_target.c
- * qlt_load_cont_data_segments).  Returns false for a descriptor count the
- * entries cannot hold or a continuation of another type.
- */
-static bool ctio_dsds(IspState *s, const uint8_t *ctio, uint32_t idx,
-                      unsigned count, IspDsd **out, unsigned *ndsd)
-{
-    const IspCtio7 *ct = (const IspCtio7 *)ctio;
-    unsigned n = le16_to_cpu(ct->dseg_count), i, c;
-    IspContA64 cont;
-    IspDsd *d;
-
-    if (n == 0 || n > 1 + DSDS_PER_CONT * (count - 1)) {
-        return false;
-    }
-    d = g_new(IspDsd, n);
-    d[0].addr = le64_to_cpu(ct->u.status0.dsd.address);
-    d[0].len = le32_to_cpu(ct->u.status0.dsd.length);
-    for (i = 1, c = 1; i < n; c++) {
-        unsigned k;
-
-        if (!isp_req_read(s, idx + c, (uint8_t *)&cont) ||
-            cont.entry_type != ET_CONTINUE_A64_TYPE) {
-            g_free(d);
-            return false;
-        }
-        for (k = 0; k < DSDS_PER_CONT && i < n; k++, i++) {
-            d[i].addr = le64_to_cpu(cont.dsd[k].address);
-            d[i].len = le32_to_cpu(cont.dsd[k].length);
-        }
-    }
-    *out = d;
-    *ndsd = n;
-    return true;
-}
-
-/* DMA between host memory described by @d and @buf (@len bytes). */
-static bool dsd_copy(IspState *s, const IspDsd *d, unsigned n, uint8_t *buf,
-                     uint32_t len, bool to_host)
-{
-    uint32_t done = 0, chunk;
-    unsigned i;
-    MemTxResult r;
-
-    for (i = 0; i < n && done < len; i++) {
-        chunk = MIN(d[i].len, len - done);
-        r = to_host ? s->ops->dma_write(s->opaque, d[i].addr, buf + done,
-                                        chunk)
-                    : s->ops->dma_read(s->opaque, d[i].addr, buf + done,
-                                       chunk);
-        if (r != MEMTX_OK) {
-            qemu_log_mask(LOG_GUEST_ERROR,
-                          "qla2532: CTIO data segment 0x%" PRIx64
-                          " not accessible\n", d[i].addr);
-            return false;
-        }
-        done += chunk;
-    }
-    return done == len;
-}
-
 /* FCP_DATA frames of at most the ICB's frame size, relative offsets from
  * @ro (FCP-4 §9.4). */
 static void tgt_send_data(IspState *s, IspTgtExch *x, const uint8_t *buf,
@@ -464,10 +384,12 @@ void isp_iocb_ctio(IspState *s, const uint8_t *ctio, uint32_t idx,
         return;
     }
     if (data && (xfer > MAX_TRANSFER ||
-                 !ctio_dsds(s, ctio, idx, count, &dsd, &ndsd))) {
+                 !isp_req_dsds(s, idx, count, &c->u.status0.dsd,
+                               le16_to_cpu(c->dseg_count), &dsd))) {
         isp_rsp_entry_error(s, ctio, RF_INV_E_PARAM);
         return;
     }
+    ndsd = data ? le16_to_cpu(c->dseg_count) : 0;
     if (!data && c->dseg_count) {
         /*
          * A CTIO without data names data segments: the drivers zero the
@@ -540,7 +462,7 @@ void isp_iocb_ctio(IspState *s, const uint8_t *ctio, uint32_t idx,
     }
     if (data && xfer) {
         buf = g_malloc(xfer);
-        if (!dsd_copy(s, dsd, ndsd, buf, xfer, false)) {
+        if (!isp_dsd_rw(s, dsd, ndsd, 0, buf, xfer, false)) {
             isp_rsp_entry_error(s, ctio, RF_INV_E_PARAM);
             return;
         }
@@ -605,7 +527,8 @@ void isp_tgt_write_complete(IspState *s, IspTgtExch *x)
     memcpy(ctio, x->wr_ctio, IOCB_SIZE);
     x->wr_pending = false;
     if (x->wr_len &&
-        !dsd_copy(s, x->wr_dsd, x->wr_ndsd, x->wr_buf, x->wr_len, true)) {
+        !isp_dsd_rw(s, x->wr_dsd, x->wr_ndsd, 0, x->wr_buf, x->wr_len,
+                    true)) {
         isp_rsp_entry_error(s, ctio, RF_INV_E_PARAM);
         return;
     }

@@ -186,6 +186,81 @@ static const VMStateDescription vmstate_isp_abts = {
     }
 };
 
+/*
+ * An initiator exchange's data segments are loaded only for a count a
+ * Command Type 7 can have (dseg_count is 16 bits): a larger one in the
+ * stream is not allocated, and isp_state_problem refuses the state.
+ */
+static bool isp_ini_has_dsd(void *opaque, int version_id)
+{
+    IspIniExch *x = opaque;
+
+    return x->valid && x->ndsd > 0 && x->ndsd <= 0xffff;
+}
+
+static const VMStateDescription vmstate_isp_ini_exch = {
+    .name = "isp-initiator-exchange",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (VMStateField[]) {
+        VMSTATE_BOOL(valid, IspIniExch),
+        VMSTATE_BOOL(read, IspIniExch),
+        VMSTATE_BOOL(write, IspIniExch),
+        VMSTATE_BOOL(overrun, IspIniExch),
+        VMSTATE_BOOL(dma_error, IspIniExch),
+        VMSTATE_BOOL(aborting, IspIniExch),
+        VMSTATE_UINT8(tmf, IspIniExch),
+        VMSTATE_UINT16(nport_handle, IspIniExch),
+        VMSTATE_UINT16(rx_id, IspIniExch),
+        VMSTATE_UINT32(handle, IspIniExch),
+        VMSTATE_UINT32(d_id, IspIniExch),
+        VMSTATE_UINT32(fcp_dl, IspIniExch),
+        VMSTATE_UINT32(moved, IspIniExch),
+        VMSTATE_UINT8_ARRAY(lun, IspIniExch, 8),
+        VMSTATE_UINT8_ARRAY(abort_iocb, IspIniExch, IOCB_SIZE),
+        VMSTATE_UINT32(ndsd, IspIniExch),
+        {
+            .name = "dsd",
+            .version_id = 0,
+            .field_exists = isp_ini_has_dsd,
+            .vmsd = &vmstate_isp_dsd,
+            .num_offset = vmstate_offset_value(IspIniExch, ndsd, uint32_t),
+            .size = sizeof(IspDsd),
+            .flags = VMS_STRUCT | VMS_VARRAY_UINT32 | VMS_ALLOC |
+                     VMS_POINTER,
+            .offset = vmstate_offset_pointer(IspIniExch, dsd, IspDsd),
+        },
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+/* Saved only while the firmware has initiator exchanges open. */
+static bool isp_ini_needed(void *opaque)
+{
+    IspState *s = opaque;
+    int i;
+
+    for (i = 0; i < ISP_MAX_INI_EXCH; i++) {
+        if (s->ini[i].valid) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static const VMStateDescription vmstate_isp_ini = {
+    .name = "isp2532/initiator",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = isp_ini_needed,
+    .fields = (VMStateField[]) {
+        VMSTATE_STRUCT_ARRAY(ini, IspState, ISP_MAX_INI_EXCH, 1,
+                             vmstate_isp_ini_exch, IspIniExch),
+        VMSTATE_UINT32(ini_cmds, IspState),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
 /* The loaded exchanges replace the current ones: free their buffers. */
 static int isp_pre_load(void *opaque)
 {
@@ -197,6 +272,10 @@ static int isp_pre_load(void *opaque)
         g_free(s->tgt[i].wr_dsd);
         s->tgt[i].wr_buf = NULL;
         s->tgt[i].wr_dsd = NULL;
+    }
+    for (i = 0; i < ISP_MAX_INI_EXCH; i++) {
+        g_free(s->ini[i].dsd);
+        memset(&s->ini[i], 0, sizeof(s->ini[i]));
     }
     return 0;
 }
@@ -250,6 +329,14 @@ static const char *isp_state_problem(IspState *s)
 
         if (x->wr_pending && (x->wr_got > x->wr_len || x->wr_ndsd == 0)) {
             return "target exchange";
+        }
+    }
+    for (i = 0; i < ISP_MAX_INI_EXCH; i++) {
+        IspIniExch *x = &s->ini[i];
+
+        if (x->valid && ((x->ndsd && !x->dsd) || x->ndsd > 0xffff ||
+                         (!x->ndsd && x->fcp_dl) || x->moved > x->fcp_dl)) {
+            return "initiator exchange";
         }
     }
     return NULL;
@@ -358,5 +445,9 @@ const VMStateDescription vmstate_isp = {
         VMSTATE_UINT32(next_tgt_exch, IspState),
         VMSTATE_TIMER_PTR(ctio_timer, IspState),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * []) {
+        &vmstate_isp_ini,
+        NULL
     }
 };

@@ -134,6 +134,7 @@ struct QLA2532State {
 
     uint8_t ports;              /* 2: QLE2562 (function 1 made here) */
     bool port1_partner;         /* function 1's link has a partner */
+    FcLinkObject *port1_link;   /* port1-link=: function 1 on that fc-link */
     char *port1_partner_role;
 
     /* saved state (vmstate_qla2532): JSON and the scenario's path */
@@ -889,6 +890,11 @@ static bool qla2532_add_port1(QLA2532State *s, Error **errp)
     DeviceState *dev;
     QLA2532State *p1;
 
+    if (s->port1_link && s->port1_partner) {
+        error_setg(errp, "qla2532: port1-link and port1-partner exclude "
+                   "each other (a partner is a peer object on the link)");
+        return false;
+    }
     if (f1) {
         error_setg(errp, "qla2532: ports=2 puts port 1 at function %02x.1, "
                    "which %s already takes; use ports=1 on function 0 to "
@@ -917,6 +923,16 @@ static bool qla2532_add_port1(QLA2532State *s, Error **errp)
         /* a strong link property holds a reference (qdev_prop_link) */
         object_unref(OBJECT(p1->link_obj));
         p1->link_obj = NULL;
+    }
+    if (s->port1_link) {
+        /*
+         * port1-link: port 1's cable goes to that fc-link object, e.g. the
+         * one port 0 is on (link=), which cables the card's two ports to
+         * each other as a lab does to test a target with an initiator on
+         * the same host (docs/link.md §9).
+         */
+        p1->link_obj = s->port1_link;
+        object_ref(OBJECT(p1->link_obj));
     }
     qdev_prop_set_uint64(dev, "wwpn", s->wwpn + 1);
     qdev_prop_set_uint64(dev, "wwnn", s->wwnn + 1);
@@ -1099,6 +1115,8 @@ static Property qla2532_properties[] = {
     /* the card: 2 = QLE2562 (function 1 made by function 0), 1 = QLE2560 */
     DEFINE_PROP_UINT8("ports", QLA2532State, ports, 2),
     DEFINE_PROP_BOOL("port1-partner", QLA2532State, port1_partner, false),
+    DEFINE_PROP_LINK("port1-link", QLA2532State, port1_link,
+                     TYPE_FC_LINK_OBJECT, FcLinkObject *),
     DEFINE_PROP_STRING("port1-partner-role", QLA2532State,
                        port1_partner_role),
     DEFINE_PROP_END_OF_LIST(),

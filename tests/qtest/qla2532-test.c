@@ -2500,6 +2500,209 @@ static void test_link_events_during_io(void *obj, void *data,
 
 /* before: unimplemented-feature logging (-d unimp) into a file of the
  * test's own; its path is the test's data. */
+/* ---------------------------------------------------------------------- */
+/* Initiator mode: Command Type 7, Task Management, Abort                 */
+/* ---------------------------------------------------------------------- */
+
+#define ET_STATUS               0x03
+#define ET_STATUS_CONT          0x10
+#define ET_TSK_MGMT             0x14
+#define ET_ABORT                0x33
+#define ET_CMD7                 0x18
+#define TMF_WRITE_DATA          BIT(0)
+#define TMF_READ_DATA           BIT(1)
+#define TCF_LUN_RESET           BIT(4)
+#define CS_COMPLETE             0x00
+#define CS_DMA                  0x02
+#define CS_ABORTED              0x05
+#define CS_DATA_UNDERRUN        0x15
+#define CS_PORT_LOGGED_OUT      0x29
+#define SS_RSP_INFO_VALID       BIT(8)
+#define SS_SENSE_VALID          BIT(9)
+#define SS_RESID_UNDER          BIT(11)
+
+/*
+ * Command Type 7 (qla_fw.h struct cmd_type_7, built by qla_iocb.c
+ * qla24xx_start_scsi): nport_handle 8, dseg_count 12, LUN 16, flags 24,
+ * CDB 28 and LUN each 32-bit word byte-swapped (host_to_fcp_swap),
+ * byte_count 44, port_id 48, one DSD at 52.
+ */
+static void cmd7(uint8_t *e, uint32_t handle, uint16_t nph,
+                 const uint8_t *port_id, const uint8_t *cdb, uint16_t flags,
+                 uint32_t len, uint16_t dsegs, uint64_t addr, uint32_t dlen)
+{
+    int i;
+
+    iocb_head(e, ET_CMD7, 1, handle);
+    stw_le_p(e + 8, nph);
+    stw_le_p(e + 12, dsegs);
+    stw_le_p(e + 24, flags);
+    for (i = 0; i < 16; i++) {
+        e[28 + 4 * (i / 4) + 3 - i % 4] = cdb[i];
+    }
+    stl_le_p(e + 44, len);
+    memcpy(e + 48, port_id, 3);
+    stq_le_p(e + 52, addr);
+    stl_le_p(e + 60, dlen);
+}
+
+/* Post @count entries, let the frames go round, take @n responses. */
+static void iocb_exchange(QlaTest *t, const uint8_t *req, int count,
+                          uint8_t *rsp, int n)
+{
+    int i;
+
+    g_assert_cmpint(rsp_pending(t), ==, 0);
+    req_post(t, req, count);
+    events_run(t, 50 * 1000);
+    g_assert_cmpint(rsp_pending(t), ==, n);
+    for (i = 0; i < n; i++) {
+        rsp_take(t, rsp + i * IOCB_SIZE);
+    }
+}
+
+/* A status entry (struct sts_entry_24xx) for @handle with @comp. */
+static void check_status(const uint8_t *st, uint32_t handle, uint16_t comp)
+{
+    g_assert_cmphex(st[0], ==, ET_STATUS);
+    g_assert_cmphex(st[3], ==, 0);
+    g_assert_cmphex(ldl_le_p(st + 4), ==, handle);
+    g_assert_cmphex(lduw_le_p(st + 8), ==, comp);
+}
+
+/*
+ * The firmware in initiator mode, its loop auto-login to the simulated
+ * target (partner-role=target: a target with no logical units,
+ * fc-sim-tgt.c), then what qla2xxx's SCSI path sends through it: INQUIRY
+ * with its data and an underrun, TEST UNIT READY's CHECK CONDITION with
+ * the sense in data[] (each word swapped, as host_to_fcp_swap undoes), a
+ * LUN RESET, an abort of an open exchange (ABTS, BA_ACC: the command ABORTED,
+ * then the abort), and the bad IOCBs: descriptor counts and lengths, both
+ * directions, a buffer past RAM, an unknown handle, a logged-out port.
+ */
+static void test_initiator_io(void *obj, void *data, QGuestAllocator *alloc)
+{
+    static const uint8_t inquiry[16] = { 0x12, 0, 0, 0, 36 };
+    static const uint8_t inquiry96[16] = { 0x12, 0, 0, 0, 96 };
+    static const uint8_t tur[16] = { 0 };
+    QlaTest t;
+    uint8_t ids[8 * 16], e[2 * IOCB_SIZE], rsp[4 * IOCB_SIZE], buf[96];
+    uint8_t pid[3];
+    uint64_t dma, data_buf;
+    uint16_t nph;
+
+    qla_attach(&t, obj, alloc);
+    dma = guest_alloc(t.alloc, 0x1000);
+    data_buf = guest_alloc(t.alloc, 0x1000);
+    fw_up_initiator(&t);
+    g_assert_cmpuint(wait_id_list(&t, dma, ids, sizeof(ids)), ==, 1);
+    memcpy(pid, ids, 3);
+    nph = lduw_le_p(ids + 4);
+
+    /* INQUIRY, 36 bytes: complete, the target's data in the buffer */
+    qtest_memset(t.qts, data_buf, 0xee, 96);
+    cmd7(e, 0x101, nph, pid, inquiry, TMF_READ_DATA, 36, 1, data_buf, 36);
+    iocb_exchange(&t, e, 1, rsp, 1);
+    check_status(rsp, 0x101, CS_COMPLETE);
+    g_assert_cmphex(lduw_le_p(rsp + 22), ==, 0);        /* scsi_status */
+    g_assert_cmphex(lduw_le_p(rsp + 10), >=, 0x8000);   /* our OX_ID */
+    qtest_memread(t.qts, data_buf, buf, 96);
+    g_assert_cmphex(buf[0], ==, 0x7f);          /* PQ 3: no LUN 0 */
+    g_assert(!memcmp(buf + 8, "QLAEMU  ", 8));
+    g_assert_cmphex(buf[36], ==, 0xee);         /* nothing past it */
+
+    /* INQUIRY, 96 expected, 36 sent: DATA UNDERRUN, both residuals 60 */
+    cmd7(e, 0x102, nph, pid, inquiry96, TMF_READ_DATA, 96, 1, data_buf, 96);
+    iocb_exchange(&t, e, 1, rsp, 1);
+    check_status(rsp, 0x102, CS_DATA_UNDERRUN);
+    g_assert_cmpuint(ldl_le_p(rsp + 12), ==, 60);       /* residual_len */
+    g_assert_cmphex(lduw_le_p(rsp + 22), ==, SS_RESID_UNDER);
+    g_assert_cmpuint(ldl_le_p(rsp + 24), ==, 60);       /* FCP_RESID */
+
+    /* TEST UNIT READY: CHECK CONDITION, 18 bytes of sense in data[] */
+    cmd7(e, 0x103, nph, pid, tur, 0, 0, 0, 0, 0);
+    iocb_exchange(&t, e, 1, rsp, 1);
+    check_status(rsp, 0x103, CS_COMPLETE);
+    g_assert_cmphex(lduw_le_p(rsp + 22), ==, SS_SENSE_VALID | 0x02);
+    g_assert_cmpuint(ldl_le_p(rsp + 28), ==, 18);       /* sense_len */
+    g_assert_cmphex(rsp[36 + 3], ==, 0x70);     /* byte 0, word-swapped */
+    g_assert_cmphex(rsp[36 + 1], ==, 0x05);     /* byte 2: ILLEGAL REQUEST */
+    g_assert_cmphex(rsp[36 + 12 + 3], ==, 0x25);    /* byte 12: ASC */
+
+    /* LUN RESET (qla_iocb.c qla24xx_tm_iocb): response info, code 0 */
+    iocb_head(e, ET_TSK_MGMT, 1, 0x104);
+    stw_le_p(e + 8, nph);
+    stl_le_p(e + 24, TCF_LUN_RESET);
+    memcpy(e + 48, pid, 3);
+    iocb_exchange(&t, e, 1, rsp, 1);
+    check_status(rsp, 0x104, CS_COMPLETE);
+    g_assert_cmphex(lduw_le_p(rsp + 22), ==, SS_RSP_INFO_VALID);
+    g_assert_cmpuint(ldl_le_p(rsp + 32), ==, 4);        /* rsp_data_len */
+    g_assert_cmphex(rsp[36], ==, 0);            /* response code (byte 3) */
+
+    /* an INQUIRY and its abort together: ABORTED, then the abort (0) */
+    cmd7(e, 0x105, nph, pid, inquiry, TMF_READ_DATA, 36, 1, data_buf, 36);
+    iocb_head(e + IOCB_SIZE, ET_ABORT, 1, 0x106);
+    stw_le_p(e + IOCB_SIZE + 8, nph);
+    stl_le_p(e + IOCB_SIZE + 12, 0x105);        /* handle_to_abort */
+    memcpy(e + IOCB_SIZE + 48, pid, 3);
+    req_post(&t, e, 1);
+    req_post(&t, e + IOCB_SIZE, 1);
+    events_run(&t, 50 * 1000);
+    g_assert_cmpint(rsp_pending(&t), ==, 2);
+    rsp_take(&t, rsp);
+    rsp_take(&t, rsp + IOCB_SIZE);
+    check_status(rsp, 0x105, CS_ABORTED);
+    g_assert_cmphex(rsp[IOCB_SIZE], ==, ET_ABORT);
+    g_assert_cmphex(ldl_le_p(rsp + IOCB_SIZE + 4), ==, 0x106);
+    g_assert_cmphex(lduw_le_p(rsp + IOCB_SIZE + 8), ==, CS_COMPLETE);
+
+    /* an abort naming no open exchange: CS_IOCB_ERROR (0x31) */
+    iocb_exchange(&t, e + IOCB_SIZE, 1, rsp, 1);
+    g_assert_cmphex(rsp[0], ==, ET_ABORT);
+    g_assert_cmphex(lduw_le_p(rsp + 8), ==, CS_LOGIO_ERROR);
+
+    /* two DSDs in one entry, a DSD shorter than byte_count, both
+     * directions, data without a direction: RF_INV_E_PARAM */
+    cmd7(e, 0x107, nph, pid, inquiry, TMF_READ_DATA, 36, 2, data_buf, 36);
+    iocb_round_trip(&t, e, 1, rsp);
+    check_error_entry(rsp, e, RF_INV_E_PARAM);
+    cmd7(e, 0x108, nph, pid, inquiry, TMF_READ_DATA, 36, 1, data_buf, 35);
+    iocb_round_trip(&t, e, 1, rsp);
+    check_error_entry(rsp, e, RF_INV_E_PARAM);
+    cmd7(e, 0x109, nph, pid, inquiry, TMF_READ_DATA | TMF_WRITE_DATA, 36, 1,
+         data_buf, 36);
+    iocb_round_trip(&t, e, 1, rsp);
+    check_error_entry(rsp, e, RF_INV_E_PARAM);
+    cmd7(e, 0x10a, nph, pid, inquiry, 0, 36, 1, data_buf, 36);
+    iocb_round_trip(&t, e, 1, rsp);
+    check_error_entry(rsp, e, RF_INV_E_PARAM);
+    /* a continuation of another type after the head */
+    cmd7(e, 0x10b, nph, pid, inquiry, TMF_READ_DATA, 36, 2, data_buf, 18);
+    iocb_head(e + IOCB_SIZE, ET_MARKER, 1, 0);
+    e[1] = 2;
+    iocb_round_trip(&t, e, 2, rsp);
+    check_error_entry(rsp, e, RF_INV_E_PARAM);
+
+    /* read data for a buffer past the end of RAM: DMA error (0x02) */
+    cmd7(e, 0x10c, nph, pid, inquiry, TMF_READ_DATA, 36, 1,
+         0xfffffffff000ULL, 36);
+    iocb_exchange(&t, e, 1, rsp, 1);
+    check_status(rsp, 0x10c, CS_DMA);
+
+    /* a handle no port has: PORT LOGGED OUT, nothing sent */
+    cmd7(e, 0x10d, 0x7e, pid, inquiry, TMF_READ_DATA, 36, 1, data_buf, 36);
+    iocb_exchange(&t, e, 1, rsp, 1);
+    check_status(rsp, 0x10d, CS_PORT_LOGGED_OUT);
+    g_assert_cmpuint(ldl_le_p(rsp + 12), ==, 36);
+
+    /* the firmware still works after all that */
+    cmd7(e, 0x10e, nph, pid, inquiry, TMF_READ_DATA, 36, 1, data_buf, 36);
+    iocb_exchange(&t, e, 1, rsp, 1);
+    check_status(rsp, 0x10e, CS_COMPLETE);
+    qla_detach(&t);
+}
+
 static void *unimp_log_before(GString *cmd_line, void *arg)
 {
     char *path = NULL;
@@ -2561,7 +2764,12 @@ static void qla2532_register_tests(void)
         .arg = (void *)SCENARIO_WRITE_READ,
     };
 
+    QOSGraphTestOptions sim_target = {
+        .edge.extra_device_opts = QLA_FAST ",partner-role=target",
+    };
+
     qos_add_test("soft-reset", "qla2532", test_soft_reset, NULL);
+    qos_add_test("initiator-io", "qla2532", test_initiator_io, &sim_target);
     qos_add_test("mbox-reg-test", "qla2532", test_mbox_reg_test, NULL);
     qos_add_test("invalid-command", "qla2532", test_invalid_command, &unimp);
     qos_add_test("malformed-mbox", "qla2532", test_malformed_mbox, NULL);
