@@ -14,15 +14,18 @@ the guest
     profiles), kernel_src (headers and source of the guest kernel),
     patches (patch series), modbuild (driver builds), driver (loading and
     configuring the driver in the guest), image (the initramfs, with
-    harness/guest/*), control (data/control channels and QMP of a
-    running guest), vm (boot, run a script, power off)
+    harness/guest/*), tools (the initiator's sg3_utils, fio and
+    iscsi-test-cu as an initramfs archive), control (data/control channels
+    and QMP of a running guest), vm (boot, run a script, power off)
 runs
     kmsg and evidence (what a run shows), capture (the link's pcap, read
     with tshark), verdict (PASS / FAIL / INCONCLUSIVE), results (the runs'
     typed results, dataclasses), pictures (SVG ladder and heat map), probe,
     scenario, race, snapshot (the saved ready point), pointrace (the race
-    from it), replay, sweep, matrix (the runs), report (text and JUnit
-    output), fuzz and sanitize (the device under libFuzzer and ASan/UBSan)
+    from it), replay, sweep, matrix, pair (a real initiator against the
+    target) (the runs), report (text and JUnit output), bench (timing
+    figures), fuzz and sanitize (the device under libFuzzer and
+    ASan/UBSan)
 the command line
     commands (one function per command), cli (the parser, ``main``)
 """

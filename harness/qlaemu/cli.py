@@ -10,6 +10,9 @@ Commands:
     bisect-step          build a driver tree and run the race (git bisect run)
     scenario FILE        run a scenario of the simulated initiator against
                          the target-mode driver; summary, checks, JSON
+    pair                 a real initiator (qla2xxx on the card's other
+                         port) against the target: sg3_utils, fio verify,
+                         iscsi-test-cu; PASS / FAIL / INCONCLUSIVE
     shell                interactive busybox guest with the device attached
     bench                print timing figures (no assertions)
     fuzz                 a libFuzzer campaign against the device (exit 1 on
@@ -26,6 +29,7 @@ import sys
 
 from . import commands, host, image, kernels, vm
 from . import matrix as matrix_mod
+from . import pair as pair_mod
 from . import probe as probe_mod
 from . import fuzz as fuzz_mod
 from . import race as race_mod
@@ -37,13 +41,15 @@ def _wwn(text: str) -> int:
     return int(t, 16) if ":" in text else int(t, 0)
 
 
-def _add_machine_args(p: argparse.ArgumentParser) -> None:
+def _add_machine_args(p: argparse.ArgumentParser,
+                      topology: bool = True) -> None:
     """--kernel, --memory, --topology: the guest every command boots."""
-    p.add_argument("--topology", choices=("loop", "p2p"),
-                   default=None,
-                   help="the link: loop (FC-AL, as in the field report) or "
-                   "p2p; default: both ports loop preferred, so the driver "
-                   "chooses")
+    if topology:
+        p.add_argument("--topology", choices=("loop", "p2p"),
+                       default=None,
+                       help="the link: loop (FC-AL, as in the field report) "
+                       "or p2p; default: both ports loop preferred, so the "
+                       "driver chooses")
     p.add_argument("--kernel", metavar="SPEC", default=None,
                    help="guest kernel: %s (default %s), or a path to a "
                    "linux-image-*.deb" % (", ".join(kernels.DEBIAN_KERNELS),
@@ -290,6 +296,35 @@ def _add_replay_parser(sub) -> None:
     rp.set_defaults(func=commands.cmd_replay)
 
 
+def _add_pair_parser(sub) -> None:
+    pa = sub.add_parser("pair", help="the target and a real qla2xxx "
+                        "initiator on one link: sg3_utils, fio verify, "
+                        "iscsi-test-cu (exit 0/1/125)")
+    pa.add_argument("--link", choices=pair_mod.LINKS, default="cable",
+                    help="cable: one guest, the dual-port card's two ports "
+                    "cabled to each other (port 0 target, port 1 "
+                    "initiator)")
+    pa.add_argument("--fio-mib", type=int, default=pair_mod.FIO_MIB,
+                    help="size of the fio verify job, MiB (default %d)"
+                    % pair_mod.FIO_MIB)
+    pa.add_argument("--suites", default=list(pair_mod.SUITES),
+                    type=lambda t: [x.strip() for x in t.split(",")
+                                    if x.strip()],
+                    help="iscsi-test-cu families/suites, comma separated "
+                    "(default %s); '' for none" % ",".join(pair_mod.SUITES))
+    pa.add_argument("--lip", action="store_true",
+                    help="then a LIP from the initiator during a read, and "
+                    "the disk read again (reported, not judged)")
+    pa.add_argument("--timeout", type=float, default=1800,
+                    help="bound on the guest run, seconds")
+    pa.add_argument("--json", metavar="FILE", help="write the result here")
+    pa.add_argument("--junit", metavar="FILE", help="JUnit XML: the checks "
+                    "and every iscsi-test-cu test")
+    _add_pcap(pa, "every data frame too: large")
+    _add_machine_args(pa, topology=False)
+    pa.set_defaults(func=commands.cmd_pair)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     p = argparse.ArgumentParser(prog="qlaemu", description=__doc__,
@@ -316,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_race_args(r)
     r.set_defaults(func=commands.cmd_race)
     _add_sweep_parser(sub)
+    _add_pair_parser(sub)
     bs = sub.add_parser("bisect-step", help="for git bisect run: build the "
                         "driver tree, run the race, exit 0/1/125")
     _add_race_args(bs)

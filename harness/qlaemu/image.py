@@ -466,8 +466,11 @@ def _sh(cmd, **kw) -> subprocess.CompletedProcess:
 
 
 def run_initrd(run_dir: Path, stem: str, script: str,
-               extra_files: dict | None, profile=None) -> Path:
-    """Base archive + a per-run newc archive with /scenario.sh and extras.
+               extra_files: dict | None, profile=None,
+               archives=()) -> Path:
+    """Base archive, ``archives`` (more initramfs archives, e.g.
+    qlaemu.tools'), then a per-run newc archive with /scenario.sh and
+    extras.
 
     Returns:
         run_dir/<stem>.initrd (the concatenation); <stem>.overlay.cpio is
@@ -488,8 +491,9 @@ def run_initrd(run_dir: Path, stem: str, script: str,
     _cpio(stage, overlay, gzip=False)
     initrd = run_dir / (stem + ".initrd")
     with open(initrd, "wb") as out:
-        b = base.read_bytes()
-        out.write(b + b"\0" * (-len(b) % 4))
+        for a in (base, *archives):
+            b = Path(a).read_bytes()
+            out.write(b + b"\0" * (-len(b) % 4))
         out.write(overlay.read_bytes())
     shutil.rmtree(stage)
     return initrd

@@ -27,6 +27,54 @@ def format_timeline(tl: list, limit: int) -> list:
     return lines
 
 
+def pair_summary(r) -> str:
+    """Human-readable verdict and figures of :func:`qlaemu.pair.run_pair`
+    (a results.PairResult)."""
+    inq, cap = r.sg.get("inq", {}), r.sg.get("readcap", {})
+    lines = ["pair (%s): %s" % (r.link, r.verdict)]
+    lines += ["  - " + x for x in r.reasons]
+    lines.append("  LUN: %s (%s) after %s" % (
+        r.disk or "none", r.sg_device or "-", r.lun_wait or "?"))
+    if r.disk:
+        lines.append("  sg_inq: %s %s %s; sg_readcap: %s blocks of %s "
+                     "bytes; target port %s" % (
+                         inq.get("vendor"), inq.get("product"),
+                         inq.get("revision"), cap.get("blocks"),
+                         cap.get("block_bytes"), ", ".join(
+                             r.sg.get("vpd_di", {}).get(
+                                 "target_port_names", [])) or "-"))
+    f = r.fio or {}
+    if f.get("parsed"):
+        lines.append("  fio verify %s MiB: error %s; write %.1f MB/s %s "
+                     "IOPS, read %.1f MB/s %s IOPS (guest clock)" % (
+                         f.get("size_mib"), f.get("error"),
+                         (f["write"]["bw_bytes"] or 0) / 1e6,
+                         f["write"]["iops"],
+                         (f["read"]["bw_bytes"] or 0) / 1e6,
+                         f["read"]["iops"]))
+    c = r.suite_counts or {}
+    lines.append("  iscsi-test-cu %s: %s passed, %s failed (%s of them "
+                 "not applicable), %s skipped" % (
+                     ",".join(r.suites) or "-", c.get("passed", 0),
+                     c.get("failed", 0), c.get("not_applicable", 0),
+                     c.get("skipped", 0)))
+    for t in r.tests:
+        if t.get("not_applicable"):
+            lines.append("    not applicable %s.%s: %s" % (
+                t["suite"], t["test"], t["not_applicable"]))
+        elif t["result"] != "passed":
+            lines.append("    %s %s.%s: %s" % (t["result"], t["suite"],
+                                               t["test"],
+                                               "; ".join(t["reasons"])))
+    if r.lip is not None:
+        lines.append("  LIP: " + " | ".join(r.lip.splitlines()))
+    lines.append("  qla2xxx failures: initiator %d, target %d" % (
+        len(r.initiator_errors), len(r.target_errors)))
+    lines.append("  time: %.1f s wall (guest run %.1f s); artifacts: %s"
+                 % (r.wall_s, r.guest_s, r.artifacts))
+    return "\n".join(lines)
+
+
 def race_summary(r: RaceResult, timeline_lines: int = 60) -> str:
     """Human-readable verdict and evidence of :func:`run_race`."""
     d = r.driver or {}

@@ -98,6 +98,57 @@ class ProbeResult(_Json):
 
 
 @dataclass
+class PairResult(_Json):
+    """The result of :func:`qlaemu.pair.run_pair`.
+
+    ``disk``/``sg_device``: the initiator's sdX and sgN ('' if no LUN
+    appeared); ``lun_wait``: the guest's "seconds host disk sg
+    settle-seconds" (waits for the LUN, then for it to answer).
+    ``sg``: per sg3_utils command its parsed output (pair.parse_*), each
+    with ``rc``.  ``fio``: error, read/write {bytes, bw_bytes, iops,
+    runtime_ms} (guest clock), size_mib.  ``tests``: every iscsi-test-cu
+    test {suite, test, result passed/failed/skipped, reasons, and for a
+    failure pair.NOT_APPLICABLE explains, not_applicable: why};
+    ``suite_counts`` their totals (not_applicable among the failed).
+    ``lip``: the guest's report of the LIP
+    step (None if not asked).  ``initiator_errors``/``target_errors``:
+    qla2xxx lines at level <= 3 of port 1 / port 0.  ``wall_s``: host
+    seconds from the call to the result; ``guest_s``: QEMU's run.
+    """
+    link: str
+    exit: str
+    verdict: str
+    exit_code: int = 2
+    reasons: list = field(default_factory=list)
+    target_wwpn: int = 0
+    initiator_wwpn: int = 0
+    artifacts: str = ""
+    console_log: str = ""
+    wall_s: float = 0.0
+    guest_s: float = 0.0
+    marks: list = field(default_factory=list)
+    lun_wait: str = ""
+    disk: str = ""
+    sg_device: str = ""
+    disk_sysfs: dict = field(default_factory=dict)
+    size_sectors: int | None = None
+    sg: dict = field(default_factory=dict)
+    fio: dict = field(default_factory=dict)
+    suites: list = field(default_factory=list)
+    tests: list = field(default_factory=list)
+    suite_counts: dict = field(default_factory=dict)
+    lip: str | None = None
+    initiator_errors: list = field(default_factory=list)
+    target_errors: list = field(default_factory=list)
+    pcap: str | None = None
+
+    @property
+    def failed_tests(self) -> list:
+        """The iscsi-test-cu tests that failed."""
+        return [t for t in self.tests if t["result"] == "failed"]
+
+
+@dataclass
 class ScenarioResult(_Json):
     """The result of :func:`qlaemu.scenario.run_scenario`.
 

@@ -397,7 +397,7 @@ def run(script: str, device_args=(), timeout_s: float = 120,
         interactive: bool = False, log_path: Path | None = None,
         qmp_path: Path | None = None, controller=None,
         controller_grace_s: float = 15.0, profile=None,
-        memory_mib: int | None = None) -> GuestResult:
+        memory_mib: int | None = None, archives=()) -> GuestResult:
     """Boot the guest, run ``script`` as /scenario.sh, power off.
 
     Args:
@@ -435,6 +435,8 @@ def run(script: str, device_args=(), timeout_s: float = 120,
         profile: driver-under-test profile whose modules and scripts the
             image holds (see qlaemu.profiles); None: the stock default.
         memory_mib: guest RAM, MiB (default :func:`memory`).
+        archives: more initramfs archives (paths) after the base image,
+            e.g. :func:`qlaemu.tools.ensure_archive`'s.
 
     Returns:
         GuestResult.
@@ -447,7 +449,8 @@ def run(script: str, device_args=(), timeout_s: float = 120,
     if controller is not None and interactive:
         raise ValueError("a controller cannot drive an interactive guest")
     f = _run_files(log_path, controller, qmp_path)
-    initrd = image.run_initrd(f.run_dir, f.stem, script, extra_files, profile)
+    initrd = image.run_initrd(f.run_dir, f.stem, script, extra_files,
+                              profile, archives)
     argv = _qemu_argv(f, initrd, accel, memory_mib or memory(), append,
                       interactive, device_args)
     (f.run_dir / (f.stem + ".qemu-argv")).write_text(

@@ -1,0 +1,89 @@
+# pair: a real initiator against the target (qlaemu.pair).  One guest, the
+# card's two ports cabled to each other: port 0 is the target (what
+# target-setup.sh sets up), port 1 the stock qla2xxx initiator; the LUN it
+# finds is checked with sg3_utils, fio and libiscsi's test suite.
+# In: WWN, RD_PAGES and target-setup.sh's functions; SESS (the target's
+# LIO dynamic_sessions file); PORT_WAIT_S (seconds
+# for the LUN to appear), FIO_MIB (the fio verify job's size), SUITES (the
+# iscsi-test-cu families/suites to run, space separated; '' none), LIP (1:
+# the initiator issues a LIP during a read and the data is read again).
+. /lib/qlaemu/target-setup.sh
+qlaemu_section_file setup /tmp/setup.log
+modprobe sd_mod
+modprobe sg
+H1=
+for h in /sys/class/fc_host/host*; do
+    [ "$(cat $h/port_name)" = "$(cat /sys/class/fc_host/$(qlaemu_port0_host)/port_name)" ] && continue
+    H1=${h##*/}
+done
+# the initiator's disk: the first sd whose host is port 1's
+DISK=; SG=; i=0
+while [ $i -le $PORT_WAIT_S ]; do
+    for d in /sys/block/sd*; do
+        [ -e "$d/device" ] || continue
+        case "$(readlink -f $d/device)" in
+        */$H1/*) DISK=${d##*/}
+                 SG=$(ls $d/device/scsi_generic 2>/dev/null | head -1) ;;
+        esac
+    done
+    # settled: the disk, and the initiator's session in the target's LIO
+    [ -n "$DISK" ] && [ -n "$SG" ] && \
+        [ -n "$(tr -d '\000\n' < "$SESS" 2>/dev/null)" ] && break
+    i=$((i + 1)); sleep 1
+done
+# the target side's log-ins settle after the LUN appeared (enabling the
+# TPG resets port 0, the drivers log in again, and a link reset may follow
+# -- docs/pair.md): the LUN must answer TEST UNIT READY, and still after
+# 5 s, before the tools run
+k=0; ok=0
+while [ -n "$SG" ] && [ $k -lt $PORT_WAIT_S ]; do
+    if sg_turs /dev/$SG >/dev/null 2>&1; then
+        ok=$((ok + 1))
+        [ $ok -ge 2 ] && break
+        sleep 5
+    else
+        ok=0; sleep 1
+    fi
+    k=$((k + 1))
+done
+qlaemu_section lun_wait echo "$i $H1 $DISK $SG $k"
+qlaemu_mark lun
+if [ -n "$DISK" ]; then
+    qlaemu_kv disk /sys/block/$DISK/device vendor model rev
+    qlaemu_section size cat /sys/block/$DISK/size
+    qlaemu_section rport sh -c "cat /sys/class/fc_remote_ports/rport-${H1#host}:*/port_name"
+    qlaemu_section sg_inq sh -c "sg_inq /dev/$SG; echo rc=\$?"
+    qlaemu_section sg_vpd_di sh -c "sg_vpd -p di /dev/$SG; echo rc=\$?"
+    qlaemu_section sg_readcap sh -c "sg_readcap -l /dev/$SG; echo rc=\$?"
+    qlaemu_section sg_luns sh -c "sg_luns /dev/$SG; echo rc=\$?"
+    qlaemu_section sg_turs sh -c "sg_turs -v /dev/$SG; echo rc=\$?"
+    # fio verify: random writes with crc32c, then the reads that check them
+    qlaemu_section fio fio --name=verify --filename=/dev/$DISK \
+        --direct=1 --ioengine=psync --rw=randwrite --bs=64k \
+        --size=${FIO_MIB}m --verify=crc32c --do_verify=1 \
+        --verify_fatal=1 --output-format=json
+    qlaemu_mark fio
+    for s in $SUITES; do
+        qlaemu_section "suite_$s" sh -c "iscsi-test-cu -d --test=$s /dev/$SG 2>&1; echo rc=\$?"
+    done
+    qlaemu_mark suites
+    if [ "$LIP" = 1 ]; then
+        # the initiator's LIP during a read (the field's trigger), then the
+        # whole disk read again and compared with what fio left on it
+        dd if=/dev/$DISK of=/tmp/before bs=1M count=$FIO_MIB iflag=direct 2>/dev/null
+        dd if=/dev/$DISK of=/dev/null bs=64k iflag=direct 2>/tmp/lipdd &
+        sleep 0.2
+        echo 1 > /sys/class/fc_host/$H1/issue_lip
+        wait
+        j=0
+        while [ $j -lt $PORT_WAIT_S ]; do
+            [ "$(cat /sys/class/fc_host/$H1/port_state)" = Online ] && \
+                [ -e /sys/block/$DISK ] && break
+            j=$((j + 1)); sleep 1
+        done
+        dd if=/dev/$DISK of=/tmp/after bs=1M count=$FIO_MIB iflag=direct 2>/dev/null
+        qlaemu_section lip sh -c "echo wait=$j state=\$(cat /sys/class/fc_host/$H1/port_state) disk=\$([ -e /sys/block/$DISK ] && echo yes || echo no); cat /tmp/lipdd; cmp /tmp/before /tmp/after && echo same"
+        rm -f /tmp/before /tmp/after
+    fi
+fi
+qlaemu_section dmesg_raw dmesg -r

@@ -1,0 +1,361 @@
+"""Pair: the target and a real initiator -- the unmodified qla2xxx
+initiator on an emulated ISP2532 -- on one emulated FC link, judged by the
+tools storage people use (issue #13).
+
+Link ``cable`` (the only one so far): one guest with the dual-port card,
+its two ports cabled to each other (an ``fc-link`` object, ``link=`` and
+``port1-link=``, docs/link.md §9).  Port 0 is the target -- stock
+qla2xxx with ``qlini_mode=exclusive`` and LIO's ramdisk, as ``probe
+--mode mixed`` -- and port 1 the stock qla2xxx initiator, whose Command
+Type 7 IOCBs the model turns into FCP exchanges (hw/qla2532/isp-ini.c).
+In the guest (harness/guest/pair.sh) the LUN appears as /dev/sdX; then
+``sg_inq``, ``sg_vpd -p di``, ``sg_readcap -l``, ``sg_luns``, ``sg_turs``,
+a ``fio`` verify job (crc32c, random writes then the reads that check
+them) and libiscsi's ``iscsi-test-cu`` suites over SG_IO on /dev/sgN, from
+Debian's packages (qlaemu.tools).  Optionally the initiator then issues a
+LIP during a read and reads the disk again (reported, not judged: see
+docs/pair.md).
+
+A run is PASS when the LUN appeared with LIO's identity, every sg3_utils
+command answered correctly (capacity = the ramdisk's, VPD 0x83 naming the
+target port's WWPN), fio verified with 0 errors, no iscsi-test-cu test
+failed, and the initiator's port logged no qla2xxx failure; FAIL when one
+of these did not hold; INCONCLUSIVE when the guest did not get that far.
+"""
+import re
+import time
+import xml.etree.ElementTree as ET
+
+from . import driver, image, kmsg, paths, probe, tools, verdict, vm
+from .results import PairResult
+
+LINKS = ("cable",)
+#: fio verify job size, MiB (the issue asks for at least 64).
+FIO_MIB = 64
+#: The LUN: a LIO ramdisk of this many 4 KiB pages (96 MiB).
+RD_PAGES = 24576
+#: iscsi-test-cu families / suites run by default: every SCSI suite (the
+#: ones that do not apply to the LUN skip themselves and say why).
+SUITES = ("SCSI",)
+#: Seconds the guest waits for the LUN and the target's session.
+PORT_WAIT_S = 30
+#: The link capture of a run (only with capture=True: a fio job's data
+#: frames make it large).
+CAPTURE_NAME = probe.CAPTURE_NAME
+
+#: iscsi-test-cu tests that test what the pair's target does not do, by
+#: its source (Linux 6.1 drivers/target, the guest's kernel) or by the
+#: initiator driver's documented handling -- "Suite.Test" -> why.  Such a
+#: test that fails is listed as not applicable, with the reason, and does
+#: not fail the run; one that passes is just passed.
+NOT_APPLICABLE = {
+    **{"%s.%s" % (v, t): "LIO executes VERIFY as a no-op: no byte-by-byte "
+       "compare and no VRPROTECT check (target_core_sbc.c sbc_parse_cdb: "
+       "VERIFY -> sbc_emulate_noop)"
+       for v in ("Verify10", "Verify16")
+       for t in ("Mismatch", "VerifyProtect")},
+    **{"%s.%s" % (v, t): "LIO's VERIFY transfers no data (size 0), so a "
+       "VERIFY sent with a data-out buffer ends with FCP_RESID_OVER, which "
+       "qla2xxx turns into DID_ERROR (qla_isr.c qla2x00_status_entry: "
+       "SS_RESIDUAL_OVER -> CS_DATA_OVERRUN); iSCSI reports it as a "
+       "residual" for v in ("Verify10", "Verify16")
+       for t in ("Dpo", "MismatchNoCmp")},
+    **{"%s.%s" % (w, t): "LIO's rd_mcp ramdisk has no WRITE SAME "
+       "(max_write_same_len 0: target_core_sbc.c sbc_setup_write_same "
+       "answers INVALID FIELD IN CDB)"
+       for w in ("WriteSame10", "WriteSame16")
+       for t in ("Simple", "BeyondEol", "Check")},
+    "ReceiveCopyResults.CopyStatus": "LIO answers RECEIVE COPY RESULTS for "
+    "OPERATING PARAMETERS only (target_core_xcopy.c "
+    "target_rcr_operating_parameters; other service actions: INVALID FIELD "
+    "IN CDB)",
+}
+
+_SUITE_RE = re.compile(r"^Suite: (\S+)")
+_TEST_RE = re.compile(r"^\s*Test: (\S+) \.\.\.(.*)$")
+_NOTE_RE = re.compile(r"\[(SKIPPED|FAILED)\] (.*)")
+
+
+def pair_script(wwn: str, fio_mib: int, suites, lip: bool) -> str:
+    """The guest's /scenario.sh (harness/guest/pair.sh) with the target
+    port ``wwn`` ('21:00:...') set up as in probe's mixed mode."""
+    return image.script("pair", {
+        "WWN": wwn, "RD_PAGES": RD_PAGES, "SESS": probe.lio_sessions_path(wwn),
+        "PORT_WAIT_S": PORT_WAIT_S, "FIO_MIB": int(fio_mib),
+        "SUITES": " ".join(suites), "LIP": 1 if lip else 0},
+        driver.setup_functions(probe.MIXED_LOAD, driver.LIO_CONFIGURE))
+
+
+def device_args(wwpn: int, wwnn: int, capture=None) -> list:
+    """QEMU arguments of the cabled card: an fc-link object, both ports on
+    it, and an fc-capture on it if ``capture`` names a file."""
+    args = ["-object", "fc-link,id=fc0"]
+    if capture:
+        args += ["-object", "fc-capture,id=cap0,link=fc0,file="
+                 + probe.qemu_opt_escape(capture)]
+    return args + ["-device", "qla2532,bus=rp0,wwpn=0x%016x,wwnn=0x%016x,"
+                   "link=fc0,port1-link=fc0" % (wwpn, wwnn)]
+
+
+def _rc(text: str):
+    m = re.search(r"^rc=(\d+)\s*$", text or "", re.M)
+    return int(m.group(1)) if m else None
+
+
+def parse_sg_inq(text: str) -> dict:
+    """``sg_inq`` output -> {vendor, product, revision, rc}."""
+    out = {"rc": _rc(text)}
+    for key, label in (("vendor", "Vendor identification"),
+                       ("product", "Product identification"),
+                       ("revision", "Product revision level")):
+        m = re.search(r"^\s*%s:\s*(.*?)\s*$" % label, text or "", re.M)
+        out[key] = m.group(1) if m else None
+    return out
+
+
+def parse_readcap(text: str) -> dict:
+    """``sg_readcap -l`` output -> {blocks, block_bytes, rc}."""
+    out = {"rc": _rc(text), "blocks": None, "block_bytes": None}
+    m = re.search(r"Number of logical blocks=(\d+)", text or "")
+    if m:
+        out["blocks"] = int(m.group(1))
+    m = re.search(r"Logical block length=(\d+)", text or "")
+    if m:
+        out["block_bytes"] = int(m.group(1))
+    return out
+
+
+def parse_vpd_di(text: str) -> dict:
+    """``sg_vpd -p di`` output -> {target_port_names (the 'naa.' SCSI name
+    strings of target port designators), naa (LU designators), rc}."""
+    t = text or ""
+    return {"rc": _rc(t),
+            "target_port_names": sorted(set(re.findall(
+                r"SCSI name string:\s*\n\s*(naa\.[0-9A-Fa-f]+)", t))),
+            "naa": sorted(set(re.findall(r"^\s*0x([0-9a-f]{16,32})\s*$", t,
+                                         re.M)))}
+
+
+def parse_fio(text: str) -> dict:
+    """fio's JSON output -> {error, read/write: {bytes, bw_bytes, iops,
+    runtime_ms}} (None where fio printed no JSON)."""
+    import json
+    i = (text or "").find("{")
+    try:
+        d = json.loads(text[i:]) if i >= 0 else None
+    except ValueError:
+        d = None
+    if not d or not d.get("jobs"):
+        return {"error": None, "parsed": False}
+    job = d["jobs"][0]
+    out = {"error": job.get("error"), "parsed": True}
+    for rw in ("read", "write"):
+        x = job.get(rw, {})
+        out[rw] = {"bytes": x.get("io_bytes"), "bw_bytes": x.get("bw_bytes"),
+                   "iops": round(x.get("iops") or 0, 1),
+                   "runtime_ms": x.get("runtime")}
+    return out
+
+
+def parse_suite(text: str) -> dict:
+    """``iscsi-test-cu`` (verbose) output -> {tests: [{suite, test,
+    result 'passed'|'failed'|'skipped', reasons}], passed, failed,
+    skipped, rc}.  A test CUnit counts as passed that printed [SKIPPED]
+    is listed as skipped with its reasons."""
+    tests, suite, cur = [], None, None
+
+    def close(result):
+        cur["result"] = ("failed" if result == "FAILED" else
+                         "skipped" if any(r.startswith("SKIPPED")
+                                          for r in cur["reasons"])
+                         else "passed")
+        tests.append(cur)
+
+    for line in (text or "").splitlines():
+        m = _SUITE_RE.match(line)
+        if m:
+            suite = m.group(1)
+            continue
+        m = _TEST_RE.match(line)
+        if m:
+            cur = {"suite": suite, "test": m.group(1), "reasons": []}
+            line = m.group(2)
+        if cur is None:
+            continue
+        for kind, why in _NOTE_RE.findall(line):
+            note = "%s %s" % (kind, why.strip())
+            if note not in cur["reasons"]:
+                cur["reasons"].append(note)
+        end = re.search(r"(passed|FAILED)\s*$", line)
+        if end:
+            close(end.group(1))
+            cur = None
+    counts = {k: sum(1 for t in tests if t["result"] == k)
+              for k in ("passed", "failed", "skipped")}
+    return dict(tests=tests, rc=_rc(text), **counts)
+
+
+def judge(r: PairResult) -> tuple:
+    """(verdict, reasons) of a pair run (the module's doc)."""
+    if not r.disk:
+        return verdict.INCONCLUSIVE, [
+            "no LUN appeared on the initiator (exit %s): %s" % (
+                r.exit, r.lun_wait or "the guest did not report")]
+    why = []
+    inq = r.sg.get("inq", {})
+    if (inq.get("vendor"), inq.get("rc")) != ("LIO-ORG", 0):
+        why.append("sg_inq: vendor %r rc %s" % (inq.get("vendor"),
+                                                inq.get("rc")))
+    cap = r.sg.get("readcap", {})
+    want = RD_PAGES * 4096 // 512
+    if (cap.get("blocks"), cap.get("block_bytes")) != (want, 512):
+        why.append("sg_readcap: %s blocks of %s bytes, not %d of 512"
+                   % (cap.get("blocks"), cap.get("block_bytes"), want))
+    name = "naa." + probe.format_wwn(r.target_wwpn).replace(":", "")
+    if name not in r.sg.get("vpd_di", {}).get("target_port_names", []):
+        why.append("sg_vpd -p di: no target port designator %s" % name)
+    for cmd in ("luns", "turs"):
+        if r.sg.get(cmd, {}).get("rc") != 0:
+            why.append("sg_%s: rc %s" % (cmd, r.sg.get(cmd, {}).get("rc")))
+    if r.fio.get("error") != 0:
+        why.append("fio verify: error %s" % r.fio.get("error"))
+    for t in r.failed_tests:
+        if t.get("not_applicable"):
+            continue
+        why.append("iscsi-test-cu %s.%s failed: %s" % (
+            t["suite"], t["test"], "; ".join(t["reasons"]) or "no reason"))
+    if r.initiator_errors:
+        why.append("the initiator's qla2xxx logged %d failure(s), first: %s"
+                   % (len(r.initiator_errors), r.initiator_errors[0]))
+    return (verdict.FAIL, why) if why else (verdict.PASS, [])
+
+
+def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
+             lip: bool = False, capture: bool = False,
+             run_name: str | None = None, timeout_s: float = 1800,
+             wwpn: int = probe.DEFAULT_WWPN,
+             wwnn: int = probe.DEFAULT_WWNN) -> PairResult:
+    """Boot the pair, run the tools, judge.
+
+    Args:
+        link: 'cable' (one guest, the card's ports cabled to each other).
+        fio_mib: the fio job's size, MiB (1 .. the LUN's 96).
+        suites: iscsi-test-cu families or suites, e.g. ('SCSI',) or
+            ('SCSI.Inquiry', 'SCSI.Read10'); () runs none.
+        lip: the initiator issues a LIP during a read, then re-reads.
+        capture: keep the link's pcap (every data frame: large).
+        run_name: artifact directory name; default pair-<stamp>.
+        timeout_s: bound on the guest run, seconds.
+        wwpn, wwnn: port 0's names (port 1: each plus one).
+
+    Returns:
+        PairResult (its ``verdict``/``exit_code``: PASS 0, FAIL 1,
+        INCONCLUSIVE 125, as the race's).
+
+    Raises:
+        ValueError: an unknown link, fio_mib out of range or a suite name
+            with characters other than letters, digits, '.' and '_'.
+        tools.ToolsError, image.GuestError, kernels.KernelError,
+            host.SetupError: the tools, image, kernel or QEMU cannot be had.
+    """
+    if link not in LINKS:
+        raise ValueError("link must be one of %s, not %r" % (LINKS, link))
+    if not 1 <= int(fio_mib) <= RD_PAGES * 4096 // 2**20:
+        raise ValueError("fio_mib must be 1..%d (the LUN), not %r"
+                         % (RD_PAGES * 4096 // 2**20, fio_mib))
+    bad = [s for s in suites if not re.fullmatch(r"[A-Za-z0-9_.]+", s)]
+    if bad:
+        raise ValueError("not a suite name: %s" % ", ".join(bad))
+    t0 = time.monotonic()
+    archive = tools.ensure_archive()
+    name = run_name or "pair-%s" % time.strftime("%Y%m%d-%H%M%S")
+    adir = paths.ARTIFACTS_DIR / name
+    adir.mkdir(parents=True, exist_ok=True)
+    pcap = adir / CAPTURE_NAME
+    pcap.unlink(missing_ok=True)
+    wwn = probe.format_wwn(wwpn)
+    res = vm.run(pair_script(wwn, fio_mib, suites, lip),
+                 device_args=device_args(wwpn, wwnn,
+                                         pcap if capture else None),
+                 timeout_s=timeout_s, log_path=adir / "console.log",
+                 archives=[archive])
+    return _result(res, adir, link, wwpn, fio_mib, suites, lip,
+                   pcap if pcap.exists() else None, time.monotonic() - t0)
+
+
+def _result(res, adir, link, wwpn, fio_mib, suites, lip, pcap,
+            wall_s) -> PairResult:
+    s = res.sections
+    lun = (s.get("lun_wait") or "").split()
+    raw = s.get("dmesg_raw", "")
+    (adir / "dmesg-raw.txt").write_text(raw)
+    errors = kmsg.qla_warnings(raw, max_level=3)
+    tests = []
+    for key in sorted(k for k in s if k.startswith("suite_")):
+        (adir / ("%s.txt" % key)).write_text(s[key])
+        tests += parse_suite(s[key])["tests"]
+    for t in tests:
+        na = NOT_APPLICABLE.get("%s.%s" % (t["suite"], t["test"]))
+        if t["result"] == "failed" and na:
+            t["not_applicable"] = na
+    disk = s.get("disk") and probe.parse_kv(s.get("disk", ""))
+    r = PairResult(
+        link=link, exit=res.exit, verdict=verdict.INCONCLUSIVE,
+        target_wwpn=wwpn, initiator_wwpn=wwpn + 1, artifacts=str(adir),
+        console_log=str(res.console_log), wall_s=round(wall_s, 1),
+        guest_s=round(res.duration_s, 1), marks=res.marks,
+        lun_wait=" ".join(lun), disk=lun[2] if len(lun) > 2 else "",
+        sg_device=lun[3] if len(lun) > 3 else "",
+        disk_sysfs=disk or {},
+        size_sectors=int(s["size"]) if s.get("size", "").strip().isdigit()
+        else None,
+        sg={"inq": parse_sg_inq(s.get("sg_inq")),
+            "vpd_di": parse_vpd_di(s.get("sg_vpd_di")),
+            "readcap": parse_readcap(s.get("sg_readcap")),
+            "luns": {"rc": _rc(s.get("sg_luns")),
+                     "luns": re.findall(r"^\s+([0-9a-f]{16})\s*$",
+                                        s.get("sg_luns") or "", re.M)},
+            "turs": {"rc": _rc(s.get("sg_turs"))}},
+        fio=dict(parse_fio(s.get("fio")), size_mib=fio_mib),
+        suites=list(suites), tests=tests,
+        suite_counts=dict({k: sum(1 for t in tests if t["result"] == k)
+                           for k in ("passed", "failed", "skipped")},
+                          not_applicable=sum(1 for t in tests
+                                             if t.get("not_applicable"))),
+        lip=(s.get("lip") or "").strip() if lip else None,
+        initiator_errors=[e for e in errors if "0000:01:00.1" in e],
+        target_errors=[e for e in errors if "0000:01:00.1" not in e],
+        pcap=str(pcap) if pcap else None)
+    r.verdict, r.reasons = judge(r)
+    r.exit_code = verdict.EXIT_CODES[r.verdict]
+    r.write(adir / "pair.json")
+    return r
+
+
+def junit_xml(r: PairResult) -> str:
+    """JUnit XML of a pair run: one case per check of :func:`judge` and
+    one per iscsi-test-cu test (skipped ones with their reasons)."""
+    cases = [("lun", not r.disk and "no LUN appeared"),
+             ("verdict", "; ".join(r.reasons))]
+    root = ET.Element("testsuites")
+    ts = ET.SubElement(root, "testsuite", name="qlaemu.pair.%s" % r.link)
+    for name, failure in cases:
+        c = ET.SubElement(ts, "testcase", classname="pair", name=name)
+        if failure:
+            ET.SubElement(c, "failure", message=failure)
+    for t in r.tests:
+        c = ET.SubElement(ts, "testcase", classname="iscsi-test-cu.%s"
+                          % t["suite"], name=t["test"])
+        if t.get("not_applicable"):
+            ET.SubElement(c, "skipped", message="not applicable: "
+                          + t["not_applicable"])
+        elif t["result"] == "failed":
+            ET.SubElement(c, "failure", message="; ".join(t["reasons"]))
+        elif t["result"] == "skipped":
+            ET.SubElement(c, "skipped", message="; ".join(t["reasons"]))
+    ts.set("tests", str(len(ts)))
+    ts.set("failures", str(sum(1 for c in ts if c.find("failure")
+                               is not None)))
+    ts.set("skipped", str(sum(1 for c in ts if c.find("skipped")
+                              is not None)))
+    return ET.tostring(root, encoding="unicode") + "\n"

@@ -1,0 +1,154 @@
+"""Issue #13: a real initiator -- stock qla2xxx on the card's port 1 --
+against the target on port 0, the two ports cabled to each other
+(qlaemu.pair, hw/qla2532/isp-ini.c), judged by sg3_utils, fio and
+libiscsi's iscsi-test-cu.
+
+Unit tests first (the parsers and the verdict rule, on text the tools
+print), then one guest run of the whole pair:
+
+a. the LUN appears on the initiator as /dev/sdX with LIO's identity, the
+   ramdisk's capacity and VPD 0x83 naming the target port's WWPN;
+b. fio verify (crc32c) of 64 MiB: 0 errors, every byte written and read;
+c. iscsi-test-cu's SCSI family over SG_IO: no failure but those
+   pair.NOT_APPLICABLE explains, each failure and skip listed with its
+   reason, JUnit with one case per test;
+d. neither port's qla2xxx logs a failure.
+"""
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from qlaemu import pair, verdict
+from qlaemu.results import PairResult
+
+SUITE_TEXT = """\
+Suite: Inquiry
+  Test: Standard ...passed
+  Test: EVPD ...    [SKIPPED] page 0x89 not supported
+passed
+Suite: Verify10
+  Test: Mismatch ...    [FAILED] VERIFY10 successful but should have failed
+FAILED
+    1. test_verify10_mismatch.c:80  - CU_ASSERT_EQUAL(ret,0)
+  Test: Simple ...    [FAILED] something else broke
+FAILED
+Run Summary:    Type  Total    Ran Passed Failed Inactive
+rc=0
+"""
+
+
+def test_parse_suite_lists_every_test_with_its_reasons():
+    s = pair.parse_suite(SUITE_TEXT)
+    assert [(t["suite"], t["test"], t["result"]) for t in s["tests"]] == [
+        ("Inquiry", "Standard", "passed"), ("Inquiry", "EVPD", "skipped"),
+        ("Verify10", "Mismatch", "failed"), ("Verify10", "Simple", "failed")]
+    assert s["tests"][1]["reasons"] == ["SKIPPED page 0x89 not supported"]
+    assert (s["passed"], s["failed"], s["skipped"], s["rc"]) == (1, 2, 1, 0)
+
+
+def _result(**kw):
+    r = PairResult(link="cable", exit="poweroff", verdict="",
+                   target_wwpn=0x21000024ff000001, disk="sda",
+                   sg={"inq": {"vendor": "LIO-ORG", "rc": 0},
+                       "readcap": {"blocks": pair.RD_PAGES * 8,
+                                   "block_bytes": 512},
+                       "vpd_di": {"target_port_names":
+                                  ["naa.21000024ff000001"]},
+                       "luns": {"rc": 0}, "turs": {"rc": 0}},
+                   fio={"error": 0})
+    for k, v in kw.items():
+        setattr(r, k, v)
+    return r
+
+
+def test_judge_passes_only_what_holds():
+    assert pair.judge(_result()) == (verdict.PASS, [])
+    tests = pair.parse_suite(SUITE_TEXT)["tests"]
+    tests[2]["not_applicable"] = pair.NOT_APPLICABLE["Verify10.Mismatch"]
+    v, why = pair.judge(_result(tests=tests))
+    assert v == verdict.FAIL and len(why) == 1 and "Simple" in why[0]
+    v, why = pair.judge(_result(fio={"error": 5}))
+    assert v == verdict.FAIL and "fio" in why[0]
+    bad = _result()
+    bad.sg["vpd_di"] = {"target_port_names": ["naa.21000024ff000002"]}
+    assert pair.judge(bad)[0] == verdict.FAIL
+    assert pair.judge(_result(initiator_errors=["qla2xxx x"]))[0] == \
+        verdict.FAIL
+    assert pair.judge(_result(disk=""))[0] == verdict.INCONCLUSIVE
+
+
+def test_parsers_read_the_tools_output():
+    assert pair.parse_readcap(
+        "   Last LBA=196607 (0x2ffff), Number of logical blocks=196608\n"
+        "   Logical block length=512 bytes\nrc=0\n") == {
+            "rc": 0, "blocks": 196608, "block_bytes": 512}
+    di = pair.parse_vpd_di("  Target port:\n    designator type: SCSI "
+                           "name string,  code set: UTF-8\n      SCSI name"
+                           " string:\n      naa.21000024ff000001,t,0x0001"
+                           "\nrc=0\n")
+    assert di["target_port_names"] == ["naa.21000024ff000001"]
+    assert pair.parse_fio("not json") == {"error": None, "parsed": False}
+
+
+def test_bad_arguments_are_refused_with_the_cause():
+    with pytest.raises(ValueError, match="link"):
+        pair.run_pair(link="socket")
+    with pytest.raises(ValueError, match="fio_mib"):
+        pair.run_pair(fio_mib=1000)
+    with pytest.raises(ValueError, match="suite"):
+        pair.run_pair(suites=("SCSI; reboot",))
+
+
+@pytest.fixture(scope="module")
+def pair_run(guest_ready):
+    return pair.run_pair(run_name="pytest-pair")
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_pair_lun_and_sg3_utils(pair_run):
+    """a. the LUN and what sg3_utils says of it."""
+    r = pair_run
+    assert r.disk and r.sg_device, (r.exit, r.lun_wait, r.console_log)
+    assert r.sg["inq"]["vendor"] == "LIO-ORG", r.sg["inq"]
+    assert r.sg["readcap"]["blocks"] == pair.RD_PAGES * 8, r.sg["readcap"]
+    assert r.sg["readcap"]["block_bytes"] == 512
+    assert r.sg["vpd_di"]["target_port_names"] == ["naa.21000024ff000001"]
+    assert r.sg["luns"]["luns"] == ["0000000000000000"], r.sg["luns"]
+    assert r.sg["turs"]["rc"] == 0
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_pair_fio_verify(pair_run):
+    """b. fio's crc32c verify over 64 MiB."""
+    f = pair_run.fio
+    assert f.get("parsed") and f["error"] == 0, f
+    assert f["write"]["bytes"] == pair.FIO_MIB * 2**20
+    assert f["read"]["bytes"] == pair.FIO_MIB * 2**20
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_pair_iscsi_test_cu(pair_run, record_property):
+    """c. the SCSI family: passes, and every failure explained."""
+    r = pair_run
+    c = r.suite_counts
+    record_property("iscsi_test_cu", c)
+    assert c["passed"] >= 80, c
+    unexplained = [t for t in r.failed_tests if not t.get("not_applicable")]
+    assert unexplained == [], unexplained
+    assert all(t["reasons"] for t in r.tests if t["result"] == "skipped")
+    root = ET.fromstring(pair.junit_xml(r))
+    cases = root.findall(".//testcase")
+    assert len(cases) == len(r.tests) + 2
+    assert root.find(".//testsuite").get("failures") == "0"
+    assert r.verdict == verdict.PASS, r.reasons
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_pair_no_driver_failures(pair_run):
+    """d. zero qla2xxx failure messages on either port."""
+    assert pair_run.initiator_errors == []
+    assert pair_run.target_errors == []
