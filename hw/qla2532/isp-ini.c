@@ -216,19 +216,19 @@ static void ini_complete(IspState *s, IspIniExch *x, uint16_t comp_status)
 
 /*
  * Complete with @comp_status every open exchange to @d_id (or to any
- * port, @d_id = ~0) whose LUN is @lun (or any, @lun = NULL): the commands
- * only when a task management function ends them (@tmf NULL), else the
- * task management exchanges too.
+ * port, @d_id = ~0) whose LUN is @lun (or any, @lun = NULL): only the
+ * commands if @commands_only (a task management function ends them),
+ * else the task management exchanges too.
  */
 static void ini_complete_all(IspState *s, uint32_t d_id, const uint8_t *lun,
-                             uint16_t comp_status, IspIniExch *tmf)
+                             uint16_t comp_status, bool commands_only)
 {
     int i;
 
     for (i = 0; i < ISP_MAX_INI_EXCH; i++) {
         IspIniExch *x = &s->ini[i];
 
-        if (x->valid && !(tmf && x->tmf) &&
+        if (x->valid && !(commands_only && x->tmf) &&
             (d_id == ~0u || x->d_id == d_id) &&
             (!lun || !memcmp(x->lun, lun, 8))) {
             if (x->aborting) {
@@ -248,35 +248,58 @@ static void ini_complete_all(IspState *s, uint32_t d_id, const uint8_t *lun,
 }
 
 /*
- * The remote port the IOCB names, logged in with PRLI complete: the
- * status to complete with otherwise.  [fw?] The firmware's status for a
+ * The remote port an IOCB names by @handle and @le_id must be logged in
+ * with PRLI complete; otherwise the IOCB completes with a status entry
+ * and false is returned.  [fw?] The firmware's status for a
  * command to a port it has no login with is not published; PORT LOGGED
  * OUT (0x29) is what the driver expects then (qla_isr.c
  * qla2x00_status_entry: DID_TRANSPORT_DISRUPTED, and it schedules the
  * session's deletion so that it logs in again); without the link PORT
  * UNAVAILABLE (0x28).
  */
-static uint16_t ini_port_status(IspState *s, uint16_t handle,
-                                const uint8_t *le_id, uint32_t *d_id)
+static void ini_reject(IspState *s, const uint8_t *iocb, uint16_t status);
+
+static bool ini_port_ok(IspState *s, const uint8_t *iocb, uint16_t handle,
+                        const uint8_t *le_id, uint32_t *d_id)
 {
     uint32_t id = isp_le_id(le_id);
+    uint16_t status = CS_PORT_LOGGED_OUT;
     int i;
 
     if (s->link != ISP_LINK_UP) {
-        return CS_PORT_UNAVAILABLE;
+        status = CS_PORT_UNAVAILABLE;
     }
-    for (i = 0; i < ISP_MAX_RPORTS; i++) {
+    for (i = 0; i < ISP_MAX_RPORTS && s->link == ISP_LINK_UP; i++) {
         IspRport *rp = &s->rports[i];
 
-        if (rp->valid && rp->handle == handle) {
-            if (rp->state != PDS_PRLI_COMPLETE || rp->port_id != id) {
-                return CS_PORT_LOGGED_OUT;
-            }
+        if (rp->valid && rp->handle == handle &&
+            rp->state == PDS_PRLI_COMPLETE && rp->port_id == id) {
             *d_id = id;
-            return CS_COMPLETE;
+            return true;
         }
     }
-    return CS_PORT_LOGGED_OUT;
+    ini_reject(s, iocb, status);
+    return false;
+}
+
+/*
+ * A new exchange for @iocb (handle @nph, port @d_id), or NULL after the
+ * IOCB came back RF_BUSY: all exchanges are open (the driver requeues the
+ * command, qla_isr.c qla2x00_error_entry: DID_BUS_BUSY).
+ */
+static IspIniExch *ini_open(IspState *s, const uint8_t *iocb, uint16_t nph,
+                            uint32_t d_id)
+{
+    IspIniExch *x = ini_exch_new(s);
+
+    if (!x) {
+        isp_rsp_entry_error(s, iocb, RF_BUSY);
+        return NULL;
+    }
+    x->handle = ((const IspIocbHeader *)iocb)->handle;
+    x->nport_handle = nph;
+    x->d_id = d_id;
+    return x;
 }
 
 /* A status entry for an IOCB that got no exchange. */
@@ -360,7 +383,6 @@ void isp_iocb_cmd7(IspState *s, const uint8_t *iocb, uint32_t idx,
     g_autofree IspDsd *dsd = NULL;
     uint8_t cdb[16];
     uint32_t d_id = 0;
-    uint16_t status;
     IspIniExch *x;
 
     if ((rd && wr) || (flags & TMF_DSD_LIST_ENABLE) ||
@@ -373,20 +395,14 @@ void isp_iocb_cmd7(IspState *s, const uint8_t *iocb, uint32_t idx,
         isp_rsp_entry_error(s, iocb, RF_INV_E_PARAM);
         return;
     }
-    status = ini_port_status(s, le16_to_cpu(c->nport_handle), c->port_id,
-                             &d_id);
-    if (status != CS_COMPLETE) {
-        ini_reject(s, iocb, status);
+    if (!ini_port_ok(s, iocb, le16_to_cpu(c->nport_handle), c->port_id,
+                     &d_id)) {
         return;
     }
-    x = ini_exch_new(s);
+    x = ini_open(s, iocb, le16_to_cpu(c->nport_handle), d_id);
     if (!x) {
-        isp_rsp_entry_error(s, iocb, RF_BUSY);
         return;
     }
-    x->handle = c->hdr.handle;
-    x->nport_handle = le16_to_cpu(c->nport_handle);
-    x->d_id = d_id;
     x->read = rd && dl;
     x->write = wr && dl;
     x->fcp_dl = dl;
@@ -425,7 +441,6 @@ void isp_iocb_tsk_mgmt(IspState *s, const uint8_t *iocb)
     uint8_t tmf = 0, lun[8];
     unsigned i, nfunc = 0;
     uint32_t d_id = 0;
-    uint16_t status;
     IspIniExch *x;
 
     for (i = 0; i < ARRAY_SIZE(map); i++) {
@@ -438,30 +453,21 @@ void isp_iocb_tsk_mgmt(IspState *s, const uint8_t *iocb)
         isp_rsp_entry_error(s, iocb, RF_INV_E_PARAM);
         return;
     }
-    status = ini_port_status(s, le16_to_cpu(t->nport_handle), t->port_id,
-                             &d_id);
-    if (status != CS_COMPLETE) {
-        ini_reject(s, iocb, status);
+    if (!ini_port_ok(s, iocb, le16_to_cpu(t->nport_handle), t->port_id,
+                     &d_id)) {
         return;
     }
     fcp_unswap(lun, t->lun, 8);
     if (cf & TCF_NOTMCMD_TO_TARGET) {
-        IspIniExch none = { 0 };
-
-        none.tmf = tmf;
         ini_complete_all(s, d_id, tmf == FCP_TMF_TARGET_RESET ? NULL : lun,
-                         CS_ABORTED, &none);
+                         CS_ABORTED, true);
         ini_reject(s, iocb, CS_COMPLETE);
         return;
     }
-    x = ini_exch_new(s);
+    x = ini_open(s, iocb, le16_to_cpu(t->nport_handle), d_id);
     if (!x) {
-        isp_rsp_entry_error(s, iocb, RF_BUSY);
         return;
     }
-    x->handle = t->hdr.handle;
-    x->nport_handle = le16_to_cpu(t->nport_handle);
-    x->d_id = d_id;
     x->tmf = tmf;
     memcpy(x->lun, lun, 8);
     ini_send_cmnd(s, x, 0, NULL);
@@ -672,7 +678,7 @@ static void ini_rsp(IspState *s, IspIniExch *x, const FcFrame *f)
         bool lun_scope = x->tmf != FCP_TMF_TARGET_RESET;
 
         ini_complete_all(s, x->d_id, lun_scope ? x->lun : NULL, CS_ABORTED,
-                         x);
+                         true);
     }
     ini_exch_free(x);
 }
@@ -740,9 +746,9 @@ bool isp_ini_receive(IspState *s, const FcFrame *f)
 void isp_ini_link_event(IspState *s, FcLinkEvent ev)
 {
     if (ev == FC_EV_LIP || ev == FC_EV_LIP_RESET) {
-        ini_complete_all(s, ~0u, NULL, CS_RESET, NULL);
+        ini_complete_all(s, ~0u, NULL, CS_RESET, false);
     } else if (ev == FC_EV_LINK_DOWN) {
-        ini_complete_all(s, ~0u, NULL, CS_PORT_UNAVAILABLE, NULL);
+        ini_complete_all(s, ~0u, NULL, CS_PORT_UNAVAILABLE, false);
     }
 }
 
@@ -750,7 +756,7 @@ void isp_ini_link_event(IspState *s, FcLinkEvent ev)
  * LOGGED OUT (0x29). */
 static void ini_login_ended(IspState *s, uint32_t port_id)
 {
-    ini_complete_all(s, port_id, NULL, CS_PORT_LOGGED_OUT, NULL);
+    ini_complete_all(s, port_id, NULL, CS_PORT_LOGGED_OUT, false);
 }
 
 void isp_ini_init(IspState *s)
