@@ -5,7 +5,8 @@
 # In: WWN, RD_PAGES and target-setup.sh's functions; SESS (the target's
 # LIO dynamic_sessions file); PORT_WAIT_S (seconds
 # for the LUN to appear), FIO_MIB (the fio verify job's size), SUITES (the
-# iscsi-test-cu families/suites to run, space separated; '' none), LIP (1:
+# iscsi-test-cu families/suites to run, space separated; '' none), VIRTIO
+# (1: the fio job again on the virtio-scsi baseline disk), LIP (1:
 # the initiator issues a LIP during a read and the data is read again).
 . /lib/qlaemu/target-setup.sh
 qlaemu_section_file setup /tmp/setup.log
@@ -63,6 +64,23 @@ if [ -n "$DISK" ]; then
         --size=${FIO_MIB}m --verify=crc32c --do_verify=1 \
         --verify_fatal=1 --output-format=json
     qlaemu_mark fio
+    if [ "$VIRTIO" = 1 ]; then
+        # the baseline: the same job on a virtio-scsi disk of the same QEMU
+        modprobe virtio_pci; modprobe virtio_scsi
+        V=; n=0
+        while [ -z "$V" ] && [ $n -lt 10 ]; do
+            for d in /sys/block/sd*; do
+                case "$(cat $d/device/vendor 2>/dev/null)" in
+                QEMU*) V=${d##*/} ;;
+                esac
+            done
+            [ -z "$V" ] && { n=$((n + 1)); sleep 1; }
+        done
+        [ -n "$V" ] && qlaemu_section fio_virtio fio --name=verify \
+            --filename=/dev/$V --direct=1 --ioengine=psync --rw=randwrite \
+            --bs=64k --size=${FIO_MIB}m --verify=crc32c --do_verify=1 \
+            --verify_fatal=1 --output-format=json
+    fi
     for s in $SUITES; do
         qlaemu_section "suite_$s" sh -c "iscsi-test-cu -d --test=$s /dev/$SG 2>&1; echo rc=\$?"
     done

@@ -315,6 +315,9 @@ def _add_pair_parser(sub) -> None:
     pa.add_argument("--lip", action="store_true",
                     help="then a LIP from the initiator during a read, and "
                     "the disk read again (reported, not judged)")
+    pa.add_argument("--virtio-baseline", action="store_true",
+                    help="also run the fio job on a virtio-scsi disk of the "
+                    "same QEMU, for comparison")
     pa.add_argument("--timeout", type=float, default=1800,
                     help="bound on the guest run, seconds")
     pa.add_argument("--json", metavar="FILE", help="write the result here")

@@ -337,7 +337,9 @@ def cmd_pair(args) -> int:
         _setup()
         r = pair.run_pair(link=args.link, fio_mib=args.fio_mib,
                           suites=args.suites, lip=args.lip,
-                          capture=bool(args.pcap), timeout_s=args.timeout)
+                          capture=bool(args.pcap),
+                          virtio_baseline=args.virtio_baseline,
+                          timeout_s=args.timeout)
     except (ValueError, tools.ToolsError, host.SetupError, image.GuestError,
             kernels.KernelError) as e:
         print("qlaemu pair: %s" % e, file=sys.stderr)

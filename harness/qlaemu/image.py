@@ -37,7 +37,9 @@ GUEST_FILES = paths.REPO / "harness" / "guest"
 #: copied.  target_core_mod contains the rd_mcp ramdisk backstore.
 MODULES = ("qla2xxx", "tcm_qla2xxx", "target_core_mod", "target_core_file",
            "target_core_iblock", "configfs", "scsi_transport_fc", "sd_mod",
-           "sg", "crc64_rocksoft_generic")
+           "sg", "crc64_rocksoft_generic",
+           # the pair's baseline disk (qlaemu.pair, virtio-scsi)
+           "virtio_pci", "virtio_scsi")
 
 #: Modules of MODULES that some kernels do not have (crc64_rocksoft is a
 #: softdep of 6.1's t10-pi; 5.10 has no such module).

@@ -76,23 +76,43 @@ _TEST_RE = re.compile(r"^\s*Test: (\S+) \.\.\.(.*)$")
 _NOTE_RE = re.compile(r"\[(SKIPPED|FAILED)\] (.*)")
 
 
-def pair_script(wwn: str, fio_mib: int, suites, lip: bool) -> str:
+def pair_script(wwn: str, fio_mib: int, suites, lip: bool,
+                virtio: bool = False) -> str:
     """The guest's /scenario.sh (harness/guest/pair.sh) with the target
     port ``wwn`` ('21:00:...') set up as in probe's mixed mode."""
     return image.script("pair", {
         "WWN": wwn, "RD_PAGES": RD_PAGES, "SESS": probe.lio_sessions_path(wwn),
         "PORT_WAIT_S": PORT_WAIT_S, "FIO_MIB": int(fio_mib),
-        "SUITES": " ".join(suites), "LIP": 1 if lip else 0},
+        "SUITES": " ".join(suites), "LIP": 1 if lip else 0,
+        "VIRTIO": 1 if virtio else 0},
         driver.setup_functions(probe.MIXED_LOAD, driver.LIO_CONFIGURE))
 
 
-def device_args(wwpn: int, wwnn: int, capture=None) -> list:
+#: QEMU -icount of a pair: the instruction count is the guest's clock, as
+#: in scenario runs (qlaemu.scenario), so a run repeats and fio's figures
+#: are virtual time.
+ICOUNT = "shift=3,sleep=off"
+
+
+def device_args(wwpn: int, wwnn: int, capture=None, virtio_img=None,
+                icount: str | None = ICOUNT) -> list:
     """QEMU arguments of the cabled card: an fc-link object, both ports on
-    it, and an fc-capture on it if ``capture`` names a file."""
+    it, and an fc-capture on it if ``capture`` names a file; with
+    ``virtio_img`` (a raw file) also a virtio-scsi disk on it, the
+    baseline of the fio figures; ``-icount icount`` and a virtual-clock
+    RTC from a fixed date unless ``icount`` is None."""
     args = ["-object", "fc-link,id=fc0"]
+    if icount:
+        args += ["-icount", icount,
+                 "-rtc", "base=2020-01-01T00:00:00,clock=vm"]
     if capture:
         args += ["-object", "fc-capture,id=cap0,link=fc0,file="
                  + probe.qemu_opt_escape(capture)]
+    if virtio_img:
+        args += ["-drive", "file=%s,if=none,format=raw,id=vd0"
+                 % probe.qemu_opt_escape(virtio_img),
+                 "-device", "virtio-scsi-pci,id=vs0",
+                 "-device", "scsi-hd,drive=vd0,bus=vs0.0"]
     return args + ["-device", "qla2532,bus=rp0,wwpn=0x%016x,wwnn=0x%016x,"
                    "link=fc0,port1-link=fc0" % (wwpn, wwnn)]
 
@@ -232,6 +252,7 @@ def judge(r: PairResult) -> tuple:
 
 def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
              lip: bool = False, capture: bool = False,
+             virtio_baseline: bool = False, icount: str | None = ICOUNT,
              run_name: str | None = None, timeout_s: float = 1800,
              wwpn: int = probe.DEFAULT_WWPN,
              wwnn: int = probe.DEFAULT_WWNN) -> PairResult:
@@ -244,6 +265,11 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
             ('SCSI.Inquiry', 'SCSI.Read10'); () runs none.
         lip: the initiator issues a LIP during a read, then re-reads.
         capture: keep the link's pcap (every data frame: large).
+        virtio_baseline: run the fio job again on a virtio-scsi disk of
+            the same QEMU (a sparse raw file in the artifacts), the
+            baseline of the figures (``fio_virtio``).
+        icount: QEMU -icount (default :data:`ICOUNT`), None for none (the
+            guest's clock is then the host's).
         run_name: artifact directory name; default pair-<stamp>.
         timeout_s: bound on the guest run, seconds.
         wwpn, wwnn: port 0's names (port 1: each plus one).
@@ -274,11 +300,18 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
     pcap = adir / CAPTURE_NAME
     pcap.unlink(missing_ok=True)
     wwn = probe.format_wwn(wwpn)
-    res = vm.run(pair_script(wwn, fio_mib, suites, lip),
+    img = adir / "virtio.img" if virtio_baseline else None
+    if img:
+        with open(img, "wb") as f:
+            f.truncate(RD_PAGES * 4096)
+    res = vm.run(pair_script(wwn, fio_mib, suites, lip, virtio_baseline),
                  device_args=device_args(wwpn, wwnn,
-                                         pcap if capture else None),
+                                         pcap if capture else None, img,
+                                         icount),
                  timeout_s=timeout_s, log_path=adir / "console.log",
                  archives=[archive])
+    if img:
+        img.unlink(missing_ok=True)
     return _result(res, adir, link, wwpn, fio_mib, suites, lip,
                    pcap if pcap.exists() else None, time.monotonic() - t0)
 
@@ -317,6 +350,8 @@ def _result(res, adir, link, wwpn, fio_mib, suites, lip, pcap,
                                         s.get("sg_luns") or "", re.M)},
             "turs": {"rc": _rc(s.get("sg_turs"))}},
         fio=dict(parse_fio(s.get("fio")), size_mib=fio_mib),
+        fio_virtio=dict(parse_fio(s.get("fio_virtio")), size_mib=fio_mib)
+        if s.get("fio_virtio") else None,
         suites=list(suites), tests=tests,
         suite_counts=dict({k: sum(1 for t in tests if t["result"] == k)
                            for k in ("passed", "failed", "skipped")},

@@ -43,15 +43,16 @@ def pair_summary(r) -> str:
                          cap.get("block_bytes"), ", ".join(
                              r.sg.get("vpd_di", {}).get(
                                  "target_port_names", [])) or "-"))
-    f = r.fio or {}
-    if f.get("parsed"):
-        lines.append("  fio verify %s MiB: error %s; write %.1f MB/s %s "
-                     "IOPS, read %.1f MB/s %s IOPS (guest clock)" % (
-                         f.get("size_mib"), f.get("error"),
-                         (f["write"]["bw_bytes"] or 0) / 1e6,
-                         f["write"]["iops"],
-                         (f["read"]["bw_bytes"] or 0) / 1e6,
-                         f["read"]["iops"]))
+    for what, f in (("fio verify", r.fio or {}),
+                    ("  virtio-scsi baseline", r.fio_virtio or {})):
+        if f.get("parsed"):
+            lines.append("  %s %s MiB: error %s; write %.1f MB/s %s IOPS, "
+                         "read %.1f MB/s %s IOPS (guest clock)" % (
+                             what, f.get("size_mib"), f.get("error"),
+                             (f["write"]["bw_bytes"] or 0) / 1e6,
+                             f["write"]["iops"],
+                             (f["read"]["bw_bytes"] or 0) / 1e6,
+                             f["read"]["iops"]))
     c = r.suite_counts or {}
     lines.append("  iscsi-test-cu %s: %s passed, %s failed (%s of them "
                  "not applicable), %s skipped" % (

@@ -106,13 +106,15 @@ class PairResult(_Json):
     settle-seconds" (waits for the LUN, then for it to answer).
     ``sg``: per sg3_utils command its parsed output (pair.parse_*), each
     with ``rc``.  ``fio``: error, read/write {bytes, bw_bytes, iops,
-    runtime_ms} (guest clock), size_mib.  ``tests``: every iscsi-test-cu
-    test {suite, test, result passed/failed/skipped, reasons, and for a
-    failure pair.NOT_APPLICABLE explains, not_applicable: why};
-    ``suite_counts`` their totals (not_applicable among the failed).
-    ``lip``: the guest's report of the LIP
-    step (None if not asked).  ``initiator_errors``/``target_errors``:
-    qla2xxx lines at level <= 3 of port 1 / port 0.  ``wall_s``: host
+    runtime_ms} (the guest's clock: virtual time under -icount),
+    size_mib; ``fio_virtio`` the same job on the virtio-scsi baseline disk
+    (None unless asked).  ``tests``: every iscsi-test-cu test {suite,
+    test, result passed/failed/skipped, reasons, and for a failure
+    pair.NOT_APPLICABLE explains, not_applicable: why}; ``suite_counts``
+    their totals (not_applicable among the failed).  ``lip``: the guest's
+    report of the LIP step (None if not asked).
+    ``initiator_errors``/``target_errors``: qla2xxx lines at level <= 3 of
+    port 1 / port 0.  ``wall_s``: host
     seconds from the call to the result; ``guest_s``: QEMU's run.
     """
     link: str
@@ -134,6 +136,7 @@ class PairResult(_Json):
     size_sectors: int | None = None
     sg: dict = field(default_factory=dict)
     fio: dict = field(default_factory=dict)
+    fio_virtio: dict | None = None
     suites: list = field(default_factory=list)
     tests: list = field(default_factory=list)
     suite_counts: dict = field(default_factory=dict)
