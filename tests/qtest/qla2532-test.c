@@ -2703,6 +2703,75 @@ static void test_initiator_io(void *obj, void *data, QGuestAllocator *alloc)
     qla_detach(&t);
 }
 
+/*
+ * An initiator exchange survives migration (isp-vmstate.c subsection
+ * isp2532/initiator): a Command Type 7 INQUIRY is posted and the VM
+ * migrated while its FCP_CMND is still on the link; the second QEMU loads
+ * the file, the simulated target answers there, and the status entry and
+ * the data arrive as they would have.  Without the subsection the
+ * target's frames find no exchange and nothing completes.
+ */
+static void test_migrate_initiator(void *obj, void *data,
+                                   QGuestAllocator *alloc)
+{
+    static const uint8_t inquiry[16] = { 0x12, 0, 0, 0, 36 };
+    QlaTest t, d;
+    g_autofree char *file = NULL;
+    g_autofree char *uri = NULL;
+    uint8_t ids[8 * 16], e[IOCB_SIZE], rsp[IOCB_SIZE], buf[36];
+    uint64_t dma, data_buf;
+    QPCIBus *bus;
+    int64_t now;
+    int fd;
+
+    qla_attach(&t, obj, alloc);
+    dma = guest_alloc(t.alloc, 0x1000);
+    data_buf = guest_alloc(t.alloc, 0x1000);
+    fw_up_initiator(&t);
+    g_assert_cmpuint(wait_id_list(&t, dma, ids, sizeof(ids)), ==, 1);
+    qtest_memset(t.qts, data_buf, 0, 64);
+    cmd7(e, 0x201, lduw_le_p(ids + 4), ids, inquiry, TMF_READ_DATA, 36, 1,
+         data_buf, 36);
+    req_post(&t, e, 1);
+    g_assert_cmpint(rsp_pending(&t), ==, 0);
+    now = qtest_clock_step(t.qts, 0);
+
+    fd = g_file_open_tmp("qla2532-migrate-ini-XXXXXX", &file, NULL);
+    g_assert(fd >= 0);
+    close(fd);
+    uri = g_strdup_printf("exec:cat > %s", file);
+    qtest_qmp_assert_success(t.qts, "{'execute': 'migrate', 'arguments': "
+                             "{'uri': %s}}", uri);
+    migrate_wait(t.qts);
+
+    d = t;
+    d.qts = qtest_initf("%s -incoming defer",
+                        qos_get_current_command_line());
+    g_free(uri);
+    uri = g_strdup_printf("exec:cat %s", file);
+    qtest_qmp_assert_success(d.qts, "{'execute': 'migrate-incoming', "
+                             "'arguments': {'uri': %s}}", uri);
+    migrate_wait(d.qts);
+    bus = qpci_new_pc(d.qts, NULL);
+    d.dev = qpci_device_find(bus, QLA2532_DEVFN);
+    g_assert(d.dev);
+    qtest_clock_set(d.qts, now);
+
+    events_run(&d, 50 * 1000);
+    g_assert_cmpint(rsp_pending(&d), ==, 1);
+    rsp_take(&d, rsp);
+    check_status(rsp, 0x201, CS_COMPLETE);
+    qtest_memread(d.qts, data_buf, buf, sizeof(buf));
+    g_assert_cmphex(buf[0], ==, 0x7f);
+    g_assert(!memcmp(buf + 8, "QLAEMU  ", 8));
+
+    qpci_free_pc(bus);
+    g_free(d.dev);
+    qtest_quit(d.qts);
+    unlink(file);
+    qla_detach(&t);
+}
+
 static void *unimp_log_before(GString *cmd_line, void *arg)
 {
     char *path = NULL;
@@ -2770,6 +2839,8 @@ static void qla2532_register_tests(void)
 
     qos_add_test("soft-reset", "qla2532", test_soft_reset, NULL);
     qos_add_test("initiator-io", "qla2532", test_initiator_io, &sim_target);
+    qos_add_test("migrate-initiator", "qla2532", test_migrate_initiator,
+                 &sim_target);
     qos_add_test("mbox-reg-test", "qla2532", test_mbox_reg_test, NULL);
     qos_add_test("invalid-command", "qla2532", test_invalid_command, &unimp);
     qos_add_test("malformed-mbox", "qla2532", test_malformed_mbox, NULL);
