@@ -98,6 +98,8 @@ def module_closure(moddir: Path, wanted=MODULES) -> list:
 
     Follows modules.dep and the ``softdep`` lines of modules.softdep (names
     resolved through modules.alias, e.g. crc_t10dif -> crct10dif_generic).
+    A wanted module the kernel has built in (modules.builtin: Debian
+    6.12's virtio_pci) needs nothing.
 
     Args:
         moddir: lib/modules/<kver> holding modules.dep.
@@ -134,6 +136,12 @@ def module_closure(moddir: Path, wanted=MODULES) -> list:
                 names = [p for p in parts[2:] if not p.endswith(":")]
                 softdeps[_norm(parts[1])] = names
 
+    builtin = set()
+    bi_file = moddir / "modules.builtin"
+    if bi_file.is_file():
+        builtin = {_norm(os.path.basename(x).split(".ko")[0])
+                   for x in bi_file.read_text().split()}
+
     def resolve(name):
         if _norm(name) in byname:
             return [byname[_norm(name)]]
@@ -142,7 +150,8 @@ def module_closure(moddir: Path, wanted=MODULES) -> list:
     todo = []
     for w in wanted:
         found = resolve(w)
-        if not found and _norm(w) in OPTIONAL_MODULES:
+        if not found and (_norm(w) in OPTIONAL_MODULES
+                          or _norm(w) in builtin):
             continue
         if not found:
             raise GuestError("module %s not in %s/modules.dep" % (w, moddir))

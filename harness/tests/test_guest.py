@@ -41,6 +41,9 @@ def test_module_closure_follows_deps_and_softdeps(tmp_path):
         "kernel/a.ko", "kernel/b.ko", "kernel/c-d.ko", "kernel/gen.ko"]
     with pytest.raises(image.GuestError):
         image.module_closure(tmp_path, ["missing"])
+    # built into the kernel (Debian 6.12's virtio_pci): nothing to copy
+    (tmp_path / "modules.builtin").write_text("kernel/drivers/v/missing.ko\n")
+    assert image.module_closure(tmp_path, ["missing", "b"]) == ["kernel/b.ko"]
 
 
 # ---------------------------------------------------------- guest boot tests
