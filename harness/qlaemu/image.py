@@ -37,9 +37,7 @@ GUEST_FILES = paths.REPO / "harness" / "guest"
 #: copied.  target_core_mod contains the rd_mcp ramdisk backstore.
 MODULES = ("qla2xxx", "tcm_qla2xxx", "target_core_mod", "target_core_file",
            "target_core_iblock", "configfs", "scsi_transport_fc", "sd_mod",
-           "sg", "crc64_rocksoft_generic",
-           # the pair's baseline disk (qlaemu.pair, virtio-scsi)
-           "virtio_pci", "virtio_scsi")
+           "sg", "crc64_rocksoft_generic")
 
 #: Modules of MODULES that some kernels do not have (crc64_rocksoft is a
 #: softdep of 6.1's t10-pi; 5.10 has no such module).
@@ -98,8 +96,8 @@ def module_closure(moddir: Path, wanted=MODULES) -> list:
 
     Follows modules.dep and the ``softdep`` lines of modules.softdep (names
     resolved through modules.alias, e.g. crc_t10dif -> crct10dif_generic).
-    A wanted module the kernel has built in (modules.builtin: Debian
-    6.12's virtio_pci) needs nothing.
+    A wanted module the kernel has built in (modules.builtin: e.g. Debian
+    6.12's virtio_pci, which qlaemu.pair asks for) needs nothing.
 
     Args:
         moddir: lib/modules/<kver> holding modules.dep.

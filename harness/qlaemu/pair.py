@@ -26,7 +26,7 @@ import re
 import time
 import xml.etree.ElementTree as ET
 
-from . import driver, image, kmsg, paths, probe, tools, verdict, vm
+from . import driver, image, kernels, kmsg, paths, probe, tools, verdict, vm
 from .results import PairResult
 
 LINKS = ("cable",)
@@ -85,7 +85,29 @@ def pair_script(wwn: str, fio_mib: int, suites, lip: bool,
         "PORT_WAIT_S": PORT_WAIT_S, "FIO_MIB": int(fio_mib),
         "SUITES": " ".join(suites), "LIP": 1 if lip else 0,
         "VIRTIO": 1 if virtio else 0},
-        driver.setup_functions(probe.MIXED_LOAD, driver.LIO_CONFIGURE))
+        driver.setup_functions(probe.MIXED_LOAD, "LIO_LIKE_TARGETCLI=1\n"
+                               + driver.LIO_CONFIGURE))
+
+
+#: Where the guest finds the virtio modules of the baseline disk (they
+#: are not in the base image: every other run boots without them).
+VIRTIO_DIR = "/lib/qlaemu/virtio"
+
+
+def virtio_modules() -> dict:
+    """{guest path: bytes} of the guest kernel's virtio_pci and
+    virtio_scsi with their dependencies (image.module_closure; none of a
+    module built in), for ``vm.run(extra_files=)``.
+
+    Raises:
+        kernels.KernelError, image.GuestError: the kernel or a module
+            cannot be had.
+    """
+    root, kver = kernels.ensure_kernel_root()
+    moddir = root / "lib" / "modules" / kver
+    return {"%s/%s" % (VIRTIO_DIR, m.split("/")[-1]): (moddir / m).read_bytes()
+            for m in image.module_closure(moddir, ("virtio_pci",
+                                                   "virtio_scsi"))}
 
 
 #: QEMU -icount of a pair: the instruction count is the guest's clock, as
@@ -309,7 +331,8 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
                                          pcap if capture else None, img,
                                          icount),
                  timeout_s=timeout_s, log_path=adir / "console.log",
-                 archives=[archive])
+                 archives=[archive],
+                 extra_files=virtio_modules() if virtio_baseline else None)
     if img:
         img.unlink(missing_ok=True)
     return _result(res, adir, link, wwpn, fio_mib, suites, lip,
