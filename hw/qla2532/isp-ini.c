@@ -190,6 +190,18 @@ static void ini_log(IspState *s, IspIniExch *x, const char *what,
     }
 }
 
+/* A Status Type 0 for IOCB @handle with @comp_status and our @ox_id. */
+static void ini_sts_init(IspSts24 *sts, uint32_t handle, uint16_t comp,
+                         uint16_t ox_id)
+{
+    memset(sts, 0, sizeof(*sts));
+    sts->hdr.entry_type = ET_STATUS_TYPE;
+    sts->hdr.entry_count = 1;
+    sts->hdr.handle = handle;
+    sts->comp_status = cpu_to_le16(comp);
+    sts->ox_id = cpu_to_le16(ox_id);
+}
+
 /*
  * Complete @x with a status entry of @comp_status and no FCP_RSP (the
  * exchange ended some other way: aborted, logged out, link lost, a DMA
@@ -199,12 +211,7 @@ static void ini_complete(IspState *s, IspIniExch *x, uint16_t comp_status)
 {
     IspSts24 sts;
 
-    memset(&sts, 0, sizeof(sts));
-    sts.hdr.entry_type = ET_STATUS_TYPE;
-    sts.hdr.entry_count = 1;
-    sts.hdr.handle = x->handle;
-    sts.comp_status = cpu_to_le16(comp_status);
-    sts.ox_id = cpu_to_le16(ini_ox_id(s, x));
+    ini_sts_init(&sts, x->handle, comp_status, ini_ox_id(s, x));
     if (!x->tmf && x->moved < x->fcp_dl) {
         sts.residual_len = cpu_to_le32(x->fcp_dl - x->moved);
     }
@@ -307,11 +314,7 @@ static void ini_reject(IspState *s, const uint8_t *iocb, uint16_t status)
 {
     IspSts24 sts;
 
-    memset(&sts, 0, sizeof(sts));
-    sts.hdr.entry_type = ET_STATUS_TYPE;
-    sts.hdr.entry_count = 1;
-    sts.hdr.handle = ((const IspIocbHeader *)iocb)->handle;
-    sts.comp_status = cpu_to_le16(status);
+    ini_sts_init(&sts, ((const IspIocbHeader *)iocb)->handle, status, 0);
     if (iocb[0] == ET_COMMAND_TYPE_7) {
         sts.residual_len = ((const IspCmd7 *)iocb)->byte_count;
     }
@@ -634,12 +637,7 @@ static void ini_rsp(IspState *s, IspIniExch *x, const FcFrame *f)
                (x->read && x->moved < x->fcp_dl)) {
         comp = CS_DATA_UNDERRUN;
     }
-    memset(&sts, 0, sizeof(sts));
-    sts.hdr.entry_type = ET_STATUS_TYPE;
-    sts.hdr.entry_count = 1;
-    sts.hdr.handle = x->handle;
-    sts.comp_status = cpu_to_le16(comp);
-    sts.ox_id = cpu_to_le16(ini_ox_id(s, x));
+    ini_sts_init(&sts, x->handle, comp, ini_ox_id(s, x));
     if (comp == CS_DATA_UNDERRUN) {
         sts.residual_len = cpu_to_le32(x->fcp_dl - MIN(x->moved, x->fcp_dl));
     }

@@ -2291,22 +2291,60 @@ static QDict *device_report(QTestState *qts)
     return report;
 }
 
+/*
+ * Migrate @t's VM to a file and start a second QEMU with the same command
+ * line (plus @extra) that loads it; @d becomes @t's view of that QEMU,
+ * its clock set to the source's so the loaded timers fire where they
+ * would have.  Returns the second QEMU's PCI bus (qpci_free_pc it); the
+ * file is unlinked.
+ */
+static QPCIBus *migrate_to_second(QlaTest *t, QlaTest *d, const char *extra)
+{
+    g_autofree char *file = NULL;
+    g_autofree char *uri = NULL;
+    int64_t now = qtest_clock_step(t->qts, 0);
+    QPCIBus *bus;
+    int fd;
+
+    fd = g_file_open_tmp("qla2532-migrate-XXXXXX", &file, NULL);
+    g_assert(fd >= 0);
+    close(fd);
+    uri = g_strdup_printf("exec:cat > %s", file);
+    qtest_qmp_assert_success(t->qts, "{'execute': 'migrate', 'arguments': "
+                             "{'uri': %s}}", uri);
+    migrate_wait(t->qts);
+
+    *d = *t;
+    d->qts = qtest_initf("%s %s -incoming defer",
+                         qos_get_current_command_line(), extra);
+    g_free(uri);
+    uri = g_strdup_printf("exec:cat %s", file);
+    qtest_qmp_assert_success(d->qts, "{'execute': 'migrate-incoming', "
+                             "'arguments': {'uri': %s}}", uri);
+    migrate_wait(d->qts);
+    unlink(file);
+    bus = qpci_new_pc(d->qts, NULL);
+    d->dev = qpci_device_find(bus, QLA2532_DEVFN);
+    g_assert(d->dev);
+    /* qtest's virtual clock is the test's, not migrated */
+    qtest_clock_set(d->qts, now);
+    return bus;
+}
+
 static void test_migrate_write(void *obj, void *data, QGuestAllocator *alloc)
 {
     QlaTest t, d;
     g_autofree char *scenario = data;   /* scenario_before */
-    g_autofree char *file = NULL;
-    g_autofree char *uri = NULL;
+    g_autofree char *extra = NULL;
     uint8_t req[IOCB_SIZE], rsp[IOCB_SIZE], atio[IOCB_SIZE];
     uint8_t got[MIGRATE_BYTES];
     QDict *report, *ini, *cnt;
     QList *cmds;
     QListEntry *e;
     QPCIBus *bus;
-    int64_t now;
     uint32_t exch;
     uint64_t buf;
-    int fd, i;
+    int i;
 
     exch = target_up(&t, obj, alloc, atio, &buf);
     g_assert_cmphex(atio[32 + 12], ==, 0x2a);   /* CDB: WRITE(10) */
@@ -2322,31 +2360,8 @@ static void test_migrate_write(void *obj, void *data, QGuestAllocator *alloc)
      * its data frames are on the link for another: migrate then */
     qtest_clock_step(t.qts, 1500);
     g_assert_cmpint(rsp_pending(&t), ==, 0);
-    now = qtest_clock_step(t.qts, 0);
-
-    fd = g_file_open_tmp("qla2532-migrate-XXXXXX", &file, NULL);
-    g_assert(fd >= 0);
-    close(fd);
-    uri = g_strdup_printf("exec:cat > %s", file);
-    qtest_qmp_assert_success(t.qts, "{'execute': 'migrate', 'arguments': "
-                             "{'uri': %s}}", uri);
-    migrate_wait(t.qts);
-
-    /* the second QEMU: same machine and device, loads the file */
-    d = t;
-    d.qts = qtest_initf("%s -global qla2532.scenario=%s -incoming defer",
-                        qos_get_current_command_line(), scenario);
-    g_free(uri);
-    uri = g_strdup_printf("exec:cat %s", file);
-    qtest_qmp_assert_success(d.qts, "{'execute': 'migrate-incoming', "
-                             "'arguments': {'uri': %s}}", uri);
-    migrate_wait(d.qts);
-    bus = qpci_new_pc(d.qts, NULL);
-    d.dev = qpci_device_find(bus, QLA2532_DEVFN);
-    g_assert(d.dev);
-    /* qtest's virtual clock is the test's, not migrated: go on from the
-     * source's time so the timers loaded fire where they would have */
-    qtest_clock_set(d.qts, now);
+    extra = g_strdup_printf("-global qla2532.scenario=%s", scenario);
+    bus = migrate_to_second(&t, &d, extra);
 
     /* the write completes, its data in guest memory */
     events_run(&d, SETTLE_NS);
@@ -2395,7 +2410,6 @@ static void test_migrate_write(void *obj, void *data, QGuestAllocator *alloc)
     qpci_free_pc(bus);
     g_free(d.dev);
     qtest_quit(d.qts);
-    unlink(file);
     qla_detach(&t);
     unlink(scenario);
 }
@@ -2716,13 +2730,9 @@ static void test_migrate_initiator(void *obj, void *data,
 {
     static const uint8_t inquiry[16] = { 0x12, 0, 0, 0, 36 };
     QlaTest t, d;
-    g_autofree char *file = NULL;
-    g_autofree char *uri = NULL;
     uint8_t ids[8 * 16], e[IOCB_SIZE], rsp[IOCB_SIZE], buf[36];
     uint64_t dma, data_buf;
     QPCIBus *bus;
-    int64_t now;
-    int fd;
 
     qla_attach(&t, obj, alloc);
     dma = guest_alloc(t.alloc, 0x1000);
@@ -2734,28 +2744,7 @@ static void test_migrate_initiator(void *obj, void *data,
          data_buf, 36);
     req_post(&t, e, 1);
     g_assert_cmpint(rsp_pending(&t), ==, 0);
-    now = qtest_clock_step(t.qts, 0);
-
-    fd = g_file_open_tmp("qla2532-migrate-ini-XXXXXX", &file, NULL);
-    g_assert(fd >= 0);
-    close(fd);
-    uri = g_strdup_printf("exec:cat > %s", file);
-    qtest_qmp_assert_success(t.qts, "{'execute': 'migrate', 'arguments': "
-                             "{'uri': %s}}", uri);
-    migrate_wait(t.qts);
-
-    d = t;
-    d.qts = qtest_initf("%s -incoming defer",
-                        qos_get_current_command_line());
-    g_free(uri);
-    uri = g_strdup_printf("exec:cat %s", file);
-    qtest_qmp_assert_success(d.qts, "{'execute': 'migrate-incoming', "
-                             "'arguments': {'uri': %s}}", uri);
-    migrate_wait(d.qts);
-    bus = qpci_new_pc(d.qts, NULL);
-    d.dev = qpci_device_find(bus, QLA2532_DEVFN);
-    g_assert(d.dev);
-    qtest_clock_set(d.qts, now);
+    bus = migrate_to_second(&t, &d, "");
 
     events_run(&d, 50 * 1000);
     g_assert_cmpint(rsp_pending(&d), ==, 1);
@@ -2768,7 +2757,6 @@ static void test_migrate_initiator(void *obj, void *data,
     qpci_free_pc(bus);
     g_free(d.dev);
     qtest_quit(d.qts);
-    unlink(file);
     qla_detach(&t);
 }
 
