@@ -22,6 +22,7 @@ target port's WWPN), fio verified with 0 errors, no iscsi-test-cu test
 failed, and the initiator's port logged no qla2xxx failure; FAIL when one
 of these did not hold; INCONCLUSIVE when the guest did not get that far.
 """
+import json
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -181,7 +182,6 @@ def parse_vpd_di(text: str) -> dict:
 def parse_fio(text: str) -> dict:
     """fio's JSON output -> {error, read/write: {bytes, bw_bytes, iops,
     runtime_ms}} (None where fio printed no JSON)."""
-    import json
     i = (text or "").find("{")
     try:
         d = json.loads(text[i:]) if i >= 0 else None
