@@ -225,7 +225,7 @@ typedef struct IspTgtExch {
  * (isp-ini.c), for a Command Type 7 (0x18) or a Task Management IOCB
  * (0x14), open from its FCP_CMND to its FCP_RSP (or its abort).
  * @handle: the IOCB's handle, returned in its status entry.
- * @d_id/@nport_handle: the target port and the handle the IOCB named.
+ * @d_id: the target port.
  * @rx_id: the target's, from its first frame (0xffff until then).
  * @fcp_dl: FCP_DL (byte_count); @moved: data bytes received (read) or
  *   sent (write) so far, at most FCP_DL; @overrun: the target offered
@@ -245,7 +245,6 @@ typedef struct IspIniExch {
     bool dma_error;
     bool aborting;
     uint8_t tmf;
-    uint16_t nport_handle;
     uint16_t rx_id;
     uint32_t handle;
     uint32_t d_id;
@@ -456,7 +455,6 @@ typedef struct IspState {
 
     /* initiator data path (isp-ini.c) */
     IspIniExch ini[ISP_MAX_INI_EXCH];
-    uint32_t ini_cmds;              /* FCP_CMNDs sent (report) */
     /* isp-els.c calls it when a remote port's login ends (layering: the
      * login layer does not call the data paths above it) */
     void (*login_ended)(struct IspState *s, uint32_t port_id);

@@ -221,6 +221,34 @@ static void ini_complete(IspState *s, IspIniExch *x, uint16_t comp_status)
     ini_exch_free(x);
 }
 
+/* The completion of Abort IOCB @iocb: status 0 in nport_handle
+ * (qla_isr.c qla24xx_abort_iocb_entry). */
+static void ini_abort_post(IspState *s, const uint8_t *iocb)
+{
+    IspAbortIocb rsp;
+
+    memcpy(&rsp, iocb, sizeof(rsp));
+    rsp.hdr.entry_count = 1;
+    rsp.hdr.entry_status = 0;
+    rsp.nport_handle = cpu_to_le16(CS_COMPLETE);
+    isp_rsp_post(s, (const uint8_t *)&rsp);
+}
+
+/* Complete @x with @comp_status, then the Abort IOCB that waits for its
+ * ABTS, if one does. */
+static void ini_complete_aborting(IspState *s, IspIniExch *x,
+                                  uint16_t comp_status)
+{
+    uint8_t abort_iocb[IOCB_SIZE];
+    bool aborting = x->aborting;
+
+    memcpy(abort_iocb, x->abort_iocb, IOCB_SIZE);
+    ini_complete(s, x, comp_status);
+    if (aborting) {
+        ini_abort_post(s, abort_iocb);
+    }
+}
+
 /*
  * Complete with @comp_status every open exchange to @d_id (or to any
  * port, @d_id = ~0) whose LUN is @lun (or any, @lun = NULL): only the
@@ -238,18 +266,8 @@ static void ini_complete_all(IspState *s, uint32_t d_id, const uint8_t *lun,
         if (x->valid && !(commands_only && x->tmf) &&
             (d_id == ~0u || x->d_id == d_id) &&
             (!lun || !memcmp(x->lun, lun, 8))) {
-            if (x->aborting) {
-                /* the Abort IOCB waiting for our ABTS completes too */
-                IspAbortIocb rsp;
-
-                memcpy(&rsp, x->abort_iocb, sizeof(rsp));
-                rsp.hdr.entry_count = 1;
-                rsp.nport_handle = cpu_to_le16(CS_COMPLETE);
-                ini_complete(s, x, comp_status);
-                isp_rsp_post(s, (const uint8_t *)&rsp);
-            } else {
-                ini_complete(s, x, comp_status);
-            }
+            /* an Abort IOCB waiting for our ABTS completes too */
+            ini_complete_aborting(s, x, comp_status);
         }
     }
 }
@@ -290,12 +308,11 @@ static bool ini_port_ok(IspState *s, const uint8_t *iocb, uint16_t handle,
 }
 
 /*
- * A new exchange for @iocb (handle @nph, port @d_id), or NULL after the
+ * A new exchange for @iocb (to port @d_id), or NULL after the
  * IOCB came back RF_BUSY: all exchanges are open (the driver requeues the
  * command, qla_isr.c qla2x00_error_entry: DID_BUS_BUSY).
  */
-static IspIniExch *ini_open(IspState *s, const uint8_t *iocb, uint16_t nph,
-                            uint32_t d_id)
+static IspIniExch *ini_open(IspState *s, const uint8_t *iocb, uint32_t d_id)
 {
     IspIniExch *x = ini_exch_new(s);
 
@@ -304,7 +321,6 @@ static IspIniExch *ini_open(IspState *s, const uint8_t *iocb, uint16_t nph,
         return NULL;
     }
     x->handle = ((const IspIocbHeader *)iocb)->handle;
-    x->nport_handle = nph;
     x->d_id = d_id;
     return x;
 }
@@ -338,7 +354,6 @@ static void ini_send_cmnd(IspState *s, IspIniExch *x, uint8_t task_attr,
         memcpy(cmnd + 12, cdb, 16);
     }
     stl_be_p(cmnd + 28, x->fcp_dl);
-    s->ini_cmds++;
     trace_qla2532_ini_cmnd(s->port_no, x->handle, x->d_id, ini_ox_id(s, x),
                            cdb ? cdb[0] : 0, x->tmf, x->fcp_dl);
     if (s->log) {
@@ -402,7 +417,7 @@ void isp_iocb_cmd7(IspState *s, const uint8_t *iocb, uint32_t idx,
                      &d_id)) {
         return;
     }
-    x = ini_open(s, iocb, le16_to_cpu(c->nport_handle), d_id);
+    x = ini_open(s, iocb, d_id);
     if (!x) {
         return;
     }
@@ -467,7 +482,7 @@ void isp_iocb_tsk_mgmt(IspState *s, const uint8_t *iocb)
         ini_reject(s, iocb, CS_COMPLETE);
         return;
     }
-    x = ini_open(s, iocb, le16_to_cpu(t->nport_handle), d_id);
+    x = ini_open(s, iocb, d_id);
     if (!x) {
         return;
     }
@@ -488,7 +503,6 @@ void isp_iocb_tsk_mgmt(IspState *s, const uint8_t *iocb)
 bool isp_iocb_abort_fcp(IspState *s, const uint8_t *iocb)
 {
     const IspAbortIocb *req = (const IspAbortIocb *)iocb;
-    IspAbortIocb rsp;
     IspIniExch *x = NULL;
     int i;
 
@@ -503,14 +517,10 @@ bool isp_iocb_abort_fcp(IspState *s, const uint8_t *iocb)
     }
     if (x->aborting || s->link != ISP_LINK_UP) {
         /* a second abort, or no link to send ABTS on: done at once */
-        memcpy(&rsp, iocb, sizeof(rsp));
-        rsp.hdr.entry_count = 1;
-        rsp.hdr.entry_status = 0;
-        rsp.nport_handle = cpu_to_le16(CS_COMPLETE);
         if (!x->aborting) {
             ini_complete(s, x, CS_ABORTED);
         }
-        isp_rsp_post(s, (const uint8_t *)&rsp);
+        ini_abort_post(s, iocb);
         return true;
     }
     x->aborting = true;
@@ -684,17 +694,9 @@ static void ini_rsp(IspState *s, IspIniExch *x, const FcFrame *f)
 /* BA_ACC / BA_RJT to our ABTS: the command, then the Abort IOCB. */
 static void ini_ba_reply(IspState *s, IspIniExch *x)
 {
-    IspAbortIocb rsp;
-
-    if (!x->aborting) {
-        return;
+    if (x->aborting) {
+        ini_complete_aborting(s, x, CS_ABORTED);
     }
-    memcpy(&rsp, x->abort_iocb, sizeof(rsp));
-    rsp.hdr.entry_count = 1;
-    rsp.hdr.entry_status = 0;
-    rsp.nport_handle = cpu_to_le16(CS_COMPLETE);
-    ini_complete(s, x, CS_ABORTED);
-    isp_rsp_post(s, (const uint8_t *)&rsp);
 }
 
 bool isp_ini_receive(IspState *s, const FcFrame *f)
@@ -769,5 +771,4 @@ void isp_ini_reset(IspState *s)
     for (i = 0; i < ISP_MAX_INI_EXCH; i++) {
         ini_exch_free(&s->ini[i]);
     }
-    s->ini_cmds = 0;
 }

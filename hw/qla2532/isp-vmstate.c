@@ -210,7 +210,6 @@ static const VMStateDescription vmstate_isp_ini_exch = {
         VMSTATE_BOOL(dma_error, IspIniExch),
         VMSTATE_BOOL(aborting, IspIniExch),
         VMSTATE_UINT8(tmf, IspIniExch),
-        VMSTATE_UINT16(nport_handle, IspIniExch),
         VMSTATE_UINT16(rx_id, IspIniExch),
         VMSTATE_UINT32(handle, IspIniExch),
         VMSTATE_UINT32(d_id, IspIniExch),
@@ -256,7 +255,6 @@ static const VMStateDescription vmstate_isp_ini = {
     .fields = (VMStateField[]) {
         VMSTATE_STRUCT_ARRAY(ini, IspState, ISP_MAX_INI_EXCH, 1,
                              vmstate_isp_ini_exch, IspIniExch),
-        VMSTATE_UINT32(ini_cmds, IspState),
         VMSTATE_END_OF_LIST()
     }
 };
