@@ -147,8 +147,9 @@ def apply_overlay(src: Path) -> None:
     The hooks are :data:`HOOKS_PATCH` (``subdir('qla2532')`` in
     hw/meson.build, ``source qla2532/Kconfig`` in hw/Kconfig, the trace
     events directory in meson.build, the qtest in tests/qtest/meson.build,
-    the fc-link/fc-initiator/fc-capture/fc-replayer object types in
-    qapi/qom.json, which -object and object-add check).
+    the fc-link/fc-initiator/fc-capture/fc-replayer/fc-remote object types
+    in qapi/qom.json, which -object and object-add check, and fc-remote
+    among the objects made after the chardevs in softmmu/vl.c).
     The applied patch is kept in the tree as :data:`APPLIED_PATCH`; when the
     repository's patch differs, the old one is reverted (``patch -R``) and
     the new one applied.  Idempotent.

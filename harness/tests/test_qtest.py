@@ -29,7 +29,8 @@ QTESTS = ("/x86_64/qla2532/pci-identity", "/x86_64/qla2532/realize-failure",
           QOS + "/mbox-no-partner", QOS + "/iocb-malformed",
           QOS + "/iocb-hardening", QOS + "/ctio-overrun-truncate",
           QOS + "/migrate-write", QOS + "/link-events-during-io",
-          QOS + "/initiator-io", QOS + "/migrate-initiator")
+          QOS + "/initiator-io", QOS + "/migrate-initiator",
+          QOS + "/remote-link")
 
 #: A TAP result line: "ok 3 /x86_64/qla2532/mbox-reg-test" optionally
 #: followed by "# SKIP ..." / "# TODO ...".

@@ -50,6 +50,32 @@ size_t fc_capture_record(const FcFrame *f, uint8_t *buf)
     return p - buf;
 }
 
+const char *fc_capture_parse_record(const uint8_t *rec, uint32_t len,
+                                    bool delims, FcFrame *f)
+{
+    uint32_t head = delims ? 4 : 0;
+    uint32_t tail = delims ? 8 : 0;
+    uint32_t plen;
+
+    if (len < head + FC_HDR_LEN + tail) {
+        return "shorter than a frame header";
+    }
+    plen = len - head - FC_HDR_LEN - tail;
+    if (plen > FC_MAX_PAYLOAD) {
+        return "a payload over FC's 2112 bytes";
+    }
+    if (tail && crc32(0, rec + head, FC_HDR_LEN + plen) !=
+                (uint32_t)ldl_le_p(rec + head + FC_HDR_LEN + plen)) {
+        return "bad CRC";
+    }
+    memcpy(f->hdr, rec + head, FC_HDR_LEN);
+    memcpy(f->payload, rec + head + FC_HDR_LEN, plen);
+    f->len = plen;
+    f->sof = FC_SOF_I3;
+    f->eof = (fc_f_ctl(f) & FC_FCTL_END_SEQ) ? FC_EOF_T : FC_EOF_N;
+    return NULL;
+}
+
 FcCapture *fc_capture_open(const char *path, Error **errp)
 {
     FcCapture *c = g_new0(FcCapture, 1);

@@ -60,4 +60,16 @@ void fc_capture_close(FcCapture *c);
  */
 size_t fc_capture_record(const FcFrame *f, uint8_t *buf);
 
+/**
+ * fc_capture_parse_record: the frame of one record @rec of @len bytes
+ * into @f: with @delims as fc_capture_record writes it (link type 225:
+ * SOF, header, payload, CRC, EOF; the CRC is checked), without the
+ * header and payload only (link type 224).  @f->sof is SOFi3, @f->eof
+ * EOFt when F_CTL says End_Sequence, else EOFn; @f->time_ns is not set.
+ * Returns NULL, or why the record is no frame (a static string: shorter
+ * than a frame header, a payload over FC's 2112 bytes, a bad CRC).
+ */
+const char *fc_capture_parse_record(const uint8_t *rec, uint32_t len,
+                                    bool delims, FcFrame *f);
+
 #endif /* HW_QLA2532_FC_CAPTURE_H */

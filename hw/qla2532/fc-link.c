@@ -266,11 +266,20 @@ static void link_reinit(FcLink *l, uint16_t lip, FcPort *reset)
     }
 }
 
+static void link_ctl(FcLink *l, FcLinkCtl ctl, FcPort *a, FcPort *b,
+                     uint16_t arg)
+{
+    if (l->ctl_hook) {
+        l->ctl_hook(l->ctl_opaque, ctl, a, b, arg);
+    }
+}
+
 void fc_link_set_online(FcPort *p, bool online)
 {
     if (p->online == online) {
         return;
     }
+    link_ctl(p->link, FC_CTL_ONLINE, p, NULL, online);
     p->online = online;
     if (!online) {
         p->prev_al_pa = 0;
@@ -280,17 +289,20 @@ void fc_link_set_online(FcPort *p, bool online)
 
 void fc_link_lip(FcLink *l, uint16_t lip)
 {
+    link_ctl(l, FC_CTL_LIP, NULL, NULL, lip);
     link_reinit(l, lip, NULL);
 }
 
 void fc_link_lip_reset(FcPort *from, FcPort *to)
 {
     /* LIP(AL_PD, AL_PS), FC-AL-2 §7.4: the addressed port resets */
+    link_ctl(from->link, FC_CTL_LIP_RESET, from, to, 0);
     link_reinit(from->link, to->al_pa << 8 | from->al_pa, to);
 }
 
 void fc_link_force_down(FcLink *l, bool down)
 {
+    link_ctl(l, FC_CTL_DOWN, NULL, NULL, down);
     l->forced_down = down;
     link_reinit(l, 0xf7f7, NULL);
 }
@@ -379,6 +391,17 @@ void fc_link_set_tap(FcLink *l, FcLinkTap *tap, void *opaque)
 {
     l->tap = tap;
     l->tap_opaque = opaque;
+}
+
+void fc_link_set_ctl_hook(FcLink *l, FcLinkCtlHook *hook, void *opaque)
+{
+    l->ctl_hook = hook;
+    l->ctl_opaque = opaque;
+}
+
+bool fc_link_initialising(FcLink *l)
+{
+    return timer_pending(l->init_timer);
 }
 
 FcPort *fc_link_peer(FcPort *p)

@@ -102,6 +102,24 @@ struct FcPort {
  */
 typedef void FcLinkTap(void *opaque, const FcPort *from, const FcFrame *f);
 
+/* What a port or a user did to the link (FcLinkCtlHook). */
+typedef enum FcLinkCtl {
+    FC_CTL_ONLINE,              /* @a went online or offline (@arg 1/0) */
+    FC_CTL_LIP,                 /* fc_link_lip, @arg the LIP type */
+    FC_CTL_LIP_RESET,           /* fc_link_lip_reset from @a to @b */
+    FC_CTL_DOWN,                /* fc_link_force_down, @arg 1 down, 0 up */
+} FcLinkCtl;
+
+/**
+ * FcLinkCtlHook: observer of the link's controls (a link to another
+ * QEMU, fc-remote.h, repeats them there): called at the start of
+ * fc_link_set_online (on a change), fc_link_lip, fc_link_lip_reset and
+ * fc_link_force_down, before the link acts.  @a, @b: the ports concerned
+ * or NULL; @arg as FcLinkCtl says.
+ */
+typedef void FcLinkCtlHook(void *opaque, FcLinkCtl ctl, FcPort *a, FcPort *b,
+                           uint16_t arg);
+
 /**
  * FcLink: the medium.
  * @init_ns: virtual time loop initialisation / point-to-point login takes.
@@ -121,6 +139,8 @@ struct FcLink {
     GQueue *in_flight;          /* FcFrame *, in delivery order */
     FcLinkTap *tap;
     void *tap_opaque;
+    FcLinkCtlHook *ctl_hook;
+    void *ctl_opaque;
     /* saved state: @in_flight as an array while saving/loading */
     FcFrame *mig_frames;
     uint32_t mig_nframes;
@@ -198,6 +218,12 @@ void fc_link_report(FcLink *l, QDict *out);
 
 /* fc_link_set_tap: observe the link's frames with @tap (NULL: none). */
 void fc_link_set_tap(FcLink *l, FcLinkTap *tap, void *opaque);
+
+/* fc_link_set_ctl_hook: observe the link's controls (NULL: none). */
+void fc_link_set_ctl_hook(FcLink *l, FcLinkCtlHook *hook, void *opaque);
+
+/* fc_link_initialising: a (re)initialisation is under way (init timer). */
+bool fc_link_initialising(FcLink *l);
 
 /* The first other port that is up on @p's link, or NULL. */
 FcPort *fc_link_peer(FcPort *p);

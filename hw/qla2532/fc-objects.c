@@ -16,6 +16,8 @@
 #include "fc-sim-port.h"
 #include "fc-capture.h"
 #include "fc-replay.h"
+#include "fc-remote.h"
+#include "chardev/char.h"
 
 /* Events the link's log keeps (as the device's own log). */
 #define FC_LINK_LOG_EVENTS      100000
@@ -516,6 +518,85 @@ static void fc_replayer_class_init(ObjectClass *oc, void *data)
                                   fc_replayer_set_file);
 }
 
+/*
+ * fc-remote: the port of another QEMU on the link, over a chardev
+ * (fc-remote.h).
+ */
+
+#define TYPE_FC_REMOTE "fc-remote"
+OBJECT_DECLARE_SIMPLE_TYPE(FcRemoteObject, FC_REMOTE)
+
+struct FcRemoteObject {
+    Object parent_obj;
+    Object *link;
+    char *chardev;
+    FcRemote *r;
+    Object *held;
+};
+
+static void fc_remote_object_complete(UserCreatable *uc, Error **errp)
+{
+    FcRemoteObject *ro = FC_REMOTE(uc);
+    FcLinkObject *lo = peer_link(ro->link, TYPE_FC_REMOTE, errp);
+    Chardev *chr;
+
+    if (!lo) {
+        return;
+    }
+    if (!ro->chardev || !*ro->chardev) {
+        error_setg(errp, "fc-remote: chardev=<id> is required");
+        return;
+    }
+    chr = qemu_chr_find(ro->chardev);
+    if (!chr) {
+        error_setg(errp, "fc-remote: no chardev '%s'", ro->chardev);
+        return;
+    }
+    ro->r = fc_remote_new(&lo->link, chr, &lo->log, errp);
+    if (ro->r) {
+        ro->held = peer_hold(lo);
+    }
+}
+
+static char *fc_remote_object_get_chardev(Object *obj, Error **errp)
+{
+    return g_strdup(FC_REMOTE(obj)->chardev ?: "");
+}
+
+static void fc_remote_object_set_chardev(Object *obj, const char *v,
+                                         Error **errp)
+{
+    FcRemoteObject *ro = FC_REMOTE(obj);
+
+    if (ro->r) {
+        error_setg(errp, "fc-remote: chardev is set at creation");
+        return;
+    }
+    g_free(ro->chardev);
+    ro->chardev = g_strdup(v);
+}
+
+static void fc_remote_object_finalize(Object *obj)
+{
+    FcRemoteObject *ro = FC_REMOTE(obj);
+
+    if (ro->r) {
+        fc_link_object_leave(ro->held, fc_remote_port(ro->r));
+        fc_remote_free(ro->r);
+        object_unref(ro->held);
+    }
+    g_free(ro->chardev);
+}
+
+static void fc_remote_object_class_init(ObjectClass *oc, void *data)
+{
+    USER_CREATABLE_CLASS(oc)->complete = fc_remote_object_complete;
+    add_link_prop(oc, offsetof(FcRemoteObject, link));
+    object_class_property_add_str(oc, "chardev",
+                                  fc_remote_object_get_chardev,
+                                  fc_remote_object_set_chardev);
+}
+
 static const TypeInfo fc_object_types[] = {
     {
         .name = TYPE_FC_LINK_OBJECT,
@@ -547,6 +628,13 @@ static const TypeInfo fc_object_types[] = {
         .instance_init = fc_replayer_init,
         .instance_finalize = fc_replayer_finalize,
         .class_init = fc_replayer_class_init,
+        .interfaces = (InterfaceInfo[]) { { TYPE_USER_CREATABLE }, { } },
+    }, {
+        .name = TYPE_FC_REMOTE,
+        .parent = TYPE_OBJECT,
+        .instance_size = sizeof(FcRemoteObject),
+        .instance_finalize = fc_remote_object_finalize,
+        .class_init = fc_remote_object_class_init,
         .interfaces = (InterfaceInfo[]) { { TYPE_USER_CREATABLE }, { } },
     },
 };

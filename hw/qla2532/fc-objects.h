@@ -6,6 +6,7 @@
  *   -object fc-initiator,id=ini0,link=fc0,scenario=traces/basic.json
  *   -object fc-capture,id=cap0,link=fc0,file=fc0.pcap
  *   -object fc-replayer,id=rp0,link=fc0,file=traces/race-stock.pcap
+ *   -object fc-remote,id=r0,link=fc0,chardev=fcr  (another QEMU's port)
  *   -device qla2532,link=fc0,...
  *
  * This file is only the QOM glue: the link (fc-link.c), the simulated

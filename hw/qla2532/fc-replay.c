@@ -156,39 +156,26 @@ static FcFrame *record_frame(const uint8_t *data, uint32_t caplen,
                              uint32_t len, int linktype, unsigned number,
                              const char *path, Error **errp)
 {
-    uint32_t head = linktype == FC_CAPTURE_LINKTYPE ? 4 : 0;
-    uint32_t tail = linktype == FC_CAPTURE_LINKTYPE ? 8 : 0;
+    g_autofree FcFrame *whole = g_new(FcFrame, 1);
+    bool delims = linktype == FC_CAPTURE_LINKTYPE;
+    const char *why;
     FcFrame *f;
-    uint32_t plen;
 
     if (caplen < len) {
         error_setg(errp, "capture %s: frame %u: only %u of its %u bytes "
                    "were captured", path, number, caplen, len);
         return NULL;
     }
-    if (len < head + FC_HDR_LEN + tail) {
-        error_setg(errp, "capture %s: frame %u: %u bytes, shorter than a "
-                   "frame header", path, number, len);
-        return NULL;
-    }
-    plen = len - head - FC_HDR_LEN - tail;
-    if (plen > FC_MAX_PAYLOAD) {
-        error_setg(errp, "capture %s: frame %u: a payload of %u bytes, "
-                   "more than FC's %u", path, number, plen, FC_MAX_PAYLOAD);
-        return NULL;
-    }
-    if (tail && crc32(0, data + head, FC_HDR_LEN + plen) !=
-                (uint32_t)ldl_le_p(data + head + FC_HDR_LEN + plen)) {
-        error_setg(errp, "capture %s: frame %u: bad CRC", path, number);
+    why = fc_capture_parse_record(data, len, delims, whole);
+    if (why) {
+        error_setg(errp, "capture %s: frame %u: %s (record: %u bytes, "
+                   "payload: %d bytes)", path, number, why, len,
+                   MAX((int)len - (delims ? 36 : FC_HDR_LEN), 0));
         return NULL;
     }
     /* only the payload captured is allocated: no read goes past @len */
-    f = g_malloc0(offsetof(FcFrame, payload) + plen);
-    memcpy(f->hdr, data + head, FC_HDR_LEN);
-    memcpy(f->payload, data + head + FC_HDR_LEN, plen);
-    f->len = plen;
-    f->sof = FC_SOF_I3;
-    f->eof = (fc_f_ctl(f) & FC_FCTL_END_SEQ) ? FC_EOF_T : FC_EOF_N;
+    f = g_malloc0(offsetof(FcFrame, payload) + whole->len);
+    memcpy(f, whole, offsetof(FcFrame, payload) + whole->len);
     return f;
 }
 

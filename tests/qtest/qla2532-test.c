@@ -79,6 +79,8 @@
 #include "qapi/qmp/qjson.h"
 #include "qapi/error.h"
 #include "hw/pci/pci_regs.h"
+#include <sys/socket.h>
+#include <sys/un.h>
 
 /* struct device_reg_24xx, qla_fw.h: BAR1 offsets */
 #define REG_FLASH_ADDR          0x00
@@ -140,6 +142,7 @@
 #define INTR_ATIO_QUE_UPDATE    0x1c
 #define MBA_LIP_OCCURRED        0x8010
 #define MBA_LOOP_UP             0x8011
+#define MBA_LOOP_DOWN           0x8012
 #define MBA_PORT_UPDATE         0x8014
 
 /* qla_def.h mailbox opcodes of the running firmware */
@@ -2760,6 +2763,191 @@ static void test_migrate_initiator(void *obj, void *data,
     qla_detach(&t);
 }
 
+/*
+ * fc-remote (hw/qla2532/fc-remote.h): this QEMU's ISP and a second QEMU's
+ * on one link through a socket chardev.  Both firmwares in initiator mode
+ * log in to each other (loop auto-login); each finds the other at the
+ * address the other has for itself; a LIP on one side reaches the other;
+ * the other QEMU's exit is loss of light here; bytes that are not the
+ * protocol are refused without harm.
+ */
+#define REMOTE_WWPN             0x21000024ff00cafeULL
+#define REMOTE_STEP_NS          (20 * 1000)
+
+/* The link and its fc-remote: the chardev a server or a client. */
+static char *remote_args(const char *sock, bool server)
+{
+    return g_strdup_printf(" -object fc-link,id=fc0,init-us=100 "
+                           "-chardev socket,id=fcr,path=%s,%s "
+                           "-object fc-remote,id=r0,link=fc0,chardev=fcr ",
+                           sock, server ? "server=on,wait=off" :
+                           "reconnect=1");
+}
+
+static void *remote_before(GString *cmd_line, void *arg)
+{
+    g_autofree char *dir = g_dir_make_tmp("qla2532-remote-XXXXXX", NULL);
+    g_autofree char *args = NULL;
+    char *sock = g_strdup_printf("%s/fc.sock", dir);
+
+    args = remote_args(sock, true);
+    g_string_append(cmd_line, args);
+    return sock;
+}
+
+/* Run both QEMUs' clocks for @ns, in turns, taking their events. */
+static void both_run(QlaTest *a, QlaTest *b, int64_t ns)
+{
+    int64_t done;
+
+    for (done = 0; done < ns; done += REMOTE_STEP_NS) {
+        events_run(a, REMOTE_STEP_NS);
+        events_run(b, REMOTE_STEP_NS);
+    }
+}
+
+/* Own AL_PA (MBC 0x20) and the ID list's one entry's, of @t. */
+static void remote_ids(QlaTest *t, uint64_t dma, uint8_t *own,
+                       uint8_t *other)
+{
+    uint16_t out[10] = { 0 };
+    uint8_t ids[8 * 16];
+
+    g_assert_cmphex(fw_op(t, MBC_GET_ADAPTER_LOOP_ID, out, 10), ==,
+                    MBS_COMMAND_COMPLETE);
+    *own = out[2] & 0xff;
+    qtest_memset(t->qts, dma, 0, sizeof(ids));
+    g_assert_cmphex(fw_dma(t, MBC_GET_ID_LIST, 0, dma, 0, out, 2), ==,
+                    MBS_COMMAND_COMPLETE);
+    g_assert_cmpuint(out[1], ==, 1);
+    qtest_memread(t->qts, dma, ids, sizeof(ids));
+    *other = ids[0];
+}
+
+static QDict *remote_report(QTestState *qts)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                           "{'path': '/objects/fc0', 'property': "
+                           "'report'}}");
+    QDict *report = qobject_to(QDict,
+                               qobject_from_json(qdict_get_str(rsp,
+                                                               "return"),
+                                                 &error_abort));
+    QDict *remote = qdict_get_qdict(report, "remote");
+
+    g_assert(remote);
+    qobject_ref(remote);
+    qobject_unref(report);
+    qobject_unref(rsp);
+    return remote;
+}
+
+static void test_remote_link(void *obj, void *data, QGuestAllocator *alloc)
+{
+    g_autofree char *sock = data;       /* remote_before */
+    g_autofree char *dir = g_path_get_dirname(sock);
+    g_autofree char *args = remote_args(sock, false);
+    QlaTest a, b;
+    uint8_t icb[ICB_SIZE], own_a, own_b, seen_a, seen_b;
+    uint64_t dma;
+    QPCIBus *bus;
+    QDict *ra, *rb;
+    struct sockaddr_un un = { .sun_family = AF_UNIX };
+    int i, n, fd, lip_b;
+
+    qla_attach(&a, obj, alloc);
+    dma = guest_alloc(a.alloc, 0x1000);
+
+    /* the second QEMU: the same machine, the chardev a client */
+    b = a;
+    b.qts = qtest_initf("-M pc -device qla2532,addr=04.0,link=fc0 %s", args);
+    bus = qpci_new_pc(b.qts, NULL);
+    b.dev = qpci_device_find(bus, QLA2532_DEVFN);
+    g_assert(b.dev);
+    b.bar1 = qpci_iomap(b.dev, 1, NULL);
+    qpci_device_enable(b.dev);
+
+    fw_start(&a);
+    fw_start(&b);
+    rings_alloc(&a);
+    rings_alloc(&b);                    /* other addresses: one allocator */
+    icb_build(&a, icb, ICB_FO1_INITIATOR, false);
+    g_assert_cmphex(fw_init(&a, icb), ==, MBS_COMMAND_COMPLETE);
+    icb_build(&b, icb, ICB_FO1_INITIATOR, false);
+    stq_be_p(icb + 12, REMOTE_WWPN);
+    g_assert_cmphex(fw_init(&b, icb), ==, MBS_COMMAND_COMPLETE);
+    both_run(&a, &b, SETTLE_NS);
+
+    /* each has the other at the address the other has for itself */
+    remote_ids(&a, dma, &own_a, &seen_b);
+    remote_ids(&b, dma, &own_b, &seen_a);
+    g_assert_cmphex(own_a, !=, own_b);
+    g_assert_cmphex(seen_b, ==, own_b);
+    g_assert_cmphex(seen_a, ==, own_a);
+    ra = remote_report(a.qts);
+    rb = remote_report(b.qts);
+    g_assert(qdict_get_bool(ra, "connected"));
+    g_assert_cmpuint(qdict_get_int(ra, "far_wwpn"), ==, REMOTE_WWPN);
+    g_assert_cmpuint(qdict_get_int(rb, "far_wwpn"), ==, OUR_WWPN);
+    g_assert_cmpint(qdict_get_int(ra, "frames_sent"), >, 0);
+    g_assert_cmpint(qdict_get_int(ra, "frames_received"), >, 0);
+    g_assert_cmpint(qdict_get_int(rb, "frames_received"), ==,
+                    qdict_get_int(ra, "frames_sent"));
+    g_assert_cmpint(qdict_get_int(ra, "address_mismatches"), ==, 0);
+    g_assert_cmpint(qdict_get_int(rb, "address_mismatches"), ==, 0);
+    g_assert_cmpint(qdict_get_int(ra, "frames_lost") +
+                    qdict_get_int(rb, "frames_lost"), ==, 0);
+    qobject_unref(ra);
+    qobject_unref(rb);
+
+    /* a LIP on this side's link is a LIP on the other's */
+    lip_b = b.naen;
+    qtest_qmp_assert_success(a.qts, "{'execute': 'qom-set', 'arguments': "
+                             "{'path': '/objects/fc0', 'property': "
+                             "'link-event', 'value': 'lip'}}");
+    both_run(&a, &b, SETTLE_NS);
+    i = aen_find(&b, lip_b, MBA_LIP_OCCURRED);
+    g_assert_cmpint(i, >=, 0);
+    g_assert_cmpint(aen_find(&b, i, MBA_LOOP_UP), >=, 0);
+    remote_ids(&b, dma, &own_b, &seen_a);
+    g_assert_cmphex(seen_a, ==, own_a);
+
+    /* the other QEMU goes away: no light (LOOP DOWN), no port list */
+    qpci_free_pc(bus);
+    g_free(b.dev);
+    qtest_quit(b.qts);
+    n = a.naen;
+    for (i = 0; i < 200 && aen_find(&a, n, MBA_LOOP_DOWN) < 0; i++) {
+        events_run(&a, REMOTE_STEP_NS);
+    }
+    g_assert_cmpint(aen_find(&a, n, MBA_LOOP_DOWN), >=, 0);
+    g_assert_cmphex(fw_dma(&a, MBC_GET_ID_LIST, 0, dma, 0, NULL, 0), ==,
+                    MBS_COMMAND_ERROR);
+
+    /* not the protocol: refused, counted, the firmware unharmed */
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    g_assert(fd >= 0);
+    g_strlcpy(un.sun_path, sock, sizeof(un.sun_path));
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&un, sizeof(un)), ==, 0);
+    g_assert_cmpint(write(fd, "GET / HTTP/1.0\r\n\r\n", 18), ==, 18);
+    for (i = 0; i < 200; i++) {
+        events_run(&a, REMOTE_STEP_NS);
+        ra = remote_report(a.qts);
+        n = qdict_get_int(ra, "protocol_errors");
+        qobject_unref(ra);
+        if (n) {
+            break;
+        }
+    }
+    g_assert_cmpint(n, ==, 1);
+    close(fd);
+    g_assert_cmphex(fw_op(&a, MBC_GET_FIRMWARE_STATE, NULL, 0), ==,
+                    MBS_COMMAND_COMPLETE);
+    unlink(sock);
+    rmdir(dir);
+    qla_detach(&a);
+}
+
 static void *unimp_log_before(GString *cmd_line, void *arg)
 {
     char *path = NULL;
@@ -2821,6 +3009,10 @@ static void qla2532_register_tests(void)
         .arg = (void *)SCENARIO_WRITE_READ,
     };
 
+    QOSGraphTestOptions remote = {
+        .edge.extra_device_opts = "link=fc0",
+        .before = remote_before,
+    };
     QOSGraphTestOptions sim_target = {
         .edge.extra_device_opts = QLA_FAST ",partner-role=target",
     };
@@ -2829,6 +3021,7 @@ static void qla2532_register_tests(void)
     qos_add_test("initiator-io", "qla2532", test_initiator_io, &sim_target);
     qos_add_test("migrate-initiator", "qla2532", test_migrate_initiator,
                  &sim_target);
+    qos_add_test("remote-link", "qla2532", test_remote_link, &remote);
     qos_add_test("mbox-reg-test", "qla2532", test_mbox_reg_test, NULL);
     qos_add_test("invalid-command", "qla2532", test_invalid_command, &unimp);
     qos_add_test("malformed-mbox", "qla2532", test_malformed_mbox, NULL);
