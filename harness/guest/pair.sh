@@ -1,20 +1,27 @@
-# pair: a real initiator against the target (qlaemu.pair).  One guest, the
-# card's two ports cabled to each other: port 0 is the target (what
-# target-setup.sh sets up), port 1 the stock qla2xxx initiator; the LUN it
-# finds is checked with sg3_utils, fio and libiscsi's test suite.
+# pair: a real initiator against the target (qlaemu.pair).  With
+# TARGET_LOCAL=1 one guest, the card's two ports cabled to each other:
+# port 0 is the target (what target-setup.sh sets up), port 1 the stock
+# qla2xxx initiator; with TARGET_LOCAL=0 the target is in another guest
+# (pair-target.sh) and this guest's only port is the initiator.  The LUN
+# the initiator finds is checked with sg3_utils, fio and libiscsi's test
+# suite.
 # In: WWN, RD_PAGES and target-setup.sh's functions; SESS (the target's
-# LIO dynamic_sessions file); PORT_WAIT_S (seconds
+# LIO dynamic_sessions file, '' when the target is elsewhere); PORT_WAIT_S (seconds
 # for the LUN to appear), FIO_MIB (the fio verify job's size), SUITES (the
 # iscsi-test-cu families/suites to run, space separated; '' none), VIRTIO
 # (1: the fio job again on the virtio-scsi baseline disk), LIP (1:
 # the initiator issues a LIP during a read and the data is read again).
-. /lib/qlaemu/target-setup.sh
-qlaemu_section_file setup /tmp/setup.log
+if [ "$TARGET_LOCAL" = 1 ]; then
+    . /lib/qlaemu/target-setup.sh
+    qlaemu_section_file setup /tmp/setup.log
+else
+    modprobe qla2xxx
+fi
 modprobe sd_mod
 modprobe sg
 H1=
 for h in /sys/class/fc_host/host*; do
-    [ "$(cat $h/port_name)" = "$(cat /sys/class/fc_host/$(qlaemu_port0_host)/port_name)" ] && continue
+    [ "$TARGET_LOCAL" = 1 ] && [ "$(cat $h/port_name)" = "$(cat /sys/class/fc_host/$(qlaemu_port0_host)/port_name)" ] && continue
     H1=${h##*/}
 done
 # the initiator's disk: the first sd whose host is port 1's
@@ -28,8 +35,8 @@ while [ $i -le $PORT_WAIT_S ]; do
         esac
     done
     # settled: the disk, and the initiator's session in the target's LIO
-    [ -n "$DISK" ] && [ -n "$SG" ] && \
-        [ -n "$(tr -d '\000\n' < "$SESS" 2>/dev/null)" ] && break
+    [ -n "$DISK" ] && [ -n "$SG" ] && { [ -z "$SESS" ] || \
+        [ -n "$(tr -d '\000\n' < "$SESS" 2>/dev/null)" ]; } && break
     i=$((i + 1)); sleep 1
 done
 # the target side's log-ins settle after the LUN appeared (enabling the
@@ -113,3 +120,9 @@ if [ -n "$DISK" ]; then
     fi
 fi
 qlaemu_section dmesg_raw dmesg -r
+if [ "$TARGET_LOCAL" != 1 ]; then
+    # the target guest reports while this one is still on the link, then
+    # powers off; then the host lets this one go (qlaemu.linked)
+    qlaemu_mark finished
+    qlaemu_wait_cmd 300 >/dev/null
+fi

@@ -15,8 +15,10 @@ the guest
     patches (patch series), modbuild (driver builds), driver (loading and
     configuring the driver in the guest), image (the initramfs, with
     harness/guest/*), tools (the initiator's sg3_utils, fio and
-    iscsi-test-cu as an initramfs archive), control (data/control channels
-    and QMP of a running guest), vm (boot, run a script, power off)
+    iscsi-test-cu as an initramfs archive, and readers of their output),
+    control (data/control channels and QMP of a running guest), vm (boot,
+    run a script, power off), linked (two guests whose cards share a link
+    through fc-remote)
 runs
     kmsg and evidence (what a run shows), capture (the link's pcap, read
     with tshark), verdict (PASS / FAIL / INCONCLUSIVE), results (the runs'

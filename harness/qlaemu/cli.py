@@ -303,7 +303,8 @@ def _add_pair_parser(sub) -> None:
     pa.add_argument("--link", choices=pair_mod.LINKS, default="cable",
                     help="cable: one guest, the dual-port card's two ports "
                     "cabled to each other (port 0 target, port 1 "
-                    "initiator)")
+                    "initiator); remote: a target guest (--driver) and an "
+                    "initiator guest, two QEMUs linked by fc-remote")
     pa.add_argument("--fio-mib", type=int, default=pair_mod.FIO_MIB,
                     help="size of the fio verify job, MiB (default %d)"
                     % pair_mod.FIO_MIB)
@@ -325,6 +326,7 @@ def _add_pair_parser(sub) -> None:
                     "and every iscsi-test-cu test")
     _add_pcap(pa, "every data frame too: large")
     _add_machine_args(pa, topology=False)
+    _add_profile_args(pa)
     pa.set_defaults(func=commands.cmd_pair)
 
 

@@ -334,21 +334,27 @@ def cmd_replay(args) -> int:
 def cmd_pair(args) -> int:
     apply_machine_args(args)
     try:
+        prof = resolve_driver(args)
+        if args.link == "cable" and not prof.is_stock:
+            raise ValueError("--link cable runs stock LIO on port 0; a "
+                             "driver profile needs --link remote")
         _setup()
+        modbuild.ensure_modules(prof)
         r = pair.run_pair(link=args.link, fio_mib=args.fio_mib,
                           suites=args.suites, lip=args.lip,
                           capture=bool(args.pcap),
                           virtio_baseline=args.virtio_baseline,
-                          timeout_s=args.timeout)
+                          timeout_s=args.timeout, profile=prof)
     except (ValueError, tools.ToolsError, host.SetupError, image.GuestError,
-            kernels.KernelError) as e:
+            kernels.KernelError, profiles.ProfileError,
+            profiles.DriverError) as e:
         print("qlaemu pair: %s" % e, file=sys.stderr)
         return verdict.EXIT_CODES[verdict.INCONCLUSIVE]
     print(report.pair_summary(r))
     if args.json:
         r.write(args.json)
     if args.junit:
-        Path(args.junit).write_text(pair.junit_xml(r))
+        Path(args.junit).write_text(report.pair_junit_xml(r))
     _write_pcap(args, [r.pcap] if r.pcap else [])
     return r.exit_code
 

@@ -2,7 +2,7 @@
 initiator on an emulated ISP2532 -- on one emulated FC link, judged by the
 tools storage people use (issue #13).
 
-Link ``cable`` (the only one so far): one guest with the dual-port card,
+Link ``cable``: one guest with the dual-port card,
 its two ports cabled to each other (an ``fc-link`` object, ``link=`` and
 ``port1-link=``, docs/link.md §9).  Port 0 is the target -- stock
 qla2xxx with ``qlini_mode=exclusive`` and LIO's ramdisk, as ``probe
@@ -16,21 +16,29 @@ Debian's packages (qlaemu.tools).  Optionally the initiator then issues a
 LIP during a read and reads the disk again (reported, not judged: see
 docs/pair.md).
 
+Link ``remote``: two guests, each a QEMU with a one-port card, their
+links joined by a chardev (``fc-remote``, docs/link.md §10;
+:mod:`qlaemu.linked`): the target guest runs the driver profile under test
+in target mode (stock LIO or an out-of-tree profile such as SCST's) and
+serves until the initiator guest -- stock qla2xxx, the tools above -- is
+done.  Both run on the host's clock (no -icount).
+
 A run is PASS when the LUN appeared with LIO's identity, every sg3_utils
 command answered correctly (capacity = the ramdisk's, VPD 0x83 naming the
 target port's WWPN), fio verified with 0 errors, no iscsi-test-cu test
 failed, and the initiator's port logged no qla2xxx failure; FAIL when one
 of these did not hold; INCONCLUSIVE when the guest did not get that far.
 """
+import dataclasses
 import json
 import re
 import time
-import xml.etree.ElementTree as ET
 
-from . import driver, image, kernels, kmsg, paths, probe, tools, verdict, vm
+from . import (driver, image, kernels, kmsg, linked, paths, probe, profiles,
+               tools, verdict, vm)
 from .results import PairResult
 
-LINKS = ("cable",)
+LINKS = ("cable", "remote")
 #: fio verify job size, MiB (the issue asks for at least 64).
 FIO_MIB = 64
 #: The LUN: a LIO ramdisk of this many 4 KiB pages (96 MiB).
@@ -72,22 +80,32 @@ NOT_APPLICABLE = {
     "IN CDB)",
 }
 
-_SUITE_RE = re.compile(r"^Suite: (\S+)")
-_TEST_RE = re.compile(r"^\s*Test: (\S+) \.\.\.(.*)$")
-_NOTE_RE = re.compile(r"\[(SKIPPED|FAILED)\] (.*)")
-
 
 def pair_script(wwn: str, fio_mib: int, suites, lip: bool,
-                virtio: bool = False) -> str:
-    """The guest's /scenario.sh (harness/guest/pair.sh) with the target
-    port ``wwn`` ('21:00:...') set up as in probe's mixed mode."""
+                virtio: bool = False, target_local: bool = True) -> str:
+    """The initiator guest's /scenario.sh (harness/guest/pair.sh); with
+    ``target_local`` the target port ``wwn`` ('21:00:...') is port 0 of the
+    same guest, set up as in probe's mixed mode."""
     return image.script("pair", {
-        "WWN": wwn, "RD_PAGES": RD_PAGES, "SESS": probe.lio_sessions_path(wwn),
+        "WWN": wwn, "RD_PAGES": RD_PAGES, "TARGET_LOCAL": int(target_local),
+        "SESS": probe.lio_sessions_path(wwn) if target_local else "",
         "PORT_WAIT_S": PORT_WAIT_S, "FIO_MIB": int(fio_mib),
         "SUITES": " ".join(suites), "LIP": 1 if lip else 0,
         "VIRTIO": 1 if virtio else 0},
         driver.setup_functions(probe.MIXED_LOAD, "LIO_LIKE_TARGETCLI=1\n"
-                               + driver.LIO_CONFIGURE))
+                               + driver.LIO_CONFIGURE)
+        if target_local else "")
+
+
+def target_script(wwn: str, profile, wait_s: float) -> str:
+    """The target guest's /scenario.sh of link ``remote``
+    (harness/guest/pair-target.sh): ``profile`` in target mode on port
+    ``wwn``; LIO (stock profiles) as targetcli sets it up."""
+    stock = profiles.load_profile(profile).kind != "out-of-tree"
+    return image.script("pair-target", {
+        "WWN": wwn, "RD_PAGES": RD_PAGES, "LIO_LIKE_TARGETCLI": 1,
+        "SESS": probe.lio_sessions_path(wwn) if stock else "",
+        "WAIT_S": int(wait_s)}, driver.target_functions(profile, wwn))
 
 
 #: Where the guest finds the virtio modules of the baseline disk (they
@@ -131,110 +149,19 @@ def device_args(wwpn: int, wwnn: int, capture=None, virtio_img=None,
     if capture:
         args += ["-object", "fc-capture,id=cap0,link=fc0,file="
                  + probe.qemu_opt_escape(capture)]
-    if virtio_img:
-        args += ["-drive", "file=%s,if=none,format=raw,id=vd0"
-                 % probe.qemu_opt_escape(virtio_img),
-                 "-device", "virtio-scsi-pci,id=vs0",
-                 "-device", "scsi-hd,drive=vd0,bus=vs0.0"]
-    return args + ["-device", "qla2532,bus=rp0,wwpn=0x%016x,wwnn=0x%016x,"
-                   "link=fc0,port1-link=fc0" % (wwpn, wwnn)]
+    return args + virtio_args(virtio_img) + [
+        "-device", "qla2532,bus=rp0,wwpn=0x%016x,wwnn=0x%016x,link=fc0,"
+        "port1-link=fc0" % (wwpn, wwnn)]
 
 
-def _rc(text: str):
-    m = re.search(r"^rc=(\d+)\s*$", text or "", re.M)
-    return int(m.group(1)) if m else None
-
-
-def parse_sg_inq(text: str) -> dict:
-    """``sg_inq`` output -> {vendor, product, revision, rc}."""
-    out = {"rc": _rc(text)}
-    for key, label in (("vendor", "Vendor identification"),
-                       ("product", "Product identification"),
-                       ("revision", "Product revision level")):
-        m = re.search(r"^\s*%s:\s*(.*?)\s*$" % label, text or "", re.M)
-        out[key] = m.group(1) if m else None
-    return out
-
-
-def parse_readcap(text: str) -> dict:
-    """``sg_readcap -l`` output -> {blocks, block_bytes, rc}."""
-    out = {"rc": _rc(text), "blocks": None, "block_bytes": None}
-    m = re.search(r"Number of logical blocks=(\d+)", text or "")
-    if m:
-        out["blocks"] = int(m.group(1))
-    m = re.search(r"Logical block length=(\d+)", text or "")
-    if m:
-        out["block_bytes"] = int(m.group(1))
-    return out
-
-
-def parse_vpd_di(text: str) -> dict:
-    """``sg_vpd -p di`` output -> {target_port_names (the 'naa.' SCSI name
-    strings of target port designators), naa (LU designators), rc}."""
-    t = text or ""
-    return {"rc": _rc(t),
-            "target_port_names": sorted(set(re.findall(
-                r"SCSI name string:\s*\n\s*(naa\.[0-9A-Fa-f]+)", t))),
-            "naa": sorted(set(re.findall(r"^\s*0x([0-9a-f]{16,32})\s*$", t,
-                                         re.M)))}
-
-
-def parse_fio(text: str) -> dict:
-    """fio's JSON output -> {error, read/write: {bytes, bw_bytes, iops,
-    runtime_ms}} (None where fio printed no JSON)."""
-    i = (text or "").find("{")
-    try:
-        d = json.loads(text[i:]) if i >= 0 else None
-    except ValueError:
-        d = None
-    if not d or not d.get("jobs"):
-        return {"error": None, "parsed": False}
-    job = d["jobs"][0]
-    out = {"error": job.get("error"), "parsed": True}
-    for rw in ("read", "write"):
-        x = job.get(rw, {})
-        out[rw] = {"bytes": x.get("io_bytes"), "bw_bytes": x.get("bw_bytes"),
-                   "iops": round(x.get("iops") or 0, 1),
-                   "runtime_ms": x.get("runtime")}
-    return out
-
-
-def parse_suite(text: str) -> dict:
-    """``iscsi-test-cu`` (verbose) output -> {tests: [{suite, test,
-    result 'passed'|'failed'|'skipped', reasons}], passed, failed,
-    skipped, rc}.  A test CUnit counts as passed that printed [SKIPPED]
-    is listed as skipped with its reasons."""
-    tests, suite, cur = [], None, None
-
-    def close(result):
-        cur["result"] = ("failed" if result == "FAILED" else
-                         "skipped" if any(r.startswith("SKIPPED")
-                                          for r in cur["reasons"])
-                         else "passed")
-        tests.append(cur)
-
-    for line in (text or "").splitlines():
-        m = _SUITE_RE.match(line)
-        if m:
-            suite = m.group(1)
-            continue
-        m = _TEST_RE.match(line)
-        if m:
-            cur = {"suite": suite, "test": m.group(1), "reasons": []}
-            line = m.group(2)
-        if cur is None:
-            continue
-        for kind, why in _NOTE_RE.findall(line):
-            note = "%s %s" % (kind, why.strip())
-            if note not in cur["reasons"]:
-                cur["reasons"].append(note)
-        end = re.search(r"(passed|FAILED)\s*$", line)
-        if end:
-            close(end.group(1))
-            cur = None
-    counts = {k: sum(1 for t in tests if t["result"] == k)
-              for k in ("passed", "failed", "skipped")}
-    return dict(tests=tests, rc=_rc(text), **counts)
+def virtio_args(img) -> list:
+    """QEMU arguments of the virtio-scsi baseline disk on raw file ``img``
+    ([] for None)."""
+    if not img:
+        return []
+    return ["-drive", "file=%s,if=none,format=raw,id=vd0"
+            % probe.qemu_opt_escape(img), "-device", "virtio-scsi-pci,id=vs0",
+            "-device", "scsi-hd,drive=vd0,bus=vs0.0"]
 
 
 def judge(r: PairResult) -> tuple:
@@ -277,11 +204,13 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
              virtio_baseline: bool = False, icount: str | None = ICOUNT,
              run_name: str | None = None, timeout_s: float = 1800,
              wwpn: int = probe.DEFAULT_WWPN,
-             wwnn: int = probe.DEFAULT_WWNN) -> PairResult:
+             wwnn: int = probe.DEFAULT_WWNN, profile=None) -> PairResult:
     """Boot the pair, run the tools, judge.
 
     Args:
-        link: 'cable' (one guest, the card's ports cabled to each other).
+        link: 'cable' (one guest, the card's ports cabled to each other)
+            or 'remote' (a target guest and an initiator guest, each its
+            own QEMU, linked by fc-remote; ``icount`` is then ignored).
         fio_mib: the fio job's size, MiB (1 .. the LUN's 96).
         suites: iscsi-test-cu families or suites, e.g. ('SCSI',) or
             ('SCSI.Inquiry', 'SCSI.Read10'); () runs none.
@@ -294,7 +223,11 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
             guest's clock is then the host's).
         run_name: artifact directory name; default pair-<stamp>.
         timeout_s: bound on the guest run, seconds.
-        wwpn, wwnn: port 0's names (port 1: each plus one).
+        wwpn, wwnn: the target port's names (the initiator's: each plus
+            one).
+        profile: the target's driver profile with link 'remote' (a
+            profiles.Profile, name or None: the stock default); 'cable'
+            runs stock LIO.
 
     Returns:
         PairResult (its ``verdict``/``exit_code``: PASS 0, FAIL 1,
@@ -323,6 +256,9 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
     pcap.unlink(missing_ok=True)
     wwn = probe.format_wwn(wwpn)
     img = adir / "virtio.img" if virtio_baseline else None
+    if link == "remote":
+        return _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture,
+                           virtio_baseline, timeout_s, profile, archive, t0)
     if img:
         with open(img, "wb") as f:
             f.truncate(RD_PAGES * 4096)
@@ -339,8 +275,88 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
                    pcap if pcap.exists() else None, time.monotonic() - t0)
 
 
+def _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture, virtio,
+                timeout_s, profile, archive, t0) -> PairResult:
+    """Link 'remote' of :func:`run_pair`: the two guests (qlaemu.linked)."""
+    wwn = probe.format_wwn(wwpn)
+    dev = "qla2532,bus=rp0,ports=1,link=fc0,wwpn=0x%016x,wwnn=0x%016x," \
+        "report-file=%s"
+    pcaps = {side: adir / ("%s-%s" % (side, CAPTURE_NAME))
+             for side in ("target", "initiator")}
+    links = {side: adir / ("%s-link.json" % side)
+             for side in ("target", "initiator")}
+    for p in list(pcaps.values()) + list(links.values()):
+        p.unlink(missing_ok=True)
+    img = adir / "virtio.img" if virtio else None
+    if img:
+        with open(img, "wb") as f:
+            f.truncate(RD_PAGES * 4096)
+    ini_args = virtio_args(img) + ["-device", dev % (
+        wwpn + 1, wwnn + 1, probe.qemu_opt_escape(links["initiator"]))]
+    lr = linked.run(
+        linked.Guest(target_script(wwn, profile, timeout_s),
+                     ["-device", dev % (wwpn, wwnn, probe.qemu_opt_escape(
+                         links["target"]))],
+                     adir / "target-console.log", timeout_s, profile,
+                     capture=pcaps["target"] if capture else None),
+        linked.Guest(pair_script(wwn, fio_mib, suites, lip, virtio, False),
+                     ini_args, adir / "console.log", timeout_s,
+                     archives=(archive,),
+                     extra_files=virtio_modules() if virtio else None,
+                     capture=pcaps["initiator"] if capture else None))
+    if img:
+        img.unlink(missing_ok=True)
+    tgt = lr.first.sections if lr.first else {}
+    traw = tgt.get("dmesg_raw", "")
+    (adir / "target-dmesg-raw.txt").write_text(traw)
+    (adir / "target-setup.log").write_text(tgt.get("setup", ""))
+    # no initiator guest if the target never got ready: its result then
+    res = lr.second or dataclasses.replace(lr.first, sections={}, marks=[])
+    r = _result(res, adir, "remote", wwpn, fio_mib, suites, lip,
+                pcaps["initiator"] if capture else None,
+                time.monotonic() - t0, initiator_host=None)
+    r.target_errors = kmsg.qla_warnings(traw, max_level=3)
+    r.target_exit = lr.first.exit if lr.first else "none"
+    r.target_console_log = str(adir / "target-console.log")
+    r.target_sessions = probe.session_names(tgt.get("sessions", ""))
+    r.target_setup_failure = driver.setup_failure(tgt.get("setup", ""),
+                                                  profile)
+    r.driver = getattr(profile, "name", None) or str(profile or "stock")
+    for side, f in links.items():
+        try:
+            r.link_reports[side] = json.loads(f.read_text()).get("remote")
+        except (OSError, ValueError):
+            r.link_reports[side] = None
+    for why in (lr.note, r.target_setup_failure and
+                "the target's set-up: " + r.target_setup_failure,
+                *link_disagreements(r.link_reports)):
+        if why:
+            r.reasons.append(why)
+    if r.verdict == verdict.PASS and r.reasons:
+        r.verdict = verdict.FAIL
+        r.exit_code = verdict.EXIT_CODES[r.verdict]
+    r.write(adir / "pair.json")
+    return r
+
+
+def link_disagreements(reports: dict) -> list:
+    """What the two QEMUs' fc-remote reports ({side: the link report's
+    ``remote``, or None}) say went wrong on the link: a side without a
+    report, address disagreements, frames lost, protocol errors."""
+    why = []
+    for side, rep in sorted(reports.items()):
+        if not rep:
+            why.append("the %s QEMU wrote no link report" % side)
+            continue
+        for key in ("address_mismatches", "frames_lost", "protocol_errors"):
+            if rep.get(key):
+                why.append("the %s QEMU's link: %s %s"
+                           % (side, key, rep[key]))
+    return why
+
+
 def _result(res, adir, link, wwpn, fio_mib, suites, lip, pcap,
-            wall_s) -> PairResult:
+            wall_s, initiator_host="0000:01:00.1") -> PairResult:
     s = res.sections
     lun = (s.get("lun_wait") or "").split()
     raw = s.get("dmesg_raw", "")
@@ -349,7 +365,7 @@ def _result(res, adir, link, wwpn, fio_mib, suites, lip, pcap,
     tests = []
     for key in sorted(k for k in s if k.startswith("suite_")):
         (adir / ("%s.txt" % key)).write_text(s[key])
-        tests += parse_suite(s[key])["tests"]
+        tests += tools.parse_suite(s[key])["tests"]
     for t in tests:
         na = NOT_APPLICABLE.get("%s.%s" % (t["suite"], t["test"]))
         if t["result"] == "failed" and na:
@@ -365,15 +381,15 @@ def _result(res, adir, link, wwpn, fio_mib, suites, lip, pcap,
         disk_sysfs=disk or {},
         size_sectors=int(s["size"]) if s.get("size", "").strip().isdigit()
         else None,
-        sg={"inq": parse_sg_inq(s.get("sg_inq")),
-            "vpd_di": parse_vpd_di(s.get("sg_vpd_di")),
-            "readcap": parse_readcap(s.get("sg_readcap")),
-            "luns": {"rc": _rc(s.get("sg_luns")),
+        sg={"inq": tools.parse_sg_inq(s.get("sg_inq")),
+            "vpd_di": tools.parse_vpd_di(s.get("sg_vpd_di")),
+            "readcap": tools.parse_readcap(s.get("sg_readcap")),
+            "luns": {"rc": tools.rc(s.get("sg_luns")),
                      "luns": re.findall(r"^\s+([0-9a-f]{16})\s*$",
                                         s.get("sg_luns") or "", re.M)},
-            "turs": {"rc": _rc(s.get("sg_turs"))}},
-        fio=dict(parse_fio(s.get("fio")), size_mib=fio_mib),
-        fio_virtio=dict(parse_fio(s.get("fio_virtio")), size_mib=fio_mib)
+            "turs": {"rc": tools.rc(s.get("sg_turs"))}},
+        fio=dict(tools.parse_fio(s.get("fio")), size_mib=fio_mib),
+        fio_virtio=dict(tools.parse_fio(s.get("fio_virtio")), size_mib=fio_mib)
         if s.get("fio_virtio") else None,
         suites=list(suites), tests=tests,
         suite_counts=dict({k: sum(1 for t in tests if t["result"] == k)
@@ -381,39 +397,12 @@ def _result(res, adir, link, wwpn, fio_mib, suites, lip, pcap,
                           not_applicable=sum(1 for t in tests
                                              if t.get("not_applicable"))),
         lip=(s.get("lip") or "").strip() if lip else None,
-        initiator_errors=[e for e in errors if "0000:01:00.1" in e],
-        target_errors=[e for e in errors if "0000:01:00.1" not in e],
+        initiator_errors=[e for e in errors if initiator_host is None
+                          or initiator_host in e],
+        target_errors=[e for e in errors if initiator_host is not None
+                       and initiator_host not in e],
         pcap=str(pcap) if pcap else None)
     r.verdict, r.reasons = judge(r)
     r.exit_code = verdict.EXIT_CODES[r.verdict]
     r.write(adir / "pair.json")
     return r
-
-
-def junit_xml(r: PairResult) -> str:
-    """JUnit XML of a pair run: one case per check of :func:`judge` and
-    one per iscsi-test-cu test (skipped ones with their reasons)."""
-    cases = [("lun", not r.disk and "no LUN appeared"),
-             ("verdict", "; ".join(r.reasons))]
-    root = ET.Element("testsuites")
-    ts = ET.SubElement(root, "testsuite", name="qlaemu.pair.%s" % r.link)
-    for name, failure in cases:
-        c = ET.SubElement(ts, "testcase", classname="pair", name=name)
-        if failure:
-            ET.SubElement(c, "failure", message=failure)
-    for t in r.tests:
-        c = ET.SubElement(ts, "testcase", classname="iscsi-test-cu.%s"
-                          % t["suite"], name=t["test"])
-        if t.get("not_applicable"):
-            ET.SubElement(c, "skipped", message="not applicable: "
-                          + t["not_applicable"])
-        elif t["result"] == "failed":
-            ET.SubElement(c, "failure", message="; ".join(t["reasons"]))
-        elif t["result"] == "skipped":
-            ET.SubElement(c, "skipped", message="; ".join(t["reasons"]))
-    ts.set("tests", str(len(ts)))
-    ts.set("failures", str(sum(1 for c in ts if c.find("failure")
-                               is not None)))
-    ts.set("skipped", str(sum(1 for c in ts if c.find("skipped")
-                              is not None)))
-    return ET.tostring(root, encoding="unicode") + "\n"

@@ -6,8 +6,8 @@ import json
 import xml.etree.ElementTree as ET
 
 from . import evidence
-from .results import (ProbeResult, RaceResult, ReplayResult, ScenarioResult,
-                      SweepResult)
+from .results import (PairResult, ProbeResult, RaceResult, ReplayResult,
+                      ScenarioResult, SweepResult)
 from .verdict import FAIL, FAIL_LABEL, INCONCLUSIVE, PASS, fmt_counts
 
 
@@ -71,6 +71,13 @@ def pair_summary(r) -> str:
         lines.append("  LIP: " + " | ".join(r.lip.splitlines()))
     lines.append("  qla2xxx failures: initiator %d, target %d" % (
         len(r.initiator_errors), len(r.target_errors)))
+    if r.link == "remote":
+        lines.append("  target guest: driver %s, exit %s, sessions %s" % (
+            r.driver, r.target_exit, ", ".join(r.target_sessions) or "-"))
+        for side, rep in sorted(r.link_reports.items()):
+            lines.append("  %s QEMU's link: %s" % (side, ", ".join(
+                "%s %s" % kv for kv in sorted((rep or {}).items())
+                if kv[0] != "far_wwpn") or "no report"))
     lines.append("  time: %.1f s wall (guest run %.1f s); artifacts: %s"
                  % (r.wall_s, r.guest_s, r.artifacts))
     return "\n".join(lines)
@@ -398,3 +405,32 @@ def probe_summary(r: ProbeResult) -> str:
     if r.exit == "qemu-error" and r.qemu_stderr:
         lines.append("  qemu: " + r.qemu_stderr.strip()[-500:])
     return "\n".join(lines)
+
+
+def pair_junit_xml(r: PairResult) -> str:
+    """JUnit XML of a pair run: one case per check of :func:`judge` and
+    one per iscsi-test-cu test (skipped ones with their reasons)."""
+    cases = [("lun", not r.disk and "no LUN appeared"),
+             ("verdict", "; ".join(r.reasons))]
+    root = ET.Element("testsuites")
+    ts = ET.SubElement(root, "testsuite", name="qlaemu.pair.%s" % r.link)
+    for name, failure in cases:
+        c = ET.SubElement(ts, "testcase", classname="pair", name=name)
+        if failure:
+            ET.SubElement(c, "failure", message=failure)
+    for t in r.tests:
+        c = ET.SubElement(ts, "testcase", classname="iscsi-test-cu.%s"
+                          % t["suite"], name=t["test"])
+        if t.get("not_applicable"):
+            ET.SubElement(c, "skipped", message="not applicable: "
+                          + t["not_applicable"])
+        elif t["result"] == "failed":
+            ET.SubElement(c, "failure", message="; ".join(t["reasons"]))
+        elif t["result"] == "skipped":
+            ET.SubElement(c, "skipped", message="; ".join(t["reasons"]))
+    ts.set("tests", str(len(ts)))
+    ts.set("failures", str(sum(1 for c in ts if c.find("failure")
+                               is not None)))
+    ts.set("skipped", str(sum(1 for c in ts if c.find("skipped")
+                              is not None)))
+    return ET.tostring(root, encoding="unicode") + "\n"

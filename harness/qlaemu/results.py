@@ -114,8 +114,14 @@ class PairResult(_Json):
     their totals (not_applicable among the failed).  ``lip``: the guest's
     report of the LIP step (None if not asked).
     ``initiator_errors``/``target_errors``: qla2xxx lines at level <= 3 of
-    port 1 / port 0.  ``wall_s``: host
-    seconds from the call to the result; ``guest_s``: QEMU's run.
+    the initiator's / the target's port.  ``wall_s``: host
+    seconds from the call to the result; ``guest_s``: QEMU's run (the
+    initiator guest's).  Link ``remote`` only: ``driver`` (the target's
+    profile), ``target_exit`` (its guest's vm exit), ``target_console_log``,
+    ``target_sessions`` (LIO's initiator names at the end),
+    ``target_setup_failure`` (driver.setup_failure, or None),
+    ``link_reports`` ({"target"|"initiator": that QEMU's fc-remote report,
+    docs/link.md §10, or None}).
     """
     link: str
     exit: str
@@ -144,6 +150,12 @@ class PairResult(_Json):
     initiator_errors: list = field(default_factory=list)
     target_errors: list = field(default_factory=list)
     pcap: str | None = None
+    driver: str = "stock"
+    target_exit: str = ""
+    target_console_log: str = ""
+    target_sessions: list = field(default_factory=list)
+    target_setup_failure: str | None = None
+    link_reports: dict = field(default_factory=dict)
 
     @property
     def failed_tests(self) -> list:

@@ -1,10 +1,11 @@
-"""Issue #13: a real initiator -- stock qla2xxx on the card's port 1 --
-against the target on port 0, the two ports cabled to each other
+"""Issue #13: a real initiator -- stock qla2xxx -- against the target
 (qlaemu.pair, hw/qla2532/isp-ini.c), judged by sg3_utils, fio and
-libiscsi's iscsi-test-cu.
+libiscsi's iscsi-test-cu, on both links: ``cable`` (one guest, the card's
+port 1 cabled to port 0) and ``remote`` (a target guest and an initiator
+guest, two QEMUs joined by fc-remote, qlaemu.linked).
 
 Unit tests first (the parsers and the verdict rule, on text the tools
-print), then one guest run of the whole pair:
+print), then one guest run of the whole pair per link:
 
 a. the LUN appears on the initiator as /dev/sdX with LIO's identity, the
    ramdisk's capacity and VPD 0x83 naming the target port's WWPN;
@@ -12,13 +13,18 @@ b. fio verify (crc32c) of 64 MiB: 0 errors, every byte written and read;
 c. iscsi-test-cu's SCSI family over SG_IO: no failure but those
    pair.NOT_APPLICABLE explains, each failure and skip listed with its
    reason, JUnit with one case per test;
-d. neither port's qla2xxx logs a failure.
+d. neither port's qla2xxx logs a failure;
+e. (remote) the target guest served to the end, LIO had the initiator's
+   session, and the two links agreed (no frame lost, no address
+   disagreement: the QEMUs' reports).
+With QLAEMU_SCST_TREE, the remote pair also runs with SCST's qla2x00t as
+the target (skipped, saying so, without it).
 """
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from qlaemu import pair, verdict
+from qlaemu import linked, pair, report, tools, verdict
 from qlaemu.results import PairResult
 
 SUITE_TEXT = """\
@@ -38,7 +44,7 @@ rc=0
 
 
 def test_parse_suite_lists_every_test_with_its_reasons():
-    s = pair.parse_suite(SUITE_TEXT)
+    s = tools.parse_suite(SUITE_TEXT)
     assert [(t["suite"], t["test"], t["result"]) for t in s["tests"]] == [
         ("Inquiry", "Standard", "passed"), ("Inquiry", "EVPD", "skipped"),
         ("Verify10", "Mismatch", "failed"), ("Verify10", "Simple", "failed")]
@@ -63,7 +69,7 @@ def _result(**kw):
 
 def test_judge_passes_only_what_holds():
     assert pair.judge(_result()) == (verdict.PASS, [])
-    tests = pair.parse_suite(SUITE_TEXT)["tests"]
+    tests = tools.parse_suite(SUITE_TEXT)["tests"]
     tests[2]["not_applicable"] = pair.NOT_APPLICABLE["Verify10.Mismatch"]
     v, why = pair.judge(_result(tests=tests))
     assert v == verdict.FAIL and len(why) == 1 and "Simple" in why[0]
@@ -78,16 +84,16 @@ def test_judge_passes_only_what_holds():
 
 
 def test_parsers_read_the_tools_output():
-    assert pair.parse_readcap(
+    assert tools.parse_readcap(
         "   Last LBA=196607 (0x2ffff), Number of logical blocks=196608\n"
         "   Logical block length=512 bytes\nrc=0\n") == {
             "rc": 0, "blocks": 196608, "block_bytes": 512}
-    di = pair.parse_vpd_di("  Target port:\n    designator type: SCSI "
-                           "name string,  code set: UTF-8\n      SCSI name"
-                           " string:\n      naa.21000024ff000001,t,0x0001"
-                           "\nrc=0\n")
+    di = tools.parse_vpd_di("  Target port:\n    designator type: SCSI "
+                            "name string,  code set: UTF-8\n      SCSI name"
+                            " string:\n      naa.21000024ff000001,t,0x0001"
+                            "\nrc=0\n")
     assert di["target_port_names"] == ["naa.21000024ff000001"]
-    assert pair.parse_fio("not json") == {"error": None, "parsed": False}
+    assert tools.parse_fio("not json") == {"error": None, "parsed": False}
 
 
 def test_bad_arguments_are_refused_with_the_cause():
@@ -99,9 +105,25 @@ def test_bad_arguments_are_refused_with_the_cause():
         pair.run_pair(suites=("SCSI; reboot",))
 
 
-@pytest.fixture(scope="module")
-def pair_run(guest_ready):
-    return pair.run_pair(run_name="pytest-pair")
+def test_linked_args_join_the_two_links(tmp_path):
+    """The server listens, the client connects and retries; each side
+    has its link, the fc-remote on it, and its own capture if asked."""
+    sock = tmp_path / "fc.sock"
+    srv = linked.link_args(sock, True)
+    cli = linked.link_args(sock, False, tmp_path / "a,b.pcap")
+    assert "socket,id=fcr,path=%s,server=on,wait=off" % sock in srv
+    assert "socket,id=fcr,path=%s,reconnect=1" % sock in cli
+    for args in (srv, cli):
+        assert "fc-link,id=fc0" in args
+        assert "fc-remote,id=r0,link=fc0,chardev=fcr" in args
+    assert not any("fc-capture" in a for a in srv)
+    assert "fc-capture,id=cap0,link=fc0,file=%s/a,,b.pcap" % tmp_path in cli
+
+
+@pytest.fixture(scope="module", params=pair.LINKS)
+def pair_run(request, guest_ready):
+    return pair.run_pair(link=request.param,
+                         run_name="pytest-pair-%s" % request.param)
 
 
 @pytest.mark.guest
@@ -139,7 +161,7 @@ def test_pair_iscsi_test_cu(pair_run, record_property):
     unexplained = [t for t in r.failed_tests if not t.get("not_applicable")]
     assert unexplained == [], unexplained
     assert all(t["reasons"] for t in r.tests if t["result"] == "skipped")
-    root = ET.fromstring(pair.junit_xml(r))
+    root = ET.fromstring(report.pair_junit_xml(r))
     cases = root.findall(".//testcase")
     assert len(cases) == len(r.tests) + 2
     assert root.find(".//testsuite").get("failures") == "0"
@@ -152,3 +174,17 @@ def test_pair_no_driver_failures(pair_run):
     """d. zero qla2xxx failure messages on either port."""
     assert pair_run.initiator_errors == []
     assert pair_run.target_errors == []
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_pair_remote_target_served_to_the_end(pair_run):
+    """e. the two-QEMU link: the target guest reported after the
+    initiator's run and powered off; LIO had the initiator's session."""
+    r = pair_run
+    if r.link != "remote":
+        pytest.skip("link %s has one guest" % r.link)
+    assert r.target_exit == "poweroff", r.target_console_log
+    assert r.target_setup_failure is None
+    assert r.target_sessions == ["21:00:00:24:ff:00:00:02"], \
+        r.target_sessions
