@@ -52,6 +52,10 @@ PORT_WAIT_S = 30
 #: frames make it large).
 CAPTURE_NAME = probe.CAPTURE_NAME
 
+#: INQUIRY vendor of the LUN per target stack: LIO's (target_core_spc.c
+#: spc_emulate_inquiry_std), SCST vdisk_fileio's (scst_vdisk.c).
+VENDORS = {"lio": "LIO-ORG", "scst": "SCST_FIO"}
+
 #: iscsi-test-cu tests that test what the pair's target does not do, by
 #: its source (Linux 6.1 drivers/target, the guest's kernel) or by the
 #: initiator driver's documented handling -- "Suite.Test" -> why.  Such a
@@ -172,7 +176,7 @@ def judge(r: PairResult) -> tuple:
                 r.exit, r.lun_wait or "the guest did not report")]
     why = []
     inq = r.sg.get("inq", {})
-    if (inq.get("vendor"), inq.get("rc")) != ("LIO-ORG", 0):
+    if (inq.get("vendor"), inq.get("rc")) != (VENDORS[r.target_stack], 0):
         why.append("sg_inq: vendor %r rc %s" % (inq.get("vendor"),
                                                 inq.get("rc")))
     cap = r.sg.get("readcap", {})
@@ -181,7 +185,14 @@ def judge(r: PairResult) -> tuple:
         why.append("sg_readcap: %s blocks of %s bytes, not %d of 512"
                    % (cap.get("blocks"), cap.get("block_bytes"), want))
     name = "naa." + probe.format_wwn(r.target_wwpn).replace(":", "")
-    if name not in r.sg.get("vpd_di", {}).get("target_port_names", []):
+    di = r.sg.get("vpd_di", {})
+    if r.target_stack == "scst":
+        # SCST's vdisk names the target port by its relative port ID only
+        # (scst_vdisk.c vdisk_dev_id_vpd); LIO by its WWPN as well
+        if di.get("relative_ports") != [1]:
+            why.append("sg_vpd -p di: relative target ports %s, not [1]"
+                       % di.get("relative_ports"))
+    elif name not in di.get("target_port_names", []):
         why.append("sg_vpd -p di: no target port designator %s" % name)
     for cmd in ("luns", "turs"):
         if r.sg.get(cmd, {}).get("rc") != 0:
@@ -279,6 +290,8 @@ def _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture, virtio,
                 timeout_s, profile, archive, t0) -> PairResult:
     """Link 'remote' of :func:`run_pair`: the two guests (qlaemu.linked)."""
     wwn = probe.format_wwn(wwpn)
+    prof = profiles.load_profile(profile)
+    stack = "scst" if "scst" in prof.modules else "lio"
     dev = "qla2532,bus=rp0,ports=1,link=fc0,wwpn=0x%016x,wwnn=0x%016x," \
         "report-file=%s"
     pcaps = {side: adir / ("%s-%s" % (side, CAPTURE_NAME))
@@ -314,14 +327,15 @@ def _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture, virtio,
     res = lr.second or dataclasses.replace(lr.first, sections={}, marks=[])
     r = _result(res, adir, "remote", wwpn, fio_mib, suites, lip,
                 pcaps["initiator"] if capture else None,
-                time.monotonic() - t0, initiator_host=None)
+                time.monotonic() - t0, initiator_host=None,
+                target_stack=stack)
     r.target_errors = kmsg.qla_warnings(traw, max_level=3)
     r.target_exit = lr.first.exit if lr.first else "none"
     r.target_console_log = str(adir / "target-console.log")
     r.target_sessions = probe.session_names(tgt.get("sessions", ""))
     r.target_setup_failure = driver.setup_failure(tgt.get("setup", ""),
                                                   profile)
-    r.driver = getattr(profile, "name", None) or str(profile or "stock")
+    r.driver = prof.name
     for side, f in links.items():
         try:
             r.link_reports[side] = json.loads(f.read_text()).get("remote")
@@ -356,7 +370,8 @@ def link_disagreements(reports: dict) -> list:
 
 
 def _result(res, adir, link, wwpn, fio_mib, suites, lip, pcap,
-            wall_s, initiator_host="0000:01:00.1") -> PairResult:
+            wall_s, initiator_host="0000:01:00.1",
+            target_stack="lio") -> PairResult:
     s = res.sections
     lun = (s.get("lun_wait") or "").split()
     raw = s.get("dmesg_raw", "")
@@ -402,6 +417,7 @@ def _result(res, adir, link, wwpn, fio_mib, suites, lip, pcap,
         target_errors=[e for e in errors if initiator_host is not None
                        and initiator_host not in e],
         pcap=str(pcap) if pcap else None)
+    r.target_stack = target_stack
     r.verdict, r.reasons = judge(r)
     r.exit_code = verdict.EXIT_CODES[r.verdict]
     r.write(adir / "pair.json")

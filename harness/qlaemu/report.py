@@ -42,7 +42,8 @@ def pair_summary(r) -> str:
                          inq.get("revision"), cap.get("blocks"),
                          cap.get("block_bytes"), ", ".join(
                              r.sg.get("vpd_di", {}).get(
-                                 "target_port_names", [])) or "-"))
+                                 "target_port_names", [])) or "relative %s"
+                         % r.sg.get("vpd_di", {}).get("relative_ports")))
     for what, f in (("fio verify", r.fio or {}),
                     ("  virtio-scsi baseline", r.fio_virtio or {})):
         if f.get("parsed"):

@@ -121,7 +121,8 @@ class PairResult(_Json):
     ``target_sessions`` (LIO's initiator names at the end),
     ``target_setup_failure`` (driver.setup_failure, or None),
     ``link_reports`` ({"target"|"initiator": that QEMU's fc-remote report,
-    docs/link.md §10, or None}).
+    docs/link.md §10, or None}); ``target_stack``: 'lio' or 'scst' (whose
+    INQUIRY identity the verdict expects).
     """
     link: str
     exit: str
@@ -156,6 +157,7 @@ class PairResult(_Json):
     target_sessions: list = field(default_factory=list)
     target_setup_failure: str | None = None
     link_reports: dict = field(default_factory=dict)
+    target_stack: str = "lio"
 
     @property
     def failed_tests(self) -> list:

@@ -158,9 +158,12 @@ def parse_readcap(text: str) -> dict:
 
 def parse_vpd_di(text: str) -> dict:
     """``sg_vpd -p di`` output -> {target_port_names (the 'naa.' SCSI name
-    strings of target port designators), naa (LU designators), rc}."""
+    strings of target port designators), relative_ports (relative target
+    port identifiers, ints), naa (LU designators), rc}."""
     t = text or ""
     return {"rc": rc(t),
+            "relative_ports": sorted(int(x, 16) for x in set(re.findall(
+                r"Relative target port:\s*0x([0-9a-fA-F]+)", t))),
             "target_port_names": sorted(set(re.findall(
                 r"SCSI name string:\s*\n\s*(naa\.[0-9A-Fa-f]+)", t))),
             "naa": sorted(set(re.findall(r"^\s*0x([0-9a-f]{16,32})\s*$", t,

@@ -80,6 +80,20 @@ def test_judge_passes_only_what_holds():
     assert pair.judge(bad)[0] == verdict.FAIL
     assert pair.judge(_result(initiator_errors=["qla2xxx x"]))[0] == \
         verdict.FAIL
+
+
+def test_judge_expects_the_target_stacks_identity():
+    """SCST: vendor SCST_FIO and the relative target port 1 in VPD 0x83
+    (scst_vdisk.c names the port by that alone); LIO's identity is not
+    SCST's."""
+    scst = _result(target_stack="scst")
+    scst.sg["inq"]["vendor"] = "SCST_FIO"
+    scst.sg["vpd_di"] = {"target_port_names": [], "relative_ports": [1]}
+    assert pair.judge(scst) == (verdict.PASS, [])
+    scst.sg["vpd_di"]["relative_ports"] = []
+    assert pair.judge(scst)[0] == verdict.FAIL
+    assert pair.judge(_result(target_stack="scst"))[0] == verdict.FAIL
+    assert "LIO-ORG" in pair.judge(_result(target_stack="scst"))[1][0]
     assert pair.judge(_result(disk=""))[0] == verdict.INCONCLUSIVE
 
 
