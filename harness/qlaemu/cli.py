@@ -324,6 +324,12 @@ def _add_pair_parser(sub) -> None:
     pa.add_argument("--json", metavar="FILE", help="write the result here")
     pa.add_argument("--junit", metavar="FILE", help="JUnit XML: the checks "
                     "and every iscsi-test-cu test")
+    for side, eg in (("target", "prli-complete-latency-us=2000"),
+                     ("initiator", "ini-write-underrun=short")):
+        pa.add_argument("--%s-opt" % side, metavar="KEY=VALUE",
+                        action="append", type=_opt, default=[],
+                        help="a qla2532 property of the %s's card, "
+                        "repeatable (e.g. %s)" % (side, eg))
     _add_pcap(pa, "every data frame too: large")
     _add_machine_args(pa, topology=False)
     _add_profile_args(pa)

@@ -344,7 +344,9 @@ def cmd_pair(args) -> int:
                           suites=args.suites, lip=args.lip,
                           capture=bool(args.pcap),
                           virtio_baseline=args.virtio_baseline,
-                          timeout_s=args.timeout, profile=prof)
+                          timeout_s=args.timeout, profile=prof,
+                          target_opts=args.target_opt,
+                          initiator_opts=args.initiator_opt)
     except (ValueError, tools.ToolsError, host.SetupError, image.GuestError,
             kernels.KernelError, profiles.ProfileError,
             profiles.DriverError) as e:

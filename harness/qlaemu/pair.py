@@ -215,7 +215,8 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
              virtio_baseline: bool = False, icount: str | None = ICOUNT,
              run_name: str | None = None, timeout_s: float = 1800,
              wwpn: int = probe.DEFAULT_WWPN,
-             wwnn: int = probe.DEFAULT_WWNN, profile=None) -> PairResult:
+             wwnn: int = probe.DEFAULT_WWNN, profile=None,
+             target_opts=(), initiator_opts=()) -> PairResult:
     """Boot the pair, run the tools, judge.
 
     Args:
@@ -239,6 +240,10 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
         profile: the target's driver profile with link 'remote' (a
             profiles.Profile, name or None: the stock default); 'cable'
             runs stock LIO.
+        target_opts, initiator_opts: more qla2532 properties ('k=v') of
+            the target's / the initiator's card, e.g.
+            'prli-complete-latency-us=2000', 'ini-write-underrun=short';
+            with 'cable' (one card) only target_opts, for the card.
 
     Returns:
         PairResult (its ``verdict``/``exit_code``: PASS 0, FAIL 1,
@@ -252,6 +257,14 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
     """
     if link not in LINKS:
         raise ValueError("link must be one of %s, not %r" % (LINKS, link))
+    if link == "cable" and initiator_opts:
+        raise ValueError("initiator_opts need link 'remote': with 'cable' "
+                         "both ports are one card (use target_opts)")
+    bad = [o for o in list(target_opts) + list(initiator_opts)
+           if not re.fullmatch(r"[a-z0-9-]+=[^,]+", o)]
+    if bad:
+        raise ValueError("not a device property 'key=value' without "
+                         "commas: %s" % ", ".join(map(repr, bad)))
     if not 1 <= int(fio_mib) <= RD_PAGES * 4096 // 2**20:
         raise ValueError("fio_mib must be 1..%d (the LUN), not %r"
                          % (RD_PAGES * 4096 // 2**20, fio_mib))
@@ -269,14 +282,15 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
     img = adir / "virtio.img" if virtio_baseline else None
     if link == "remote":
         return _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture,
-                           virtio_baseline, timeout_s, profile, archive, t0)
+                           virtio_baseline, timeout_s, profile, archive, t0,
+                           target_opts, initiator_opts)
     if img:
         with open(img, "wb") as f:
             f.truncate(RD_PAGES * 4096)
     res = vm.run(pair_script(wwn, fio_mib, suites, lip, virtio_baseline),
-                 device_args=device_args(wwpn, wwnn,
-                                         pcap if capture else None, img,
-                                         icount),
+                 device_args=_with_opts(device_args(
+                     wwpn, wwnn, pcap if capture else None, img, icount),
+                     target_opts),
                  timeout_s=timeout_s, log_path=adir / "console.log",
                  archives=[archive],
                  extra_files=virtio_modules() if virtio_baseline else None)
@@ -286,8 +300,14 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
                    pcap if pcap.exists() else None, time.monotonic() - t0)
 
 
+def _with_opts(args: list, opts) -> list:
+    """``args`` with ``opts`` ('k=v') added to its last ``-device``."""
+    return args[:-1] + [",".join([args[-1]] + list(opts))]
+
+
 def _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture, virtio,
-                timeout_s, profile, archive, t0) -> PairResult:
+                timeout_s, profile, archive, t0, target_opts,
+                initiator_opts) -> PairResult:
     """Link 'remote' of :func:`run_pair`: the two guests (qlaemu.linked)."""
     wwn = probe.format_wwn(wwpn)
     prof = profiles.load_profile(profile)
@@ -304,12 +324,14 @@ def _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture, virtio,
     if img:
         with open(img, "wb") as f:
             f.truncate(RD_PAGES * 4096)
-    ini_args = virtio_args(img) + ["-device", dev % (
-        wwpn + 1, wwnn + 1, probe.qemu_opt_escape(links["initiator"]))]
+    ini_args = virtio_args(img) + _with_opts(["-device", dev % (
+        wwpn + 1, wwnn + 1, probe.qemu_opt_escape(links["initiator"]))],
+        initiator_opts)
     lr = linked.run(
         linked.Guest(target_script(wwn, profile, timeout_s),
-                     ["-device", dev % (wwpn, wwnn, probe.qemu_opt_escape(
-                         links["target"]))],
+                     _with_opts(["-device", dev % (
+                         wwpn, wwnn, probe.qemu_opt_escape(
+                             links["target"]))], target_opts),
                      adir / "target-console.log", timeout_s, profile,
                      capture=pcaps["target"] if capture else None),
         linked.Guest(pair_script(wwn, fio_mib, suites, lip, virtio, False),

@@ -117,6 +117,10 @@ def test_bad_arguments_are_refused_with_the_cause():
         pair.run_pair(fio_mib=1000)
     with pytest.raises(ValueError, match="suite"):
         pair.run_pair(suites=("SCSI; reboot",))
+    with pytest.raises(ValueError, match="initiator_opts need link"):
+        pair.run_pair(initiator_opts=("ini-write-underrun=short",))
+    with pytest.raises(ValueError, match="key=value"):
+        pair.run_pair(link="remote", target_opts=("a=1,drive=x",))
 
 
 def test_linked_args_join_the_two_links(tmp_path):

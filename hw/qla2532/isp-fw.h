@@ -341,6 +341,21 @@ typedef enum IspLinkState {
 #define ISP_ZIO_RSPQ                0
 #define ISP_ZIO_AEN                 1
 #define ISP_ZIO_MODE_6              6
+/*
+ * Initiator mode: a write (Command Type 7 with write data) whose FCP_RSP
+ * comes before the target asked for all its data (it rejected the
+ * command: CHECK CONDITION after no or a partial FCP_XFER_RDY).  The
+ * driver treats DATA UNDERRUN with a residual the FCP_RSP does not
+ * confirm as dropped frames (qla_isr.c qla2x00_status_entry, 0x6063 "
+ * Dropped frame(s) detected", DID_ERROR); the target drivers set
+ * FCP_RESID_UNDER for reads only (tcm_qla2xxx.c
+ * tcm_qla2xxx_queue_status).  What the firmware reports is not
+ * documented.  RESID_UNDER (default): DATA UNDERRUN for a write only when
+ * the FCP_RSP has FCP_RESID_UNDER, else COMPLETE; SHORT: DATA UNDERRUN
+ * whenever less than FCP_DL was moved, as for a read.
+ */
+#define ISP_INI_WRITE_UNDERRUN_RESID    0
+#define ISP_INI_WRITE_UNDERRUN_SHORT    1
 
 /**
  * IspState: one ISP2532 function (FC port).
@@ -360,6 +375,8 @@ typedef enum IspLinkState {
  * @ctio_overrun_mode: a data CTIO past FCP_DL, ISP_CTIO_OVERRUN_*.
  * @sys_err_mode: whether MBC 0x2a completes before its SYSTEM ERROR,
  *   ISP_SYS_ERR_* (isp-diag.c).
+ * @ini_write_underrun_mode: a write the target ended short,
+ *   ISP_INI_WRITE_UNDERRUN_* (isp-ini.c).
  * @serdes: SerDes words (MBC 0x03/0x04), cleared at power-on only.
  * @flash: ISP_FLASH_SIZE bytes, owned by the glue.
  * @sfp_a0/@sfp_a2: SFP EEPROM pages (SFF-8472 A0h/A2h), 256 bytes each.
@@ -380,6 +397,7 @@ typedef struct IspState {
     uint8_t ctio_overrun_mode;      /* ISP_CTIO_OVERRUN_* */
     uint8_t sys_err_mode;           /* ISP_SYS_ERR_* */
     uint8_t zio_mode;               /* ISP_ZIO_*: how a ZIO interrupt shows */
+    uint8_t ini_write_underrun_mode;    /* ISP_INI_WRITE_UNDERRUN_* */
     uint16_t serdes[ISP_SERDES_WORDS];
 
     /* registers */

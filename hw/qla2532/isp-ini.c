@@ -605,10 +605,8 @@ static void ini_data(IspState *s, IspIniExch *x, const FcFrame *f)
  * read received less than FCP_DL (the driver compares the two residuals
  * and calls a mismatch dropped frames); a write the target ended without
  * asking for all its data and without FCP_RESID_UNDER completes COMPLETE
- * ([fw?] the firmware cannot tell a shortfall it did not see; the target
- * drivers set the underflow for reads only, tcm_qla2xxx.c
- * tcm_qla2xxx_queue_status, so every rejected write would otherwise be
- * "dropped frames" and DID_ERROR); DATA OVERRUN (0x07) when the target
+ * or DATA UNDERRUN as the ini-write-underrun variant says ([fw?],
+ * ISP_INI_WRITE_UNDERRUN_* in isp-fw.h); DATA OVERRUN (0x07) when the target
  * offered more, DMA (0x02) after a data segment fault; scsi_status = the
  * FCP_RSP flags << 8
  * | SCSI status; response info, then sense, in data[] and Status
@@ -644,7 +642,8 @@ static void ini_rsp(IspState *s, IspIniExch *x, const FcFrame *f)
     } else if (x->overrun) {
         comp = CS_DATA_OVERRUN;
     } else if ((fl & FCP_RESID_UNDER) ||
-               (x->read && x->moved < x->fcp_dl)) {
+               ((x->read || s->ini_write_underrun_mode ==
+                 ISP_INI_WRITE_UNDERRUN_SHORT) && x->moved < x->fcp_dl)) {
         comp = CS_DATA_UNDERRUN;
     }
     ini_sts_init(&sts, x->handle, comp, ini_ox_id(s, x));

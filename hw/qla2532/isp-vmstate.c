@@ -259,11 +259,33 @@ static const VMStateDescription vmstate_isp_ini = {
     }
 };
 
+/* Saved only when a variant added after the first stream is not default. */
+static bool isp_variants2_needed(void *opaque)
+{
+    IspState *s = opaque;
+
+    return s->ini_write_underrun_mode != ISP_INI_WRITE_UNDERRUN_RESID;
+}
+
+static const VMStateDescription vmstate_isp_variants2 = {
+    .name = "isp2532/variants2",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = isp_variants2_needed,
+    .fields = (VMStateField[]) {
+        VMSTATE_UINT8(ini_write_underrun_mode, IspState),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
 /* The loaded exchanges replace the current ones: free their buffers. */
 static int isp_pre_load(void *opaque)
 {
     IspState *s = opaque;
     int i;
+
+    /* a stream without isp2532/variants2 has that variant's default */
+    s->ini_write_underrun_mode = ISP_INI_WRITE_UNDERRUN_RESID;
 
     for (i = 0; i < ISP_MAX_TGT_EXCH; i++) {
         g_free(s->tgt[i].wr_buf);
@@ -307,7 +329,8 @@ static const char *isp_state_problem(IspState *s)
     if (s->last_state_mode > ISP_LAST_STATE_SESSION ||
         s->gid_list_mode > ISP_GID_LIST_PRLI_COMPLETE ||
         s->ctio_overrun_mode > ISP_CTIO_OVERRUN_TRUNCATE ||
-        s->sys_err_mode > ISP_SYS_ERR_NONE || s->zio_mode > ISP_ZIO_AEN) {
+        s->sys_err_mode > ISP_SYS_ERR_NONE || s->zio_mode > ISP_ZIO_AEN ||
+        s->ini_write_underrun_mode > ISP_INI_WRITE_UNDERRUN_SHORT) {
         return "firmware variant";
     }
     if (s->fw_initialized &&
@@ -446,6 +469,7 @@ const VMStateDescription vmstate_isp = {
     },
     .subsections = (const VMStateDescription * []) {
         &vmstate_isp_ini,
+        &vmstate_isp_variants2,
         NULL
     }
 };

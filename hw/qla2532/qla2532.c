@@ -1420,6 +1420,11 @@ static const char *const zio_names[] = {
     [ISP_ZIO_AEN] = "aen",
 };
 
+static const char *const ini_write_underrun_names[] = {
+    [ISP_INI_WRITE_UNDERRUN_RESID] = "resid-under",
+    [ISP_INI_WRITE_UNDERRUN_SHORT] = "short",
+};
+
 static const char *const sys_err_names[] = {
     [ISP_SYS_ERR_COMPLETE] = "complete",
     [ISP_SYS_ERR_NONE] = "none",
@@ -1444,6 +1449,8 @@ static const QlaVariant qla_variants[] = {
     { "system-error-completion", sys_err_names,
       offsetof(IspState, sys_err_mode) },
     { "zio-interrupt", zio_names, offsetof(IspState, zio_mode) },
+    { "ini-write-underrun", ini_write_underrun_names,
+      offsetof(IspState, ini_write_underrun_mode) },
 };
 
 static uint8_t *variant_field(Object *obj, const QlaVariant *va)

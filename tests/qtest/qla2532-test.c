@@ -2602,7 +2602,10 @@ static void test_initiator_io(void *obj, void *data, QGuestAllocator *alloc)
     static const uint8_t inquiry[16] = { 0x12, 0, 0, 0, 36 };
     static const uint8_t inquiry96[16] = { 0x12, 0, 0, 0, 96 };
     static const uint8_t tur[16] = { 0 };
+    static const uint8_t write10[16] = { 0x2a, 0, 0, 0, 0, 0, 0, 0, 1 };
+    g_autofree char *path = NULL;
     QlaTest t;
+    int i;
     uint8_t ids[8 * 16], e[2 * IOCB_SIZE], rsp[4 * IOCB_SIZE], buf[96];
     uint8_t pid[3];
     uint64_t dma, data_buf;
@@ -2645,6 +2648,34 @@ static void test_initiator_io(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(rsp[36 + 3], ==, 0x70);     /* byte 0, word-swapped */
     g_assert_cmphex(rsp[36 + 1], ==, 0x05);     /* byte 2: ILLEGAL REQUEST */
     g_assert_cmphex(rsp[36 + 12 + 3], ==, 0x25);    /* byte 12: ASC */
+
+    /*
+     * WRITE(10) of 512 bytes the target rejects without asking for the
+     * data, saying FCP_RESID_UNDER 512: DATA UNDERRUN with the residual
+     * under both readings of ini-write-underrun (isp-fw.h; they differ
+     * only for a target that leaves FCP_RESID_UNDER out, as LIO does for
+     * writes -- the pair runs that), and the variant is settable at run
+     * time.
+     */
+    path = device_path(t.qts);
+    for (i = 0; i < 2; i++) {
+        qtest_qmp_assert_success(t.qts, "{'execute': 'qom-set', "
+                                 "'arguments': {'path': %s, 'property': "
+                                 "'ini-write-underrun', 'value': %s}}",
+                                 path, i ? "short" : "resid-under");
+        cmd7(e, 0x120 + i, nph, pid, write10, TMF_WRITE_DATA, 512, 1,
+             data_buf, 512);
+        iocb_exchange(&t, e, 1, rsp, 1);
+        check_status(rsp, 0x120 + i, CS_DATA_UNDERRUN);
+        g_assert_cmpuint(ldl_le_p(rsp + 12), ==, 512);  /* residual_len */
+        g_assert_cmphex(lduw_le_p(rsp + 22), ==,
+                        SS_RESID_UNDER | SS_SENSE_VALID | 0x02);
+        g_assert_cmpuint(ldl_le_p(rsp + 24), ==, 512);  /* FCP_RESID */
+    }
+    qtest_qmp_assert_success(t.qts, "{'execute': 'qom-set', 'arguments': "
+                             "{'path': %s, 'property': "
+                             "'ini-write-underrun', 'value': "
+                             "'resid-under'}}", path);
 
     /* LUN RESET (qla_iocb.c qla24xx_tm_iocb): response info, code 0 */
     iocb_head(e, ET_TSK_MGMT, 1, 0x104);
