@@ -57,11 +57,12 @@ CAPTURE_NAME = probe.CAPTURE_NAME
 VENDORS = {"lio": "LIO-ORG", "scst": "SCST_FIO"}
 
 #: iscsi-test-cu tests that test what the pair's target does not do, by
-#: its source (Linux 6.1 drivers/target, the guest's kernel) or by the
-#: initiator driver's documented handling -- "Suite.Test" -> why.  Such a
-#: test that fails is listed as not applicable, with the reason, and does
-#: not fail the run; one that passes is just passed.
-NOT_APPLICABLE = {
+#: its source (Linux 6.1 drivers/target, the guest's kernel; SCST's
+#: scst/src, the tree under test) or by the initiator driver's documented
+#: handling -- per target stack, "Suite.Test" -> why.  Such a test that
+#: fails is listed as not applicable, with the reason, and does not fail
+#: the run; one that passes is just passed.
+NOT_APPLICABLE = {"lio": {
     **{"%s.%s" % (v, t): "LIO executes VERIFY as a no-op: no byte-by-byte "
        "compare and no VRPROTECT check (target_core_sbc.c sbc_parse_cdb: "
        "VERIFY -> sbc_emulate_noop)"
@@ -82,7 +83,20 @@ NOT_APPLICABLE = {
     "OPERATING PARAMETERS only (target_core_xcopy.c "
     "target_rcr_operating_parameters; other service actions: INVALID FIELD "
     "IN CDB)",
-}
+}, "scst": {
+    "ExtendedCopy.DescrLimits": "SCST's copy manager answers more target "
+    "descriptors than it takes with TOO MANY TARGET DESCRIPTORS (26h/06h; "
+    "scst_copy_mgr.c, SCST_CM_MAX_TGT_DESCR_CNT); the test wants PARAMETER "
+    "LIST LENGTH ERROR",
+    "ExtendedCopy.ValidTgtDescr": "SCST's copy manager takes an "
+    "identification target descriptor only for a LUN it finds by that "
+    "designator, else INVALID FIELD IN PARAMETER LIST (scst_copy_mgr.c "
+    "scst_cm_parse_id_tgt_descr)",
+    "ModeSense6.Control-SWP": "SCST fails a write to a software-write-"
+    "protected LUN with DATA PROTECT and ASC/ASCQ 00h/00h (scst_targ.c, "
+    "scst_sense_data_protect in scst_const.h); the test wants WRITE "
+    "PROTECTED 27h/00h",
+}}
 
 
 def pair_script(wwn: str, fio_mib: int, suites, lip: bool,
@@ -404,7 +418,8 @@ def _result(res, adir, link, wwpn, fio_mib, suites, lip, pcap,
         (adir / ("%s.txt" % key)).write_text(s[key])
         tests += tools.parse_suite(s[key])["tests"]
     for t in tests:
-        na = NOT_APPLICABLE.get("%s.%s" % (t["suite"], t["test"]))
+        na = NOT_APPLICABLE[target_stack].get("%s.%s" % (t["suite"],
+                                                         t["test"]))
         if t["result"] == "failed" and na:
             t["not_applicable"] = na
     disk = s.get("disk") and probe.parse_kv(s.get("disk", ""))

@@ -20,11 +20,13 @@ e. (remote) the target guest served to the end, LIO had the initiator's
 With QLAEMU_SCST_TREE, the remote pair also runs with SCST's qla2x00t as
 the target (skipped, saying so, without it).
 """
+import os
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
-from qlaemu import linked, pair, report, tools, verdict
+from qlaemu import linked, modbuild, pair, profiles, report, tools, verdict
 from qlaemu.results import PairResult
 
 SUITE_TEXT = """\
@@ -70,7 +72,8 @@ def _result(**kw):
 def test_judge_passes_only_what_holds():
     assert pair.judge(_result()) == (verdict.PASS, [])
     tests = tools.parse_suite(SUITE_TEXT)["tests"]
-    tests[2]["not_applicable"] = pair.NOT_APPLICABLE["Verify10.Mismatch"]
+    tests[2]["not_applicable"] = \
+        pair.NOT_APPLICABLE["lio"]["Verify10.Mismatch"]
     v, why = pair.judge(_result(tests=tests))
     assert v == verdict.FAIL and len(why) == 1 and "Simple" in why[0]
     v, why = pair.judge(_result(fio={"error": 5}))
@@ -206,3 +209,38 @@ def test_pair_remote_target_served_to_the_end(pair_run):
     assert r.target_setup_failure is None
     assert r.target_sessions == ["21:00:00:24:ff:00:00:02"], \
         r.target_sessions
+
+
+@pytest.fixture(scope="module")
+def scst_pair_run(guest_ready):
+    tree = os.environ.get("QLAEMU_SCST_TREE")
+    if not tree:
+        pytest.skip("QLAEMU_SCST_TREE is not set: no SCST checkout to build "
+                    "the target's scst-legacy from (the project ships no "
+                    "SCST code)")
+    prof = profiles.load_profile("scst-legacy",
+                                 driver_tree=Path(tree).resolve())
+    modbuild.ensure_modules(prof)
+    return pair.run_pair(link="remote", profile=prof,
+                         run_name="pytest-pair-scst-legacy")
+
+
+@pytest.mark.guest
+@pytest.mark.device
+def test_pair_scst_legacy_target(scst_pair_run):
+    """The field's target -- SCST's legacy qla2x00t with a vdisk_fileio
+    LUN -- against the stock initiator in the other QEMU: SCST's identity,
+    fio verify, the SCSI family with only SCST's own answers explained,
+    no initiator failure, clean links."""
+    r = scst_pair_run
+    assert r.driver == "scst-legacy" and r.target_stack == "scst"
+    assert r.sg["inq"]["vendor"] == "SCST_FIO", r.sg["inq"]
+    assert r.sg["vpd_di"]["relative_ports"] == [1]
+    assert r.fio["error"] == 0 and \
+        r.fio["read"]["bytes"] == pair.FIO_MIB * 2**20
+    unexplained = [t for t in r.failed_tests if not t.get("not_applicable")]
+    assert unexplained == [], unexplained
+    assert r.suite_counts["passed"] >= 100, r.suite_counts
+    assert r.initiator_errors == []
+    assert r.target_exit == "poweroff"
+    assert r.verdict == verdict.PASS, r.reasons
