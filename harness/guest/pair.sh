@@ -104,6 +104,7 @@ if [ -n "$DISK" ]; then
         # the initiator's LIP during a read (the field's trigger), then the
         # whole disk read again and compared with what fio left on it
         dd if=/dev/$DISK of=/tmp/before bs=1M count=$FIO_MIB iflag=direct 2>/dev/null
+        n=$(dmesg -r | wc -l)
         dd if=/dev/$DISK of=/dev/null bs=64k iflag=direct 2>/tmp/lipdd &
         sleep 0.2
         echo 1 > /sys/class/fc_host/$H1/issue_lip
@@ -117,6 +118,8 @@ if [ -n "$DISK" ]; then
         dd if=/dev/$DISK of=/tmp/after bs=1M count=$FIO_MIB iflag=direct 2>/dev/null
         qlaemu_section lip sh -c "echo wait=$j state=\$(cat /sys/class/fc_host/$H1/port_state) disk=\$([ -e /sys/block/$DISK ] && echo yes || echo no); cat /tmp/lipdd; cmp /tmp/before /tmp/after && echo same"
         rm -f /tmp/before /tmp/after
+        # the kernel's lines since the LIP: the initiator's view of it
+        qlaemu_section lip_dmesg sh -c "dmesg -r | tail -n +$((n + 1))"
     fi
 fi
 qlaemu_section dmesg_raw dmesg -r

@@ -24,7 +24,8 @@ runs
     with tshark), verdict (PASS / FAIL / INCONCLUSIVE), results (the runs'
     typed results, dataclasses), pictures (SVG ladder and heat map), probe,
     scenario, race, snapshot (the saved ready point), pointrace (the race
-    from it), replay, sweep, matrix, pair (a real initiator against the
+    from it), replay, sweep, matrix, pairlip (the LIP step of a pair:
+    the race with a real initiator), pair (a real initiator against the
     target) (the runs), report (text and JUnit output), bench (timing
     figures), fuzz and sanitize (the device under libFuzzer and
     ASan/UBSan)

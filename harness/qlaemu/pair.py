@@ -13,8 +13,8 @@ In the guest (harness/guest/pair.sh) the LUN appears as /dev/sdX; then
 a ``fio`` verify job (crc32c, random writes then the reads that check
 them) and libiscsi's ``iscsi-test-cu`` suites over SG_IO on /dev/sgN, from
 Debian's packages (qlaemu.tools).  Optionally the initiator then issues a
-LIP during a read and reads the disk again (reported, not judged: see
-docs/pair.md).
+LIP during a read and reads the disk again, judged with the target card's
+CTIO completions (:mod:`qlaemu.pairlip`, docs/pair.md).
 
 Link ``remote``: two guests, each a QEMU with a one-port card, their
 links joined by a chardev (``fc-remote``, docs/link.md §10;
@@ -34,8 +34,8 @@ import json
 import re
 import time
 
-from . import (driver, image, kernels, kmsg, linked, paths, probe, profiles,
-               tools, verdict, vm)
+from . import (driver, image, kernels, kmsg, linked, pairlip, paths, probe,
+               profiles, tools, verdict, vm)
 from .results import PairResult
 
 LINKS = ("cable", "remote")
@@ -221,6 +221,9 @@ def judge(r: PairResult) -> tuple:
     if r.initiator_errors:
         why.append("the initiator's qla2xxx logged %d failure(s), first: %s"
                    % (len(r.initiator_errors), r.initiator_errors[0]))
+    if r.lip is not None:
+        why += pairlip.judge(r.lip_view, r.lip_failures,
+                             r.target_ctio_status)
     return (verdict.FAIL, why) if why else (verdict.PASS, [])
 
 
@@ -301,17 +304,29 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
     if img:
         with open(img, "wb") as f:
             f.truncate(RD_PAGES * 4096)
+    card = adir / "card-link.json"
+    card.unlink(missing_ok=True)
     res = vm.run(pair_script(wwn, fio_mib, suites, lip, virtio_baseline),
                  device_args=_with_opts(device_args(
                      wwpn, wwnn, pcap if capture else None, img, icount),
-                     target_opts),
+                     list(target_opts) + ["report-file="
+                                          + probe.qemu_opt_escape(card)]),
                  timeout_s=timeout_s, log_path=adir / "console.log",
                  archives=[archive],
                  extra_files=virtio_modules() if virtio_baseline else None)
     if img:
         img.unlink(missing_ok=True)
     return _result(res, adir, link, wwpn, fio_mib, suites, lip,
-                   pcap if pcap.exists() else None, time.monotonic() - t0)
+                   pcap if pcap.exists() else None, time.monotonic() - t0,
+                   target_report=_read_json(card))
+
+
+def _read_json(path) -> dict | None:
+    """A report file's JSON, or None when QEMU wrote none (or not JSON)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _with_opts(args: list, opts) -> list:
@@ -359,12 +374,13 @@ def _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture, virtio,
     traw = tgt.get("dmesg_raw", "")
     (adir / "target-dmesg-raw.txt").write_text(traw)
     (adir / "target-setup.log").write_text(tgt.get("setup", ""))
+    reports = {side: _read_json(f) for side, f in links.items()}
     # no initiator guest if the target never got ready: its result then
     res = lr.second or dataclasses.replace(lr.first, sections={}, marks=[])
     r = _result(res, adir, "remote", wwpn, fio_mib, suites, lip,
                 pcaps["initiator"] if capture else None,
                 time.monotonic() - t0, initiator_host=None,
-                target_stack=stack)
+                target_stack=stack, target_report=reports["target"])
     r.target_errors = kmsg.qla_warnings(traw, max_level=3)
     r.target_exit = lr.first.exit if lr.first else "none"
     r.target_console_log = str(adir / "target-console.log")
@@ -372,11 +388,8 @@ def _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture, virtio,
     r.target_setup_failure = driver.setup_failure(tgt.get("setup", ""),
                                                   profile)
     r.driver = prof.name
-    for side, f in links.items():
-        try:
-            r.link_reports[side] = json.loads(f.read_text()).get("remote")
-        except (OSError, ValueError):
-            r.link_reports[side] = None
+    r.link_reports = {side: (rep or {}).get("remote")
+                      for side, rep in reports.items()}
     for why in (lr.note, r.target_setup_failure and
                 "the target's set-up: " + r.target_setup_failure,
                 *link_disagreements(r.link_reports)):
@@ -407,7 +420,7 @@ def link_disagreements(reports: dict) -> list:
 
 def _result(res, adir, link, wwpn, fio_mib, suites, lip, pcap,
             wall_s, initiator_host="0000:01:00.1",
-            target_stack="lio") -> PairResult:
+            target_stack="lio", target_report=None) -> PairResult:
     s = res.sections
     lun = (s.get("lun_wait") or "").split()
     raw = s.get("dmesg_raw", "")
@@ -449,6 +462,9 @@ def _result(res, adir, link, wwpn, fio_mib, suites, lip, pcap,
                           not_applicable=sum(1 for t in tests
                                              if t.get("not_applicable"))),
         lip=(s.get("lip") or "").strip() if lip else None,
+        lip_view=pairlip.parse_lip(s.get("lip")) if lip else {},
+        lip_failures=pairlip.kernel_failures(s.get("lip_dmesg")),
+        target_ctio_status=pairlip.ctio_status(target_report),
         initiator_errors=[e for e in errors if initiator_host is None
                           or initiator_host in e],
         target_errors=[e for e in errors if initiator_host is not None

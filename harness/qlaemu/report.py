@@ -70,6 +70,9 @@ def pair_summary(r) -> str:
                                                "; ".join(t["reasons"])))
     if r.lip is not None:
         lines.append("  LIP: " + " | ".join(r.lip.splitlines()))
+        lines.append("  after the LIP: %d I/O failure line(s) in the "
+                     "initiator's kernel; the target's CTIO completions %s"
+                     % (len(r.lip_failures), r.target_ctio_status or "-"))
     lines.append("  qla2xxx failures: initiator %d, target %d" % (
         len(r.initiator_errors), len(r.target_errors)))
     if r.link == "remote":

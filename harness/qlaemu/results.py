@@ -112,7 +112,10 @@ class PairResult(_Json):
     test, result passed/failed/skipped, reasons, and for a failure
     pair.NOT_APPLICABLE explains, not_applicable: why}; ``suite_counts``
     their totals (not_applicable among the failed).  ``lip``: the guest's
-    report of the LIP step (None if not asked).
+    report of the LIP step (None if not asked); ``lip_view``
+    (pairlip.parse_lip), ``lip_failures`` (the initiator's kernel lines
+    since the LIP that show lost I/O); ``target_ctio_status``: the target
+    card's CTIO completions by status ({'0x01': n, ...}).
     ``initiator_errors``/``target_errors``: qla2xxx lines at level <= 3 of
     the initiator's / the target's port.  ``wall_s``: host
     seconds from the call to the result; ``guest_s``: QEMU's run (the
@@ -148,6 +151,9 @@ class PairResult(_Json):
     tests: list = field(default_factory=list)
     suite_counts: dict = field(default_factory=dict)
     lip: str | None = None
+    lip_view: dict = field(default_factory=dict)
+    lip_failures: list = field(default_factory=list)
+    target_ctio_status: dict = field(default_factory=dict)
     initiator_errors: list = field(default_factory=list)
     target_errors: list = field(default_factory=list)
     pcap: str | None = None

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from qlaemu import linked, modbuild, pair, profiles, report, tools, verdict
+from qlaemu import (linked, modbuild, pair, pairlip, profiles, report, tools,
+                    verdict)
 from qlaemu.results import PairResult
 
 SUITE_TEXT = """\
@@ -124,6 +125,40 @@ def test_bad_arguments_are_refused_with_the_cause():
         pair.run_pair(initiator_opts=("ini-write-underrun=short",))
     with pytest.raises(ValueError, match="key=value"):
         pair.run_pair(link="remote", target_opts=("a=1,drive=x",))
+
+
+LIP_OK = "wait=2 state=Online disk=yes\n1024+0 records in\nsame\n"
+
+
+def test_lip_step_is_judged_from_both_sides():
+    """The race with a real initiator: passes only with the port Online,
+    the disk there and the same, no read error, no I/O failure in the
+    initiator's kernel since the LIP and no CTIO PORT LOGGED OUT on the
+    target's card."""
+    ok = pairlip.parse_lip(LIP_OK)
+    assert ok == {"wait_s": 2, "state": "Online", "disk": True,
+                  "same": True, "read_errors": []}
+    assert pairlip.judge(ok, [], {"0x01": 40}) == []
+    lost = pairlip.parse_lip("wait=30 state=Blocked disk=no\n"
+                             "dd: error reading '/dev/sda': Input/output "
+                             "error\n")
+    why = pairlip.judge(lost, [], {})
+    assert len(why) == 3 and "Blocked" in why[0] and "lost the LUN" in \
+        why[1] and "Input/output" in why[2]
+    dmesg = ("<6>[ 9.1] qla2xxx [0000:01:00.0]-500a:0: LOOP UP detected\n"
+             "<3>[ 9.5] I/O error, dev sda, sector 0 op 0x0:(READ)\n")
+    fails = pairlip.kernel_failures(dmesg)
+    assert len(fails) == 1 and "I/O error" in fails[0]
+    assert "1 I/O failure" in pairlip.judge(ok, fails, {})[0]
+    why = pairlip.judge(ok, [], pairlip.ctio_status(
+        {"counters": {"ctio_status": {"0x01": 3, "0x29": 2}}}))
+    assert why == ["the target's card completed 2 CTIO(s) PORT LOGGED OUT "
+                   "(0x29)"]
+    # in the pair's verdict
+    assert pair.judge(_result(lip=LIP_OK.strip(), lip_view=ok)) == \
+        (verdict.PASS, [])
+    assert pair.judge(_result(lip="wait=30", lip_view=lost))[0] == \
+        verdict.FAIL
 
 
 def test_linked_args_join_the_two_links(tmp_path):
