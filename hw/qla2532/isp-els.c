@@ -908,6 +908,11 @@ void isp_iocb_loginout(IspState *s, const uint8_t *iocb)
     }
     rp = cmd == LCF_COMMAND_PLOGI ? rport_get(s, peer, handle)
                                   : rport_by_handle(s, handle);
+    if (!rp && cmd == LCF_COMMAND_LOGO &&
+        s->logo_unknown_mode == ISP_LOGO_UNKNOWN_COMPLETE) {
+        loginout_done(s, iocb, CS_COMPLETE, 0, 0);  /* [fw?] isp-fw.h */
+        return;
+    }
     if (!rp) {
         loginout_done(s, iocb, CS_LOGIO_ERROR, LSC_SCODE_NOT_LOGGED_IN, 0);
         return;

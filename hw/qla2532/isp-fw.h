@@ -356,6 +356,18 @@ typedef enum IspLinkState {
  */
 #define ISP_INI_WRITE_UNDERRUN_RESID    0
 #define ISP_INI_WRITE_UNDERRUN_SHORT    1
+/*
+ * A LOGINOUT LOGO (qla_iocb.c qla24xx_logout_iocb) for an N_Port handle
+ * the firmware has no login for -- e.g. after a point-to-point link reset
+ * ended every login, the driver logs out its old session.  The driver
+ * logs any failure but PORT ID / N_PORT HANDLE USED at KERN_ERR (qla_isr.c
+ * qla24xx_logio_entry, 0x5037 "Async-logout failed").  What the firmware
+ * answers is not documented.  ERROR (default): comp_status 0x31 with
+ * io_parameter[0] NOT LOGGED IN (0x09); COMPLETE: the firmware has nothing
+ * to end and completes it, sending no LOGO.
+ */
+#define ISP_LOGO_UNKNOWN_ERROR          0
+#define ISP_LOGO_UNKNOWN_COMPLETE       1
 
 /**
  * IspState: one ISP2532 function (FC port).
@@ -377,6 +389,8 @@ typedef enum IspLinkState {
  *   ISP_SYS_ERR_* (isp-diag.c).
  * @ini_write_underrun_mode: a write the target ended short,
  *   ISP_INI_WRITE_UNDERRUN_* (isp-ini.c).
+ * @logo_unknown_mode: a LOGO for a handle without a login,
+ *   ISP_LOGO_UNKNOWN_* (isp-els.c).
  * @serdes: SerDes words (MBC 0x03/0x04), cleared at power-on only.
  * @flash: ISP_FLASH_SIZE bytes, owned by the glue.
  * @sfp_a0/@sfp_a2: SFP EEPROM pages (SFF-8472 A0h/A2h), 256 bytes each.
@@ -398,6 +412,7 @@ typedef struct IspState {
     uint8_t sys_err_mode;           /* ISP_SYS_ERR_* */
     uint8_t zio_mode;               /* ISP_ZIO_*: how a ZIO interrupt shows */
     uint8_t ini_write_underrun_mode;    /* ISP_INI_WRITE_UNDERRUN_* */
+    uint8_t logo_unknown_mode;          /* ISP_LOGO_UNKNOWN_* */
     uint16_t serdes[ISP_SERDES_WORDS];
 
     /* registers */

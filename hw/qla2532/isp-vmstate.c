@@ -264,7 +264,8 @@ static bool isp_variants2_needed(void *opaque)
 {
     IspState *s = opaque;
 
-    return s->ini_write_underrun_mode != ISP_INI_WRITE_UNDERRUN_RESID;
+    return s->ini_write_underrun_mode != ISP_INI_WRITE_UNDERRUN_RESID ||
+           s->logo_unknown_mode != ISP_LOGO_UNKNOWN_ERROR;
 }
 
 static const VMStateDescription vmstate_isp_variants2 = {
@@ -274,6 +275,7 @@ static const VMStateDescription vmstate_isp_variants2 = {
     .needed = isp_variants2_needed,
     .fields = (VMStateField[]) {
         VMSTATE_UINT8(ini_write_underrun_mode, IspState),
+        VMSTATE_UINT8(logo_unknown_mode, IspState),
         VMSTATE_END_OF_LIST()
     }
 };
@@ -284,8 +286,9 @@ static int isp_pre_load(void *opaque)
     IspState *s = opaque;
     int i;
 
-    /* a stream without isp2532/variants2 has that variant's default */
+    /* a stream without isp2532/variants2 has its variants' defaults */
     s->ini_write_underrun_mode = ISP_INI_WRITE_UNDERRUN_RESID;
+    s->logo_unknown_mode = ISP_LOGO_UNKNOWN_ERROR;
 
     for (i = 0; i < ISP_MAX_TGT_EXCH; i++) {
         g_free(s->tgt[i].wr_buf);
@@ -330,7 +333,8 @@ static const char *isp_state_problem(IspState *s)
         s->gid_list_mode > ISP_GID_LIST_PRLI_COMPLETE ||
         s->ctio_overrun_mode > ISP_CTIO_OVERRUN_TRUNCATE ||
         s->sys_err_mode > ISP_SYS_ERR_NONE || s->zio_mode > ISP_ZIO_AEN ||
-        s->ini_write_underrun_mode > ISP_INI_WRITE_UNDERRUN_SHORT) {
+        s->ini_write_underrun_mode > ISP_INI_WRITE_UNDERRUN_SHORT ||
+        s->logo_unknown_mode > ISP_LOGO_UNKNOWN_COMPLETE) {
         return "firmware variant";
     }
     if (s->fw_initialized &&

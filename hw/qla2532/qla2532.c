@@ -1425,6 +1425,11 @@ static const char *const ini_write_underrun_names[] = {
     [ISP_INI_WRITE_UNDERRUN_SHORT] = "short",
 };
 
+static const char *const logo_unknown_names[] = {
+    [ISP_LOGO_UNKNOWN_ERROR] = "not-logged-in",
+    [ISP_LOGO_UNKNOWN_COMPLETE] = "complete",
+};
+
 static const char *const sys_err_names[] = {
     [ISP_SYS_ERR_COMPLETE] = "complete",
     [ISP_SYS_ERR_NONE] = "none",
@@ -1451,6 +1456,8 @@ static const QlaVariant qla_variants[] = {
     { "zio-interrupt", zio_names, offsetof(IspState, zio_mode) },
     { "ini-write-underrun", ini_write_underrun_names,
       offsetof(IspState, ini_write_underrun_mode) },
+    { "logo-without-login", logo_unknown_names,
+      offsetof(IspState, logo_unknown_mode) },
 };
 
 static uint8_t *variant_field(Object *obj, const QlaVariant *va)

@@ -230,6 +230,8 @@
 #define CTIO_INVALID_RX_ID      0x08
 #define CTIO_HANDLE_MARK        BIT(29) /* CTIO_COMPLETION_HANDLE_MARK */
 #define CS_LOGIO_ERROR          0x31
+#define LSC_SCODE_NOT_LOGGED_IN 0x09
+#define LCF_COMMAND_LOGO        0x08
 #define LSC_SCODE_CMD_PARAM_ERR 0x19
 
 /* Names: ours in the ICB, the partner's are the device defaults. */
@@ -1884,6 +1886,28 @@ static uint32_t atio_wait(QlaTest *t, uint8_t *atio)
     return ldl_le_p(atio + 4);
 }
 
+/* The QOM path of the (only) qla2532 of @qts (qgraph adds it without id). */
+static char *device_path(QTestState *qts)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-list', 'arguments': "
+                           "{'path': '/machine/peripheral-anon'}}");
+    QListEntry *e;
+    char *path = NULL;
+
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
+        QDict *p = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (!strcmp(qdict_get_str(p, "type"), "child<qla2532>")) {
+            g_free(path);
+            path = g_strdup_printf("/machine/peripheral-anon/%s",
+                                   qdict_get_str(p, "name"));
+        }
+    }
+    qobject_unref(rsp);
+    g_assert(path);
+    return path;
+}
+
 /*
  * Issue #4: malformed request entries come back as error entries with the
  * entry_status the firmware uses (qla_def.h RF_*, qla_isr.c
@@ -1893,6 +1917,7 @@ static void test_iocb_malformed(void *obj, void *data, QGuestAllocator *alloc)
 {
     QlaTest t;
     g_autofree char *scenario = data;   /* scenario_before */
+    g_autofree char *path = NULL;
     uint8_t icb[ICB_SIZE], req[2 * IOCB_SIZE], rsp[IOCB_SIZE];
     uint8_t atio[IOCB_SIZE];
     uint16_t out[8], mb[8];
@@ -2032,6 +2057,29 @@ static void test_iocb_malformed(void *obj, void *data, QGuestAllocator *alloc)
     g_assert_cmphex(ldl_le_p(rsp + 4), ==, 0x1007);
     g_assert_cmphex(lduw_le_p(rsp + 8), ==, CS_LOGIO_ERROR);
     g_assert_cmphex(ldl_le_p(rsp + 20), ==, LSC_SCODE_CMD_PARAM_ERR);
+
+    /*
+     * LOGINOUT LOGO for a handle nobody is logged in with (qla_iocb.c
+     * qla24xx_logout_iocb), under both readings of logo-without-login
+     * (isp-fw.h): 0x31 / NOT LOGGED IN by default, COMPLETE under
+     * "complete".
+     */
+    path = device_path(t.qts);
+    for (i = 0; i < 2; i++) {
+        qtest_qmp_assert_success(t.qts, "{'execute': 'qom-set', "
+                                 "'arguments': {'path': %s, 'property': "
+                                 "'logo-without-login', 'value': %s}}",
+                                 path, i ? "complete" : "not-logged-in");
+        iocb_head(req, ET_LOGINOUT, 1, 0x1008 + i);
+        stw_le_p(req + 10, 0x100);              /* nport_handle */
+        stw_le_p(req + 12, LCF_COMMAND_LOGO);
+        iocb_round_trip(&t, req, 1, rsp);
+        g_assert_cmphex(rsp[0], ==, ET_LOGINOUT);
+        g_assert_cmphex(ldl_le_p(rsp + 4), ==, 0x1008 + i);
+        g_assert_cmphex(lduw_le_p(rsp + 8), ==, i ? 0 : CS_LOGIO_ERROR);
+        g_assert_cmphex(ldl_le_p(rsp + 20), ==,
+                        i ? 0 : LSC_SCODE_NOT_LOGGED_IN);
+    }
 
     /* QEMU and the firmware still answer: mailbox register test */
     events_poll(&t);
@@ -2255,28 +2303,6 @@ static void migrate_wait(QTestState *qts)
         g_usleep(10000);
     }
     g_assert_not_reached();
-}
-
-/* The QOM path of the (only) qla2532 of @qts (qgraph adds it without id). */
-static char *device_path(QTestState *qts)
-{
-    QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-list', 'arguments': "
-                           "{'path': '/machine/peripheral-anon'}}");
-    QListEntry *e;
-    char *path = NULL;
-
-    QLIST_FOREACH_ENTRY(qdict_get_qlist(rsp, "return"), e) {
-        QDict *p = qobject_to(QDict, qlist_entry_obj(e));
-
-        if (!strcmp(qdict_get_str(p, "type"), "child<qla2532>")) {
-            g_free(path);
-            path = g_strdup_printf("/machine/peripheral-anon/%s",
-                                   qdict_get_str(p, "name"));
-        }
-    }
-    qobject_unref(rsp);
-    g_assert(path);
-    return path;
 }
 
 /* The report of the (only) qla2532 of @qts, parsed. */
