@@ -69,3 +69,29 @@ qlaemu_kv() {
       done
       printf '\n@@QLAEMU-END %s@@\n' "$_n"; } >"$QLAEMU_DATA"
 }
+
+# qlaemu_insmod_dir DIR: insmod every module in DIR (extra files of the
+# run, e.g. a virtio NIC's), in no particular order: load what loads until
+# a pass loads none.
+qlaemu_insmod_dir() {
+    _left=$(ls "$1"/* 2>/dev/null)
+    while [ -n "$_left" ]; do
+        _next=
+        for _m in $_left; do insmod $_m 2>/dev/null || _next="$_next $_m"; done
+        [ "$(echo $_next)" = "$(echo $_left)" ] && break
+        _left=$_next
+    done
+}
+
+# qlaemu_net_up IP: the first Ethernet interface up with IP/24 (the NIC's
+# modules from /lib/qlaemu/virtio); prints the interface's name.
+qlaemu_net_up() {
+    qlaemu_insmod_dir /lib/qlaemu/virtio
+    ip link set lo up
+    for _i in $(ls /sys/class/net); do
+        [ "$_i" = lo ] && continue
+        ip link set "$_i" up && ip addr add "$1/24" dev "$_i" && {
+            echo "$_i"; return 0; }
+    done
+    return 1
+}

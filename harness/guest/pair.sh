@@ -8,7 +8,9 @@
 # In: WWN, RD_PAGES and target-setup.sh's functions; SESS (the target's
 # LIO dynamic_sessions file, '' when the target is elsewhere); PORT_WAIT_S (seconds
 # for the LUN to appear), FIO_MIB (the fio verify job's size), SUITES (the
-# iscsi-test-cu families/suites to run, space separated; '' none), VIRTIO
+# iscsi-test-cu families/suites to run, space separated; '' none), ISCSI
+# (1: the suites again over iSCSI at iscsi://TARGET_IP/IQN/0, this guest
+# at INITIATOR_IP on its virtio NIC), VIRTIO
 # (1: the fio job again on the virtio-scsi baseline disk), LIP (1:
 # the initiator issues a LIP during a read and the data is read again).
 if [ "$TARGET_LOCAL" = 1 ]; then
@@ -73,15 +75,8 @@ if [ -n "$DISK" ]; then
     qlaemu_mark fio
     if [ "$VIRTIO" = 1 ]; then
         # the baseline: the same job on a virtio-scsi disk of the same QEMU
-        # its modules come with the run (qlaemu.pair.virtio_modules), in
-        # no order: load what loads until a pass loads none
-        left=$(ls /lib/qlaemu/virtio/* 2>/dev/null)
-        while [ -n "$left" ]; do
-            next=
-            for m in $left; do insmod $m 2>/dev/null || next="$next $m"; done
-            [ "$(echo $next)" = "$(echo $left)" ] && break
-            left=$next
-        done
+        # its modules come with the run (qlaemu.pair.virtio_modules)
+        qlaemu_insmod_dir /lib/qlaemu/virtio
         V=; n=0
         while [ -z "$V" ] && [ $n -lt 10 ]; do
             for d in /sys/block/sd*; do
@@ -100,6 +95,17 @@ if [ -n "$DISK" ]; then
         qlaemu_section "suite_$s" sh -c "iscsi-test-cu -d --test=$s /dev/$SG 2>&1; echo rc=\$?"
     done
     qlaemu_mark suites
+    if [ "$ISCSI" = 1 ]; then
+        # the same suites against the same LUN over iSCSI, across the
+        # guests' Ethernet (qlaemu.pairiscsi)
+        { qlaemu_net_up $INITIATOR_IP; ip addr; } > /tmp/net.log 2>&1
+        qlaemu_section_file iscsi_net /tmp/net.log
+        u=iscsi://$TARGET_IP/$IQN/0
+        for s in $SUITES; do
+            qlaemu_section "iscsi_suite_$s" sh -c "iscsi-test-cu -d --test=$s $u 2>&1; echo rc=\$?"
+        done
+        qlaemu_mark iscsi
+    fi
     if [ "$LIP" = 1 ]; then
         # the initiator's LIP during a read (the field's trigger), then the
         # whole disk read again and compared with what fio left on it

@@ -316,6 +316,9 @@ def _add_pair_parser(sub) -> None:
     pa.add_argument("--lip", action="store_true",
                     help="then a LIP from the initiator during a read, and "
                     "the disk read again (reported, not judged)")
+    pa.add_argument("--iscsi", action="store_true",
+                    help="with --link remote and LIO: the suites again over "
+                    "iSCSI against the same LUN, and the two runs compared")
     pa.add_argument("--virtio-baseline", action="store_true",
                     help="also run the fio job on a virtio-scsi disk of the "
                     "same QEMU, for comparison")

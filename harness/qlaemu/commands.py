@@ -346,7 +346,8 @@ def cmd_pair(args) -> int:
                           virtio_baseline=args.virtio_baseline,
                           timeout_s=args.timeout, profile=prof,
                           target_opts=args.target_opt,
-                          initiator_opts=args.initiator_opt)
+                          initiator_opts=args.initiator_opt,
+                          iscsi=args.iscsi)
     except (ValueError, tools.ToolsError, host.SetupError, image.GuestError,
             kernels.KernelError, profiles.ProfileError,
             profiles.DriverError) as e:

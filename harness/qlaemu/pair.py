@@ -32,9 +32,12 @@ of these did not hold; INCONCLUSIVE when the guest did not get that far.
 import dataclasses
 import json
 import re
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
-from . import (driver, image, kernels, kmsg, linked, pairlip, paths, probe,
+from . import (driver, image, linked, kmsg, pairiscsi, pairlip, paths, probe,
                profiles, tools, verdict, vm)
 from .results import PairResult
 
@@ -99,52 +102,48 @@ NOT_APPLICABLE = {"lio": {
 }}
 
 
+def _iscsi_vars(iscsi: bool) -> dict:
+    return {"ISCSI": int(iscsi), "IQN": pairiscsi.IQN,
+            "TARGET_IP": pairiscsi.TARGET_IP,
+            "INITIATOR_IP": pairiscsi.INITIATOR_IP}
+
+
 def pair_script(wwn: str, fio_mib: int, suites, lip: bool,
-                virtio: bool = False, target_local: bool = True) -> str:
+                virtio: bool = False, target_local: bool = True,
+                iscsi: bool = False) -> str:
     """The initiator guest's /scenario.sh (harness/guest/pair.sh); with
     ``target_local`` the target port ``wwn`` ('21:00:...') is port 0 of the
-    same guest, set up as in probe's mixed mode."""
+    same guest, set up as in probe's mixed mode; with ``iscsi`` the suites
+    run over iSCSI too (qlaemu.pairiscsi)."""
     return image.script("pair", {
         "WWN": wwn, "RD_PAGES": RD_PAGES, "TARGET_LOCAL": int(target_local),
         "SESS": probe.lio_sessions_path(wwn) if target_local else "",
         "PORT_WAIT_S": PORT_WAIT_S, "FIO_MIB": int(fio_mib),
         "SUITES": " ".join(suites), "LIP": 1 if lip else 0,
-        "VIRTIO": 1 if virtio else 0},
+        "VIRTIO": 1 if virtio else 0, **_iscsi_vars(iscsi)},
         driver.setup_functions(probe.MIXED_LOAD, "LIO_LIKE_TARGETCLI=1\n"
                                + driver.LIO_CONFIGURE)
         if target_local else "")
 
 
-def target_script(wwn: str, profile, wait_s: float) -> str:
+def target_script(wwn: str, profile, wait_s: float,
+                  iscsi: bool = False) -> str:
     """The target guest's /scenario.sh of link ``remote``
     (harness/guest/pair-target.sh): ``profile`` in target mode on port
-    ``wwn``; LIO (stock profiles) as targetcli sets it up."""
+    ``wwn``; LIO (stock profiles) as targetcli sets it up; with ``iscsi``
+    also LIO's iSCSI target of the same LUN (qlaemu.pairiscsi)."""
     stock = profiles.load_profile(profile).kind != "out-of-tree"
     return image.script("pair-target", {
         "WWN": wwn, "RD_PAGES": RD_PAGES, "LIO_LIKE_TARGETCLI": 1,
         "SESS": probe.lio_sessions_path(wwn) if stock else "",
-        "WAIT_S": int(wait_s)}, driver.target_functions(profile, wwn))
-
-
-#: Where the guest finds the virtio modules of the baseline disk (they
-#: are not in the base image: every other run boots without them).
-VIRTIO_DIR = "/lib/qlaemu/virtio"
+        "WAIT_S": int(wait_s), **_iscsi_vars(iscsi)},
+        driver.target_functions(profile, wwn))
 
 
 def virtio_modules() -> dict:
-    """{guest path: bytes} of the guest kernel's virtio_pci and
-    virtio_scsi with their dependencies (image.module_closure; none of a
-    module built in), for ``vm.run(extra_files=)``.
-
-    Raises:
-        kernels.KernelError, image.GuestError: the kernel or a module
-            cannot be had.
-    """
-    root, kver = kernels.ensure_kernel_root()
-    moddir = root / "lib" / "modules" / kver
-    return {"%s/%s" % (VIRTIO_DIR, m.split("/")[-1]): (moddir / m).read_bytes()
-            for m in image.module_closure(moddir, ("virtio_pci",
-                                                   "virtio_scsi"))}
+    """{guest path: bytes} of the virtio-scsi baseline disk's modules
+    (pairiscsi.guest_modules), for ``vm.run(extra_files=)``."""
+    return pairiscsi.guest_modules(("virtio_pci", "virtio_scsi"))
 
 
 #: QEMU -icount of a pair: the instruction count is the guest's clock, as
@@ -233,7 +232,8 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
              run_name: str | None = None, timeout_s: float = 1800,
              wwpn: int = probe.DEFAULT_WWPN,
              wwnn: int = probe.DEFAULT_WWNN, profile=None,
-             target_opts=(), initiator_opts=()) -> PairResult:
+             target_opts=(), initiator_opts=(),
+             iscsi: bool = False) -> PairResult:
     """Boot the pair, run the tools, judge.
 
     Args:
@@ -261,6 +261,8 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
             the target's / the initiator's card, e.g.
             'prli-complete-latency-us=2000', 'ini-write-underrun=short';
             with 'cable' (one card) only target_opts, for the card.
+        iscsi: link 'remote' with LIO: the suites run over iSCSI as well,
+            against the same LUN (qlaemu.pairiscsi), and are compared.
 
     Returns:
         PairResult (its ``verdict``/``exit_code``: PASS 0, FAIL 1,
@@ -274,6 +276,10 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
     """
     if link not in LINKS:
         raise ValueError("link must be one of %s, not %r" % (LINKS, link))
+    if iscsi and (link != "remote" or "scst" in
+                  profiles.load_profile(profile).modules):
+        raise ValueError("iscsi needs link 'remote' and a LIO target (SCST's "
+                         "iSCSI target needs its own daemon, not built)")
     if link == "cable" and initiator_opts:
         raise ValueError("initiator_opts need link 'remote': with 'cable' "
                          "both ports are one card (use target_opts)")
@@ -300,7 +306,7 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
     if link == "remote":
         return _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture,
                            virtio_baseline, timeout_s, profile, archive, t0,
-                           target_opts, initiator_opts)
+                           target_opts, initiator_opts, iscsi)
     if img:
         with open(img, "wb") as f:
             f.truncate(RD_PAGES * 4096)
@@ -336,7 +342,7 @@ def _with_opts(args: list, opts) -> list:
 
 def _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture, virtio,
                 timeout_s, profile, archive, t0, target_opts,
-                initiator_opts) -> PairResult:
+                initiator_opts, iscsi) -> PairResult:
     """Link 'remote' of :func:`run_pair`: the two guests (qlaemu.linked)."""
     wwn = probe.format_wwn(wwpn)
     prof = profiles.load_profile(profile)
@@ -353,23 +359,36 @@ def _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture, virtio,
     if img:
         with open(img, "wb") as f:
             f.truncate(RD_PAGES * 4096)
-    ini_args = virtio_args(img) + _with_opts(["-device", dev % (
-        wwpn + 1, wwnn + 1, probe.qemu_opt_escape(links["initiator"]))],
+    net = Path(tempfile.mkdtemp(prefix="qlaemu-net-")) / "eth.sock"
+    nic = {side: pairiscsi.net_args(net, side == "target") if iscsi else []
+           for side in ("target", "initiator")}
+    mods = pairiscsi.guest_modules(
+        (pairiscsi.NIC_MODULES if iscsi else ()) +
+        (("virtio_scsi", "virtio_pci") if virtio else ())) \
+        if iscsi or virtio else None
+    ini_args = virtio_args(img) + nic["initiator"] + _with_opts(
+        ["-device", dev % (wwpn + 1, wwnn + 1,
+                           probe.qemu_opt_escape(links["initiator"]))],
         initiator_opts)
-    lr = linked.run(
-        linked.Guest(target_script(wwn, profile, timeout_s),
-                     _with_opts(["-device", dev % (
-                         wwpn, wwnn, probe.qemu_opt_escape(
-                             links["target"]))], target_opts),
-                     adir / "target-console.log", timeout_s, profile,
-                     capture=pcaps["target"] if capture else None),
-        linked.Guest(pair_script(wwn, fio_mib, suites, lip, virtio, False),
-                     ini_args, adir / "console.log", timeout_s,
-                     archives=(archive,),
-                     extra_files=virtio_modules() if virtio else None,
-                     capture=pcaps["initiator"] if capture else None))
-    if img:
-        img.unlink(missing_ok=True)
+    try:
+        lr = linked.run(
+            linked.Guest(target_script(wwn, profile, timeout_s, iscsi),
+                         nic["target"] + _with_opts(["-device", dev % (
+                             wwpn, wwnn, probe.qemu_opt_escape(
+                                 links["target"]))], target_opts),
+                         adir / "target-console.log", timeout_s, profile,
+                         extra_files=pairiscsi.guest_modules(
+                             pairiscsi.TARGET_MODULES) if iscsi else None,
+                         capture=pcaps["target"] if capture else None),
+            linked.Guest(pair_script(wwn, fio_mib, suites, lip, virtio,
+                                     False, iscsi),
+                         ini_args, adir / "console.log", timeout_s,
+                         archives=(archive,), extra_files=mods,
+                         capture=pcaps["initiator"] if capture else None))
+    finally:
+        shutil.rmtree(net.parent, ignore_errors=True)
+        if img:
+            img.unlink(missing_ok=True)
     tgt = lr.first.sections if lr.first else {}
     traw = tgt.get("dmesg_raw", "")
     (adir / "target-dmesg-raw.txt").write_text(traw)
@@ -388,6 +407,11 @@ def _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture, virtio,
     r.target_setup_failure = driver.setup_failure(tgt.get("setup", ""),
                                                   profile)
     r.driver = prof.name
+    if iscsi:
+        r.iscsi_tests = [t for k in sorted(res.sections)
+                         if k.startswith("iscsi_suite_")
+                         for t in tools.parse_suite(res.sections[k])["tests"]]
+        r.fc_vs_iscsi = pairiscsi.compare(r.tests, r.iscsi_tests)
     r.link_reports = {side: (rep or {}).get("remote")
                       for side, rep in reports.items()}
     for why in (lr.note, r.target_setup_failure and
@@ -465,6 +489,8 @@ def _result(res, adir, link, wwpn, fio_mib, suites, lip, pcap,
         lip_view=pairlip.parse_lip(s.get("lip")) if lip else {},
         lip_failures=pairlip.kernel_failures(s.get("lip_dmesg")),
         target_ctio_status=pairlip.ctio_status(target_report),
+        lip_prli_to_command_us=pairlip.prli_to_first_command_us(
+            target_report) if lip else None,
         initiator_errors=[e for e in errors if initiator_host is None
                           or initiator_host in e],
         target_errors=[e for e in errors if initiator_host is not None

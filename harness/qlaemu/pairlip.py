@@ -63,6 +63,27 @@ def ctio_status(report: dict | None) -> dict:
                 or {})
 
 
+def prli_to_first_command_us(report: dict | None) -> float | None:
+    """From a target card's link report: µs from the LS_ACC of the last
+    PRLI it accepted to the first FCP command (ATIO) after it -- how far
+    the real initiator's first command comes after the window
+    ``prli-complete-latency-us`` opens; None without either event."""
+    acc = None
+    last_prli = False
+    for e in (report or {}).get("events") or []:
+        if e.get("event") == "els-received" and not e.get("reply"):
+            last_prli = e.get("els") == 0x20
+        elif (e.get("event") == "els-sent" and e.get("reply") and last_prli
+              and e.get("els") == 0x02):
+            acc, last_prli = e["t_ns"], False
+    if acc is None:
+        return None
+    for e in report["events"]:
+        if e.get("event") == "atio" and e["t_ns"] > acc:
+            return round((e["t_ns"] - acc) / 1000, 1)
+    return None
+
+
 def judge(view: dict, failures: list, ctio: dict) -> list:
     """Why the LIP step failed ([] when it passed): ``view`` from
     :func:`parse_lip`, ``failures`` from :func:`kernel_failures`, ``ctio``

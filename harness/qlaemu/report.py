@@ -68,11 +68,24 @@ def pair_summary(r) -> str:
             lines.append("    %s %s.%s: %s" % (t["result"], t["suite"],
                                                t["test"],
                                                "; ".join(t["reasons"])))
+    if r.iscsi_tests is not None:
+        n = {k: sum(1 for t in r.iscsi_tests if t["result"] == k)
+             for k in ("passed", "failed", "skipped")}
+        lines.append("  the same suites over iSCSI: %(passed)s passed, "
+                     "%(failed)s failed, %(skipped)s skipped; %(d)s test(s) "
+                     "differ from FC:" % dict(n, d=len(r.fc_vs_iscsi or [])))
+        for d in r.fc_vs_iscsi or []:
+            lines.append("    %s.%s: FC %s, iSCSI %s%s" % (
+                d["suite"], d["test"], d["fc"], d["iscsi"],
+                " (%s)" % "; ".join(d["iscsi_reasons"] or d["fc_reasons"])
+                if d["iscsi_reasons"] or d["fc_reasons"] else ""))
     if r.lip is not None:
         lines.append("  LIP: " + " | ".join(r.lip.splitlines()))
         lines.append("  after the LIP: %d I/O failure line(s) in the "
-                     "initiator's kernel; the target's CTIO completions %s"
-                     % (len(r.lip_failures), r.target_ctio_status or "-"))
+                     "initiator's kernel; the target's CTIO completions %s; "
+                     "first command %s us after the last PRLI LS_ACC"
+                     % (len(r.lip_failures), r.target_ctio_status or "-",
+                        r.lip_prli_to_command_us))
     lines.append("  qla2xxx failures: initiator %d, target %d" % (
         len(r.initiator_errors), len(r.target_errors)))
     if r.link == "remote":

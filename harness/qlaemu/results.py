@@ -115,7 +115,9 @@ class PairResult(_Json):
     report of the LIP step (None if not asked); ``lip_view``
     (pairlip.parse_lip), ``lip_failures`` (the initiator's kernel lines
     since the LIP that show lost I/O); ``target_ctio_status``: the target
-    card's CTIO completions by status ({'0x01': n, ...}).
+    card's CTIO completions by status ({'0x01': n, ...});
+    ``lip_prli_to_command_us``: from the target's last PRLI LS_ACC to the
+    initiator's first command after it (pairlip).
     ``initiator_errors``/``target_errors``: qla2xxx lines at level <= 3 of
     the initiator's / the target's port.  ``wall_s``: host
     seconds from the call to the result; ``guest_s``: QEMU's run (the
@@ -125,7 +127,10 @@ class PairResult(_Json):
     ``target_setup_failure`` (driver.setup_failure, or None),
     ``link_reports`` ({"target"|"initiator": that QEMU's fc-remote report,
     docs/link.md §10, or None}); ``target_stack``: 'lio' or 'scst' (whose
-    INQUIRY identity the verdict expects).
+    INQUIRY identity the verdict expects); ``iscsi_tests``: with iSCSI
+    (pairiscsi) every test of the same suites over iSCSI, as ``tests``;
+    ``fc_vs_iscsi``: the tests whose FC and iSCSI results differ
+    (pairiscsi.compare).
     """
     link: str
     exit: str
@@ -154,6 +159,7 @@ class PairResult(_Json):
     lip_view: dict = field(default_factory=dict)
     lip_failures: list = field(default_factory=list)
     target_ctio_status: dict = field(default_factory=dict)
+    lip_prli_to_command_us: float | None = None
     initiator_errors: list = field(default_factory=list)
     target_errors: list = field(default_factory=list)
     pcap: str | None = None
@@ -164,6 +170,8 @@ class PairResult(_Json):
     target_setup_failure: str | None = None
     link_reports: dict = field(default_factory=dict)
     target_stack: str = "lio"
+    iscsi_tests: list | None = None
+    fc_vs_iscsi: list | None = None
 
     @property
     def failed_tests(self) -> list:

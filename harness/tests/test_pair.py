@@ -154,6 +154,14 @@ def test_lip_step_is_judged_from_both_sides():
         {"counters": {"ctio_status": {"0x01": 3, "0x29": 2}}}))
     assert why == ["the target's card completed 2 CTIO(s) PORT LOGGED OUT "
                    "(0x29)"]
+    # how far after the PRLI's LS_ACC the first command came
+    ev = [{"event": "els-received", "els": 0x03, "reply": False, "t_ns": 1},
+          {"event": "els-sent", "els": 0x02, "reply": True, "t_ns": 2},
+          {"event": "els-received", "els": 0x20, "reply": False, "t_ns": 3},
+          {"event": "els-sent", "els": 0x02, "reply": True, "t_ns": 1000},
+          {"event": "atio", "t_ns": 501000}]
+    assert pairlip.prli_to_first_command_us({"events": ev}) == 500.0
+    assert pairlip.prli_to_first_command_us({"events": ev[:2]}) is None
     # in the pair's verdict
     assert pair.judge(_result(lip=LIP_OK.strip(), lip_view=ok)) == \
         (verdict.PASS, [])
