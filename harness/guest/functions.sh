@@ -84,14 +84,21 @@ qlaemu_insmod_dir() {
 }
 
 # qlaemu_net_up IP: the first Ethernet interface up with IP/24 (the NIC's
-# modules from /lib/qlaemu/virtio); prints the interface's name.
+# modules from /lib/qlaemu/virtio), waiting (<= 10 s) for its carrier;
+# prints the interface's name.
 qlaemu_net_up() {
     qlaemu_insmod_dir /lib/qlaemu/virtio
     ip link set lo up
     for _i in $(ls /sys/class/net); do
         [ "$_i" = lo ] && continue
-        ip link set "$_i" up && ip addr add "$1/24" dev "$_i" && {
-            echo "$_i"; return 0; }
+        ip link set "$_i" up && ip addr add "$1/24" dev "$_i" || continue
+        _n=0
+        while [ "$(cat /sys/class/net/$_i/carrier 2>/dev/null)" != 1 ] &&
+              [ $_n -lt 100 ]; do
+            sleep 0.1; _n=$((_n + 1))
+        done
+        echo "$_i carrier=$(cat /sys/class/net/$_i/carrier 2>/dev/null)"
+        return 0
     done
     return 1
 }

@@ -411,7 +411,13 @@ def _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture, virtio,
         r.iscsi_tests = [t for k in sorted(res.sections)
                          if k.startswith("iscsi_suite_")
                          for t in tools.parse_suite(res.sections[k])["tests"]]
-        r.fc_vs_iscsi = pairiscsi.compare(r.tests, r.iscsi_tests)
+        r.fc_vs_iscsi = pairiscsi.compare(r.tests, r.iscsi_tests) \
+            if r.iscsi_tests else []
+        if not r.iscsi_tests:
+            r.iscsi_error = " | ".join(
+                ln for k in sorted(res.sections) if k.startswith("iscsi_s")
+                for ln in res.sections[k].splitlines()[:2]) or \
+                "the initiator guest did not get to the iSCSI suites"
     r.link_reports = {side: (rep or {}).get("remote")
                       for side, rep in reports.items()}
     for why in (lr.note, r.target_setup_failure and

@@ -29,17 +29,22 @@ INITIATOR_IP = "10.0.0.2"
 #: run boots.
 MODULE_DIR = "/lib/qlaemu/virtio"
 NIC_MODULES = ("virtio_pci", "virtio_net")
-#: The target guest's: the NIC's and LIO's iSCSI front end.
-TARGET_MODULES = NIC_MODULES + ("iscsi_target_mod",)
+#: The target guest's: the NIC's and LIO's iSCSI front end, and the
+#: crc32c hash it sets up for every login even without digests
+#: (iscsi_target_login.c iscsi_login_setup_crypto: "crypto_alloc_ahash()
+#: failed" otherwise).
+TARGET_MODULES = NIC_MODULES + ("iscsi_target_mod", "crc32c_generic")
 
 
 def net_args(sock: Path, server: bool) -> list:
     """QEMU arguments of one guest's NIC on the guests' Ethernet: a
     virtio-net-pci on a ``stream`` netdev over unix socket ``sock``
-    (``server``: listen; else connect)."""
+    (``server``: listen; else connect), each side its own MAC (QEMU
+    gives every first NIC 52:54:00:12:34:56)."""
     return ["-netdev", "stream,id=n0,server=%s,addr.type=unix,addr.path=%s"
             % ("on" if server else "off", sock),
-            "-device", "virtio-net-pci,netdev=n0"]
+            "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:51:a0:%02x"
+            % (1 if server else 2)]
 
 
 def guest_modules(names) -> dict:

@@ -68,7 +68,10 @@ def pair_summary(r) -> str:
             lines.append("    %s %s.%s: %s" % (t["result"], t["suite"],
                                                t["test"],
                                                "; ".join(t["reasons"])))
-    if r.iscsi_tests is not None:
+    if r.iscsi_error:
+        lines.append("  the same suites over iSCSI: no test ran: %s"
+                     % r.iscsi_error)
+    elif r.iscsi_tests is not None:
         n = {k: sum(1 for t in r.iscsi_tests if t["result"] == k)
              for k in ("passed", "failed", "skipped")}
         lines.append("  the same suites over iSCSI: %(passed)s passed, "

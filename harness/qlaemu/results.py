@@ -130,7 +130,8 @@ class PairResult(_Json):
     INQUIRY identity the verdict expects); ``iscsi_tests``: with iSCSI
     (pairiscsi) every test of the same suites over iSCSI, as ``tests``;
     ``fc_vs_iscsi``: the tests whose FC and iSCSI results differ
-    (pairiscsi.compare).
+    (pairiscsi.compare); ``iscsi_error``: why the iSCSI run has no test
+    (its first lines: e.g. the login failed), or None.
     """
     link: str
     exit: str
@@ -172,6 +173,7 @@ class PairResult(_Json):
     target_stack: str = "lio"
     iscsi_tests: list | None = None
     fc_vs_iscsi: list | None = None
+    iscsi_error: str | None = None
 
     @property
     def failed_tests(self) -> list:

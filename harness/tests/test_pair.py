@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from qlaemu import (linked, modbuild, pair, pairlip, profiles, report, tools,
-                    verdict)
+from qlaemu import (linked, modbuild, pair, pairiscsi, pairlip, profiles,
+                    report, tools, verdict)
 from qlaemu.results import PairResult
 
 SUITE_TEXT = """\
@@ -167,6 +167,24 @@ def test_lip_step_is_judged_from_both_sides():
         (verdict.PASS, [])
     assert pair.judge(_result(lip="wait=30", lip_view=lost))[0] == \
         verdict.FAIL
+
+
+def test_fc_and_iscsi_runs_are_compared_test_by_test(tmp_path):
+    fc = tools.parse_suite(SUITE_TEXT)["tests"]
+    isc = [dict(t) for t in fc]
+    isc[2] = dict(isc[2], result="passed", reasons=[])
+    del isc[3]
+    d = pairiscsi.compare(fc, isc)
+    assert [(x["test"], x["fc"], x["iscsi"]) for x in d] == [
+        ("Mismatch", "failed", "passed"), ("Simple", "failed", "-")]
+    assert d[0]["fc_reasons"] and d[0]["iscsi_reasons"] == []
+    assert pairiscsi.compare(fc, fc) == []
+    srv = pairiscsi.net_args(tmp_path / "e.sock", True)
+    cli = pairiscsi.net_args(tmp_path / "e.sock", False)
+    assert "server=on" in srv[1] and "server=off" in cli[1]
+    assert srv[3] != cli[3]                 # each NIC its own MAC
+    with pytest.raises(ValueError, match="iscsi needs link 'remote'"):
+        pair.run_pair(iscsi=True)
 
 
 def test_linked_args_join_the_two_links(tmp_path):
