@@ -1886,6 +1886,15 @@ static uint32_t atio_wait(QlaTest *t, uint8_t *atio)
     return ldl_le_p(atio + 4);
 }
 
+/* qom-set the string property @prop of the object at @path to @value. */
+static void qom_set_str(QTestState *qts, const char *path, const char *prop,
+                        const char *value)
+{
+    qtest_qmp_assert_success(qts, "{'execute': 'qom-set', 'arguments': "
+                             "{'path': %s, 'property': %s, 'value': %s}}",
+                             path, prop, value);
+}
+
 /* The QOM path of the (only) qla2532 of @qts (qgraph adds it without id). */
 static char *device_path(QTestState *qts)
 {
@@ -2066,10 +2075,8 @@ static void test_iocb_malformed(void *obj, void *data, QGuestAllocator *alloc)
      */
     path = device_path(t.qts);
     for (i = 0; i < 2; i++) {
-        qtest_qmp_assert_success(t.qts, "{'execute': 'qom-set', "
-                                 "'arguments': {'path': %s, 'property': "
-                                 "'logo-without-login', 'value': %s}}",
-                                 path, i ? "complete" : "not-logged-in");
+        qom_set_str(t.qts, path, "logo-without-login",
+                    i ? "complete" : "not-logged-in");
         iocb_head(req, ET_LOGINOUT, 1, 0x1008 + i);
         stw_le_p(req + 10, 0x100);              /* nport_handle */
         stw_le_p(req + 12, LCF_COMMAND_LOGO);
@@ -2685,10 +2692,8 @@ static void test_initiator_io(void *obj, void *data, QGuestAllocator *alloc)
      */
     path = device_path(t.qts);
     for (i = 0; i < 2; i++) {
-        qtest_qmp_assert_success(t.qts, "{'execute': 'qom-set', "
-                                 "'arguments': {'path': %s, 'property': "
-                                 "'ini-write-underrun', 'value': %s}}",
-                                 path, i ? "short" : "resid-under");
+        qom_set_str(t.qts, path, "ini-write-underrun",
+                    i ? "short" : "resid-under");
         cmd7(e, 0x120 + i, nph, pid, write10, TMF_WRITE_DATA, 512, 1,
              data_buf, 512);
         iocb_exchange(&t, e, 1, rsp, 1);
@@ -2698,10 +2703,7 @@ static void test_initiator_io(void *obj, void *data, QGuestAllocator *alloc)
                         SS_RESID_UNDER | SS_SENSE_VALID | 0x02);
         g_assert_cmpuint(ldl_le_p(rsp + 24), ==, 512);  /* FCP_RESID */
     }
-    qtest_qmp_assert_success(t.qts, "{'execute': 'qom-set', 'arguments': "
-                             "{'path': %s, 'property': "
-                             "'ini-write-underrun', 'value': "
-                             "'resid-under'}}", path);
+    qom_set_str(t.qts, path, "ini-write-underrun", "resid-under");
 
     /* LUN RESET (qla_iocb.c qla24xx_tm_iocb): response info, code 0 */
     iocb_head(e, ET_TSK_MGMT, 1, 0x104);
@@ -2959,9 +2961,7 @@ static void test_remote_link(void *obj, void *data, QGuestAllocator *alloc)
 
     /* a LIP on this side's link is a LIP on the other's */
     lip_b = b.naen;
-    qtest_qmp_assert_success(a.qts, "{'execute': 'qom-set', 'arguments': "
-                             "{'path': '/objects/fc0', 'property': "
-                             "'link-event', 'value': 'lip'}}");
+    qom_set_str(a.qts, "/objects/fc0", "link-event", "lip");
     both_run(&a, &b, SETTLE_NS);
     i = aen_find(&b, lip_b, MBA_LIP_OCCURRED);
     g_assert_cmpint(i, >=, 0);
