@@ -140,23 +140,29 @@ def _bench_race(args) -> None:
 
 
 def _bench_pair() -> None:
-    """bench: the cabled pair (one guest): bring-up to the LUN, and the fio
-    verify job through the emulated link against the same job on a
-    virtio-scsi disk of the same QEMU.  The pair runs TCG without -icount,
-    so the guest's clock (fio's figures) is the host's."""
-    print("bench: pair (cable; stock qla2xxx initiator, LIO target)",
-          flush=True)
-    r = pair.run_pair(suites=(), virtio_baseline=True, run_name="bench-pair")
-    wait = (r.lun_wait or "? ? ? ? ?").split()
-    print("  pair: %s; %.1f s wall to the result, guest run %.1f s; LUN %s "
-          "after %s s of waiting in the guest, answering %s s later"
-          % (r.verdict, r.wall_s, r.guest_s, r.disk or "none", wait[0],
-             wait[-1]))
-    for what, f in (("emulated FC (ISP2532 -> LIO)", r.fio or {}),
-                    ("virtio-scsi, same QEMU", r.fio_virtio or {})):
-        if f.get("parsed"):
-            print("  fio verify %s MiB, %s: write %.1f MB/s %.0f IOPS, "
-                  "read %.1f MB/s %.0f IOPS" % (
-                      f["size_mib"], what, f["write"]["bw_bytes"] / 1e6,
-                      f["write"]["iops"], f["read"]["bw_bytes"] / 1e6,
-                      f["read"]["iops"]), flush=True)
+    """bench: the pair on both links -- ``cable`` (one guest under
+    -icount: the guest's clock, fio's figures, is virtual time) and
+    ``remote`` (two QEMUs on the host's clock: wall time) --: bring-up to
+    the LUN, and the fio verify job through the emulated link against the
+    same job on a virtio-scsi disk of the initiator's QEMU."""
+    for link, clock in (("cable", "virtual time"), ("remote", "wall time")):
+        print("bench: pair (%s; stock qla2xxx initiator, LIO target; fio "
+              "in %s)" % (link, clock), flush=True)
+        r = pair.run_pair(link=link, suites=(), virtio_baseline=True,
+                          run_name="bench-pair-%s" % link)
+        wait = (r.lun_wait or "? ? ? ? ?").split()
+        print("  pair: %s; %.1f s wall to the result, initiator guest run "
+              "%.1f s%s; LUN %s after %s s of waiting in the guest, "
+              "answering %s s later"
+              % (r.verdict, r.wall_s, r.guest_s,
+                 ", target serving after %s s" % r.target_ready_s
+                 if link == "remote" else "", r.disk or "none", wait[0],
+                 wait[-1]))
+        for what, f in (("emulated FC (ISP2532 -> LIO)", r.fio or {}),
+                        ("virtio-scsi, same QEMU", r.fio_virtio or {})):
+            if f.get("parsed"):
+                print("  fio verify %s MiB, %s: write %.1f MB/s %.0f IOPS, "
+                      "read %.1f MB/s %.0f IOPS" % (
+                          f["size_mib"], what, f["write"]["bw_bytes"] / 1e6,
+                          f["write"]["iops"], f["read"]["bw_bytes"] / 1e6,
+                          f["read"]["iops"]), flush=True)

@@ -402,6 +402,7 @@ def _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture, virtio,
                 target_stack=stack, target_report=reports["target"])
     r.target_errors = kmsg.qla_warnings(traw, max_level=3)
     r.target_exit = lr.first.exit if lr.first else "none"
+    r.target_ready_s = lr.ready_s
     r.target_console_log = str(adir / "target-console.log")
     r.target_sessions = probe.session_names(tgt.get("sessions", ""))
     r.target_setup_failure = driver.setup_failure(tgt.get("setup", ""),

@@ -92,8 +92,10 @@ def pair_summary(r) -> str:
     lines.append("  qla2xxx failures: initiator %d, target %d" % (
         len(r.initiator_errors), len(r.target_errors)))
     if r.link == "remote":
-        lines.append("  target guest: driver %s, exit %s, sessions %s" % (
-            r.driver, r.target_exit, ", ".join(r.target_sessions) or "-"))
+        lines.append("  target guest: driver %s, serving after %s s, exit %s,"
+                     " sessions %s" % (r.driver, r.target_ready_s,
+                                       r.target_exit,
+                                       ", ".join(r.target_sessions) or "-"))
         for side, rep in sorted(r.link_reports.items()):
             lines.append("  %s QEMU's link: %s" % (side, ", ".join(
                 "%s %s" % kv for kv in sorted((rep or {}).items())

@@ -122,7 +122,8 @@ class PairResult(_Json):
     the initiator's / the target's port.  ``wall_s``: host
     seconds from the call to the result; ``guest_s``: QEMU's run (the
     initiator guest's).  Link ``remote`` only: ``driver`` (the target's
-    profile), ``target_exit`` (its guest's vm exit), ``target_console_log``,
+    profile), ``target_exit`` (its guest's vm exit), ``target_ready_s`` (host
+    seconds until the target guest was serving), ``target_console_log``,
     ``target_sessions`` (LIO's initiator names at the end),
     ``target_setup_failure`` (driver.setup_failure, or None),
     ``link_reports`` ({"target"|"initiator": that QEMU's fc-remote report,
@@ -166,6 +167,7 @@ class PairResult(_Json):
     pcap: str | None = None
     driver: str = "stock"
     target_exit: str = ""
+    target_ready_s: float | None = None
     target_console_log: str = ""
     target_sessions: list = field(default_factory=list)
     target_setup_failure: str | None = None
