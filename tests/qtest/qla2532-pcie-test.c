@@ -388,6 +388,9 @@ static const struct {
     { "replay-scale-pct", "'replay-scale-pct': 0" },
     { "stop-after-done-ns", "'stop-after-done-ns': 3600000000001" },
     { "scenario", "'partner': false, 'scenario': '/x.json'" },
+    { "ctio-overrun", "'ctio-overrun': 'drop'" },
+    { "ini-write-underrun", "'ini-write-underrun': 'sometimes'" },
+    { "logo-without-login", "'logo-without-login': ''" },
 };
 
 static void qmp_assert_error_names(QTestState *qts, QDict *resp,
