@@ -33,7 +33,7 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 HOOK_FILES = ("hw/meson.build", "hw/Kconfig", "meson.build",
               "tests/qtest/meson.build", "tests/qtest/libqos/meson.build",
               "qapi/qom.json", "tests/qtest/fuzz/generic_fuzz_configs.h",
-              "tests/qtest/fuzz/meson.build")
+              "tests/qtest/fuzz/meson.build", "softmmu/vl.c")
 
 #: What the regex hooks of earlier harness versions inserted, by file.
 OLD_HOOKS = {
@@ -179,6 +179,8 @@ def _assert_hooks_once(tree):
         "'fc-link':                    'FcLinkProperties'") == 1
     assert (tree / "tests" / "qtest" / "fuzz" / "generic_fuzz_configs.h"
             ).read_text().count('.name = "qla2532"') == 1
+    assert (tree / "softmmu" / "vl.c").read_text().count(
+        'g_str_equal(type, "fc-remote")') == 1
 
 
 @pytest.mark.build
