@@ -881,6 +881,23 @@ static void qla2532_uninit_model(QLA2532State *s)
  * qla2532_build_flash writes), its link the port1-partner* properties'
  * (default: no cable), the link timing and the flash options port 0's.
  */
+/*
+ * Function 1 runs the same firmware image as function 0 (the driver loads
+ * it into each function's RISC, qla_init.c qla24xx_load_risc), so the
+ * firmware variants -- the readings of undocumented firmware behaviour --
+ * set on the card (function 0) hold for both ports.
+ */
+static void qla2532_port1_variants(QLA2532State *p1, const QLA2532State *s)
+{
+    p1->isp.last_state_mode = s->isp.last_state_mode;
+    p1->isp.gid_list_mode = s->isp.gid_list_mode;
+    p1->isp.ctio_overrun_mode = s->isp.ctio_overrun_mode;
+    p1->isp.sys_err_mode = s->isp.sys_err_mode;
+    p1->isp.zio_mode = s->isp.zio_mode;
+    p1->isp.ini_write_underrun_mode = s->isp.ini_write_underrun_mode;
+    p1->isp.logo_unknown_mode = s->isp.logo_unknown_mode;
+}
+
 static bool qla2532_add_port1(QLA2532State *s, Error **errp)
 {
     PCIDevice *pdev = PCI_DEVICE(s);
@@ -945,6 +962,7 @@ static bool qla2532_add_port1(QLA2532State *s, Error **errp)
     if (s->serial) {
         qdev_prop_set_string(dev, "serial", s->serial);
     }
+    qla2532_port1_variants(p1, s);
     qdev_prop_set_bit(dev, "partner", s->port1_partner);
     qdev_prop_set_uint64(dev, "partner-wwpn", s->partner_wwpn + 1);
     qdev_prop_set_uint64(dev, "partner-wwnn", s->partner_wwnn + 1);

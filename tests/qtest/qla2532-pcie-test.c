@@ -496,9 +496,22 @@ static void test_dual_port(void)
 
     /* the default: a QLE2562, functions 04.0 and 04.1 */
     qla_start_args(&t, "-machine q35 -nodefaults -device qla2532,id=hba,"
-                   "bus=pcie.0,addr=04.0,port1-partner=on");
+                   "bus=pcie.0,addr=04.0,port1-partner=on,"
+                   "logo-without-login=complete,ctio-overrun=truncate");
     f1 = qpci_device_find(t.bus, QPCI_DEVFN(4, 1));
     g_assert(f1);
+    /* one firmware image on both functions: the card's variants hold for
+     * port 1 (qla2532.c qla2532_port1_variants) */
+    resp = qtest_qmp(t.qts, "{'execute': 'qom-get', 'arguments': "
+                     "{'path': '/machine/peripheral/hba/port1', "
+                     "'property': 'logo-without-login'}}");
+    g_assert_cmpstr(qdict_get_str(resp, "return"), ==, "complete");
+    qobject_unref(resp);
+    resp = qtest_qmp(t.qts, "{'execute': 'qom-get', 'arguments': "
+                     "{'path': '/machine/peripheral/hba/port1', "
+                     "'property': 'ctio-overrun'}}");
+    g_assert_cmpstr(qdict_get_str(resp, "return"), ==, "truncate");
+    qobject_unref(resp);
     /*
      * PCI 3.0 §6.2.1: function 0 says multi-function; Linux then scans
      * the other functions (drivers/pci/probe.c pci_scan_slot)
