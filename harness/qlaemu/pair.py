@@ -102,6 +102,13 @@ NOT_APPLICABLE = {"lio": {
 }}
 
 
+def target_stack(profile) -> str:
+    """'scst' for a profile that loads SCST, else 'lio' (the target stack
+    whose identity and answers the verdict expects)."""
+    return "scst" if "scst" in profiles.load_profile(profile).modules \
+        else "lio"
+
+
 def _iscsi_vars(iscsi: bool) -> dict:
     return {"ISCSI": int(iscsi), "IQN": pairiscsi.IQN,
             "TARGET_IP": pairiscsi.TARGET_IP,
@@ -132,10 +139,10 @@ def target_script(wwn: str, profile, wait_s: float,
     (harness/guest/pair-target.sh): ``profile`` in target mode on port
     ``wwn``; LIO (stock profiles) as targetcli sets it up; with ``iscsi``
     also LIO's iSCSI target of the same LUN (qlaemu.pairiscsi)."""
-    stock = profiles.load_profile(profile).kind != "out-of-tree"
     return image.script("pair-target", {
         "WWN": wwn, "RD_PAGES": RD_PAGES, "LIO_LIKE_TARGETCLI": 1,
-        "SESS": probe.lio_sessions_path(wwn) if stock else "",
+        "SESS": probe.lio_sessions_path(wwn)
+        if target_stack(profile) == "lio" else "",
         "WAIT_S": int(wait_s), **_iscsi_vars(iscsi)},
         driver.target_functions(profile, wwn))
 
@@ -276,8 +283,7 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
     """
     if link not in LINKS:
         raise ValueError("link must be one of %s, not %r" % (LINKS, link))
-    if iscsi and (link != "remote" or "scst" in
-                  profiles.load_profile(profile).modules):
+    if iscsi and (link != "remote" or target_stack(profile) != "lio"):
         raise ValueError("iscsi needs link 'remote' and a LIO target (SCST's "
                          "iSCSI target needs its own daemon, not built)")
     if link == "cable" and initiator_opts:
@@ -346,7 +352,7 @@ def _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture, virtio,
     """Link 'remote' of :func:`run_pair`: the two guests (qlaemu.linked)."""
     wwn = probe.format_wwn(wwpn)
     prof = profiles.load_profile(profile)
-    stack = "scst" if "scst" in prof.modules else "lio"
+    stack = target_stack(prof)
     dev = "qla2532,bus=rp0,ports=1,link=fc0,wwpn=0x%016x,wwnn=0x%016x," \
         "report-file=%s"
     pcaps = {side: adir / ("%s-%s" % (side, CAPTURE_NAME))
