@@ -38,6 +38,21 @@ typedef enum FcConnOption {
     FC_CONN_P2P_LOOP = 3,       /* point-to-point preferred, else loop */
 } FcConnOption;
 
+/* The last loop ID of an NL_Port (126 is an FL_Port's), FC-AL-2 §10.4. */
+#define FC_LAST_NL_LOOP_ID      125
+
+/*
+ * fc_port_options_ok: @conn is a connection option (FcConnOption) and
+ * @hard_loop_id an NL_Port's loop ID or -1 (a soft address) -- what a
+ * port on the link may be given (the device's partner, an fc-initiator,
+ * the port another QEMU announces).
+ */
+static inline bool fc_port_options_ok(unsigned conn, int hard_loop_id)
+{
+    return conn <= FC_CONN_P2P_LOOP && hard_loop_id >= -1 &&
+           hard_loop_id <= FC_LAST_NL_LOOP_ID;
+}
+
 typedef enum FcTopology {
     FC_TOPO_NONE,               /* link down: no common topology, no light */
     FC_TOPO_LOOP,               /* private arbitrated loop (FC-AL-2) */

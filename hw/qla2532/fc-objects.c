@@ -195,8 +195,7 @@ static void fc_initiator_complete(UserCreatable *uc, Error **errp)
     if (!lo) {
         return;
     }
-    if (io->conn > FC_CONN_P2P_LOOP || io->hard_loop_id > 125 ||
-        io->hard_loop_id < -1) {
+    if (!fc_port_options_ok(io->conn, io->hard_loop_id)) {
         error_setg(errp, "fc-initiator: conn-option must be 0..3 and "
                    "hard-loop-id 0..125 or -1");
         return;

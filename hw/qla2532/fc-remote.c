@@ -267,7 +267,7 @@ static bool receive_msg(FcRemote *r, uint8_t type, const uint8_t *b,
         break;
     case MSG_PORT:
         hard = lduw_be_p(b + 2);
-        if (b[1] > FC_CONN_P2P_LOOP || hard < -1 || hard > 125) {
+        if (!fc_port_options_ok(b[1], hard)) {
             r->applying = false;
             return false;
         }

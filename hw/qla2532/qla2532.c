@@ -562,12 +562,12 @@ static bool qla2532_check_props(QLA2532State *s, Error **errp)
                    "preferred) or 3 (point-to-point preferred)");
         return false;
     }
-    if (s->partner_hard_loop_id > 125 || s->partner_hard_loop_id < -1) {
+    if (!fc_port_options_ok(FC_CONN_LOOP, s->partner_hard_loop_id)) {
         error_setg(errp, "qla2532: partner-hard-loop-id must be 0..125 or -1");
         return false;
     }
     /* NVRAM hard address: a loop ID of an NL_Port, 0..125 (FC-AL-2 §10.4) */
-    if (s->hard_loop_id > 125) {
+    if (s->hard_loop_id > FC_LAST_NL_LOOP_ID) {
         error_setg(errp, "qla2532: hard-loop-id must be 0..125");
         return false;
     }
@@ -881,22 +881,7 @@ static void qla2532_uninit_model(QLA2532State *s)
  * qla2532_build_flash writes), its link the port1-partner* properties'
  * (default: no cable), the link timing and the flash options port 0's.
  */
-/*
- * Function 1 runs the same firmware image as function 0 (the driver loads
- * it into each function's RISC, qla_init.c qla24xx_load_risc), so the
- * firmware variants -- the readings of undocumented firmware behaviour --
- * set on the card (function 0) hold for both ports.
- */
-static void qla2532_port1_variants(QLA2532State *p1, const QLA2532State *s)
-{
-    p1->isp.last_state_mode = s->isp.last_state_mode;
-    p1->isp.gid_list_mode = s->isp.gid_list_mode;
-    p1->isp.ctio_overrun_mode = s->isp.ctio_overrun_mode;
-    p1->isp.sys_err_mode = s->isp.sys_err_mode;
-    p1->isp.zio_mode = s->isp.zio_mode;
-    p1->isp.ini_write_underrun_mode = s->isp.ini_write_underrun_mode;
-    p1->isp.logo_unknown_mode = s->isp.logo_unknown_mode;
-}
+static void qla2532_port1_variants(QLA2532State *p1, QLA2532State *s);
 
 static bool qla2532_add_port1(QLA2532State *s, Error **errp)
 {
@@ -1481,6 +1466,22 @@ static const QlaVariant qla_variants[] = {
 static uint8_t *variant_field(Object *obj, const QlaVariant *va)
 {
     return (uint8_t *)&QLA2532(obj)->isp + va->offset;
+}
+
+/*
+ * Function 1 runs the same firmware image as function 0 (the driver loads
+ * it into each function's RISC, qla_init.c qla24xx_load_risc), so the
+ * firmware variants -- the readings of undocumented firmware behaviour --
+ * set on the card (function 0) hold for both ports.
+ */
+static void qla2532_port1_variants(QLA2532State *p1, QLA2532State *s)
+{
+    size_t i;
+
+    for (i = 0; i < ARRAY_SIZE(qla_variants); i++) {
+        *variant_field(OBJECT(p1), &qla_variants[i]) =
+            *variant_field(OBJECT(s), &qla_variants[i]);
+    }
 }
 
 static void qla2532_get_variant(Object *obj, Visitor *v, const char *name,
