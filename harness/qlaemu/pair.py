@@ -308,14 +308,11 @@ def run_pair(link: str = "cable", fio_mib: int = FIO_MIB, suites=SUITES,
     pcap = adir / CAPTURE_NAME
     pcap.unlink(missing_ok=True)
     wwn = probe.format_wwn(wwpn)
-    img = adir / "virtio.img" if virtio_baseline else None
     if link == "remote":
         return _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture,
                            virtio_baseline, timeout_s, profile, archive, t0,
                            target_opts, initiator_opts, iscsi)
-    if img:
-        with open(img, "wb") as f:
-            f.truncate(RD_PAGES * 4096)
+    img = _virtio_img(adir, virtio_baseline)
     card = adir / "card-link.json"
     card.unlink(missing_ok=True)
     res = vm.run(pair_script(wwn, fio_mib, suites, lip, virtio_baseline),
@@ -341,6 +338,17 @@ def _read_json(path) -> dict | None:
         return None
 
 
+def _virtio_img(adir, wanted: bool):
+    """The virtio-scsi baseline disk: a sparse raw file of the LUN's size
+    in ``adir`` (the caller removes it), or None if not ``wanted``."""
+    if not wanted:
+        return None
+    img = adir / "virtio.img"
+    with open(img, "wb") as f:
+        f.truncate(RD_PAGES * 4096)
+    return img
+
+
 def _with_opts(args: list, opts) -> list:
     """``args`` with ``opts`` ('k=v') added to its last ``-device``."""
     return args[:-1] + [",".join([args[-1]] + list(opts))]
@@ -361,10 +369,7 @@ def _run_remote(adir, wwpn, wwnn, fio_mib, suites, lip, capture, virtio,
              for side in ("target", "initiator")}
     for p in list(pcaps.values()) + list(links.values()):
         p.unlink(missing_ok=True)
-    img = adir / "virtio.img" if virtio else None
-    if img:
-        with open(img, "wb") as f:
-            f.truncate(RD_PAGES * 4096)
+    img = _virtio_img(adir, virtio)
     net = Path(tempfile.mkdtemp(prefix="qlaemu-net-")) / "eth.sock"
     nic = {side: pairiscsi.net_args(net, side == "target") if iscsi else []
            for side in ("target", "initiator")}
@@ -494,8 +499,7 @@ def _result(res, adir, link, wwpn, fio_mib, suites, lip, pcap,
         fio_virtio=dict(tools.parse_fio(s.get("fio_virtio")), size_mib=fio_mib)
         if s.get("fio_virtio") else None,
         suites=list(suites), tests=tests,
-        suite_counts=dict({k: sum(1 for t in tests if t["result"] == k)
-                           for k in ("passed", "failed", "skipped")},
+        suite_counts=dict(tools.result_counts(tests),
                           not_applicable=sum(1 for t in tests
                                              if t.get("not_applicable"))),
         lip=(s.get("lip") or "").strip() if lip else None,

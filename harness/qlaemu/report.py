@@ -5,7 +5,7 @@ and the race's JUnit XML.  (JSON is the results' own ``to_json()``,
 import json
 import xml.etree.ElementTree as ET
 
-from . import evidence
+from . import evidence, tools
 from .results import (PairResult, ProbeResult, RaceResult, ReplayResult,
                       ScenarioResult, SweepResult)
 from .verdict import FAIL, FAIL_LABEL, INCONCLUSIVE, PASS, fmt_counts
@@ -72,8 +72,7 @@ def pair_summary(r) -> str:
         lines.append("  the same suites over iSCSI: no test ran: %s"
                      % r.iscsi_error)
     elif r.iscsi_tests is not None:
-        n = {k: sum(1 for t in r.iscsi_tests if t["result"] == k)
-             for k in ("passed", "failed", "skipped")}
+        n = tools.result_counts(r.iscsi_tests)
         lines.append("  the same suites over iSCSI: %(passed)s passed, "
                      "%(failed)s failed, %(skipped)s skipped; %(d)s test(s) "
                      "differ from FC:" % dict(n, d=len(r.fc_vs_iscsi or [])))

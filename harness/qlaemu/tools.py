@@ -190,6 +190,13 @@ def parse_fio(text: str) -> dict:
     return out
 
 
+def result_counts(tests: list) -> dict:
+    """{passed, failed, skipped}: how many of :func:`parse_suite`'s
+    ``tests`` have each result."""
+    return {k: sum(1 for t in tests if t["result"] == k)
+            for k in ("passed", "failed", "skipped")}
+
+
 def parse_suite(text: str) -> dict:
     """``iscsi-test-cu`` (verbose) output -> {tests: [{suite, test,
     result 'passed'|'failed'|'skipped', reasons}], passed, failed,
@@ -223,6 +230,4 @@ def parse_suite(text: str) -> dict:
         if end:
             close(end.group(1))
             cur = None
-    counts = {k: sum(1 for t in tests if t["result"] == k)
-              for k in ("passed", "failed", "skipped")}
-    return dict(tests=tests, rc=rc(text), **counts)
+    return dict(tests=tests, rc=rc(text), **result_counts(tests))
