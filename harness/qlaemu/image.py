@@ -45,7 +45,7 @@ OPTIONAL_MODULES = ("crc64_rocksoft_generic",)
 
 #: Bumped whenever the image changes in a way the hash of its inputs would
 #: not catch.
-IMAGE_FORMAT = 3
+IMAGE_FORMAT = 4   # 4: reproducible archives (pack_newc)
 
 #: Where the driver profile's scripts go in the guest.
 GUEST_DRIVER_DIR = profiles.GUEST_DRIVER_DIR
@@ -290,31 +290,61 @@ def _busybox() -> Path:
                      "apt-get install busybox-static")
 
 
-def _cpio(srcdir: Path, out: Path, gzip: bool) -> None:
-    """Pack ``srcdir`` into a newc archive ``out`` with the cpio tool."""
-    names = subprocess.run(["find", ".", "-mindepth", "1"], cwd=srcdir,
-                           capture_output=True, text=True, check=True).stdout
+#: The modification time every file of a guest archive gets (s since the
+#: epoch): 2020-01-01T00:00:00Z, the date the guest's RTC starts from
+#: (vm.py's ``-rtc base=``).
+ARCHIVE_MTIME = 1577836800
+
+
+def pack_newc(srcdir: Path, out: Path, gzip: bool) -> None:
+    """Pack ``srcdir`` into a newc archive ``out`` (gzip -6 -n if
+    ``gzip``), the same bytes for the same files every time.
+
+    Reproducible because the guest's boot is timed by its instructions
+    (-icount): the kernel parses each header's hex fields digit by digit,
+    and a letter costs it more instructions than a digit, so an archive
+    whose inode numbers or mtimes changed from run to run shifted the
+    whole boot by a few instructions -- enough, where it crossed a timer
+    tick, to move the race's timeline by 4-8 ms (docs/race.md §4).  So
+    names are sorted, owners are 0:0, inodes are renumbered and device
+    numbers left out (cpio ``--reproducible``), and every mtime is
+    :data:`ARCHIVE_MTIME`.
+
+    Raises:
+        GuestError: ``srcdir`` is not a directory, or cpio or gzip failed
+            (their stderr in the message).
+    """
+    if not srcdir.is_dir():
+        raise GuestError("cannot pack %s: %s is not a directory"
+                         % (out.name, srcdir))
+    names = sorted(str(p.relative_to(srcdir)) for p in srcdir.rglob("*"))
+    for n in names + ["."]:
+        os.utime(srcdir / n, (ARCHIVE_MTIME, ARCHIVE_MTIME),
+                 follow_symlinks=False)
+    argv = ["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0",
+            "--reproducible"]
+    listing = "".join(n + "\n" for n in names).encode()
     tmp = out.with_suffix(out.suffix + ".tmp")
     with open(tmp, "wb") as f:
         if gzip:
-            cp = subprocess.Popen(["cpio", "--quiet", "-o", "-H", "newc",
-                                   "-R", "0:0"], cwd=srcdir,
-                                  stdin=subprocess.PIPE,
+            cp = subprocess.Popen(argv, cwd=srcdir, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE)
             gz = subprocess.Popen(["gzip", "-6", "-n"], stdin=cp.stdout,
-                                  stdout=f)
+                                  stdout=f, stderr=subprocess.PIPE)
             cp.stdout.close()
-            _, err = cp.communicate(names.encode())
-            gz.wait()
-            if cp.returncode or gz.returncode:
-                raise GuestError("cpio|gzip failed: %s" % err.decode())
+            _, err = cp.communicate(listing)
+            err += gz.communicate()[1]
+            failed = cp.returncode or gz.returncode
         else:
-            p = subprocess.run(["cpio", "--quiet", "-o", "-H", "newc",
-                                "-R", "0:0"], cwd=srcdir, input=names.encode(),
-                               stdout=f, stderr=subprocess.PIPE)
-            if p.returncode:
-                raise GuestError("cpio failed: %s" % p.stderr.decode())
+            p = subprocess.run(argv, cwd=srcdir, input=listing, stdout=f,
+                               stderr=subprocess.PIPE)
+            err, failed = p.stderr, p.returncode
+    if failed:
+        tmp.unlink(missing_ok=True)
+        raise GuestError("packing %s with cpio%s failed: %s"
+                         % (out.name, "|gzip" if gzip else "",
+                            err.decode(errors="replace").strip()))
     tmp.rename(out)
 
 
@@ -413,7 +443,7 @@ def ensure_base_initramfs(profile=None) -> Path:
             dst.chmod(0o755)
         # modules.dep etc. for exactly the modules we ship (uncompressed).
         _sh(["depmod", "-b", str(stage), kver])
-        _cpio(stage, base, gzip=True)
+        pack_newc(stage, base, gzip=True)
         key_file.write_text(key)
         for old in stale_initramfs(_guest_dir(), plan.tag):
             old.unlink(missing_ok=True)
@@ -497,7 +527,7 @@ def run_initrd(run_dir: Path, stem: str, script: str,
         dst.parent.mkdir(parents=True, exist_ok=True)
         dst.write_bytes(data if isinstance(data, bytes) else data.encode())
     overlay = run_dir / (stem + ".overlay.cpio")
-    _cpio(stage, overlay, gzip=False)
+    pack_newc(stage, overlay, gzip=False)
     initrd = run_dir / (stem + ".initrd")
     with open(initrd, "wb") as out:
         for a in (base, *archives):

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import apt, host, paths
+from . import apt, host, image, paths
 
 #: Debian packages whose programs the initiator runs.
 PACKAGES = ("sg3-utils", "fio", "libiscsi-bin")
@@ -85,7 +85,8 @@ def ensure_archive() -> Path:
 
     Raises:
         ToolsError: a binary or a library is missing after the install.
-        host.SetupError: installing the packages or cpio failed.
+        host.SetupError: installing the packages failed.
+        image.GuestError: packing the archive failed.
     """
     apt.ensure_packages(PACKAGES)
     files = _files()
@@ -99,21 +100,8 @@ def ensure_archive() -> Path:
         dst = stage / str(f).lstrip("/")
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(os.path.realpath(f), dst)
-    names = sorted(str(p.relative_to(stage)) for p in stage.rglob("*"))
-    tmp = out.with_suffix(".tmp")
-    with open(tmp, "wb") as fh:
-        cpio = subprocess.Popen(["cpio", "-o", "-H", "newc", "--quiet"],
-                                cwd=stage, stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE)
-        gz = subprocess.Popen(["gzip", "-1"], stdin=cpio.stdout, stdout=fh)
-        cpio.stdout.close()
-        cpio.communicate("\n".join(names).encode() + b"\n")
-        gz.wait()
-    if cpio.returncode or gz.returncode:
-        tmp.unlink(missing_ok=True)
-        raise host.SetupError("packing the tools with cpio/gzip failed")
+    image.pack_newc(stage, out, gzip=True)
     shutil.rmtree(stage, ignore_errors=True)
-    tmp.rename(out)
     return out
 
 

@@ -1,4 +1,6 @@
 """The guest: marker parsing, module closure, boot, timeout, panic."""
+import os
+import subprocess
 import time
 
 import pytest
@@ -44,6 +46,43 @@ def test_module_closure_follows_deps_and_softdeps(tmp_path):
     # built into the kernel (Debian 6.12's virtio_pci): nothing to copy
     (tmp_path / "modules.builtin").write_text("kernel/drivers/v/missing.ko\n")
     assert image.module_closure(tmp_path, ["missing", "b"]) == ["kernel/b.ko"]
+
+
+def _stage(root, when):
+    """A small tree (two files, a directory, a symlink), files made at
+    ``when`` (s since the epoch)."""
+    (root / "d").mkdir(parents=True)
+    (root / "d" / "b.sh").write_text("echo b\n")
+    (root / "a.txt").write_text("a\n")
+    (root / "d" / "link").symlink_to("b.sh")
+    for p in (root / "a.txt", root / "d" / "b.sh", root / "d"):
+        os.utime(p, (when, when))
+    return root
+
+
+@pytest.mark.parametrize("gzip", [False, True])
+def test_guest_archives_are_reproducible(tmp_path, gzip):
+    """The same files packed at other times, with other inodes, give the
+    same bytes (a changing header changed the boot's instruction count:
+    docs/race.md §4), and the archive holds what was staged."""
+    a = _stage(tmp_path / "one", 1_700_000_000)
+    time.sleep(0.01)
+    b = _stage(tmp_path / "two", 1_800_000_123)
+    image.pack_newc(a, tmp_path / "one.cpio", gzip)
+    image.pack_newc(b, tmp_path / "two.cpio", gzip)
+    assert (tmp_path / "one.cpio").read_bytes() == \
+        (tmp_path / "two.cpio").read_bytes()
+    listing = subprocess.run(
+        "%s %s | cpio -t --quiet" % ("zcat" if gzip else "cat",
+                                     tmp_path / "one.cpio"),
+        shell=True, capture_output=True, text=True, check=True).stdout
+    assert listing.split() == ["a.txt", "d", "d/b.sh", "d/link"]
+
+
+def test_packing_failure_names_the_archive(tmp_path):
+    with pytest.raises(image.GuestError, match="nothing.cpio"):
+        image.pack_newc(tmp_path / "missing", tmp_path / "nothing.cpio",
+                        False)
 
 
 # ---------------------------------------------------------- guest boot tests
