@@ -149,7 +149,9 @@ def apply_overlay(src: Path) -> None:
     events directory in meson.build, the qtest in tests/qtest/meson.build,
     the fc-link/fc-initiator/fc-capture/fc-replayer/fc-remote object types
     in qapi/qom.json, which -object and object-add check, and fc-remote
-    among the objects made after the chardevs in softmmu/vl.c).
+    among the objects made after the chardevs in softmmu/vl.c), and one
+    fix: softmmu/icount.c does not warp the clock while a vCPU has
+    instructions it has not accounted (docs/race.md §4).
     The applied patch is kept in the tree as :data:`APPLIED_PATCH`; when the
     repository's patch differs, the old one is reverted (``patch -R``) and
     the new one applied.  Idempotent.

@@ -33,7 +33,8 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 HOOK_FILES = ("hw/meson.build", "hw/Kconfig", "meson.build",
               "tests/qtest/meson.build", "tests/qtest/libqos/meson.build",
               "qapi/qom.json", "tests/qtest/fuzz/generic_fuzz_configs.h",
-              "tests/qtest/fuzz/meson.build", "softmmu/vl.c")
+              "tests/qtest/fuzz/meson.build", "softmmu/vl.c",
+              "softmmu/icount.c")
 
 #: What the regex hooks of earlier harness versions inserted, by file.
 OLD_HOOKS = {
