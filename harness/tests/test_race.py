@@ -10,8 +10,9 @@ b. the fixed driver (debian-6.1-src with the PRLI-wait patch): PASS, and
    about 30 s in one boot, so CI runs all of it);
 c. a stock sweep has FAIL points and PASS points (latency 0), so a harness
    that always says PASS or always FAIL fails here;
-d. five consecutive stock races: same verdict, same event sequence,
-   virtual times within JITTER_BOUND_NS (exactness recorded);
+d. five consecutive stock races from cold boots: the same timeline to
+   the nanosecond in all but at most one, which may differ in times only
+   (within JITTER_BOUND_NS);
 e. a guest that hangs in driver set-up and one that panics: INCONCLUSIVE
    with the console log, within short bounds;
 g. bisect-step: a driver tree that does not build -> 125.
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+import timelines
 from qlaemu import (capture, cli, driver, evidence, race, report, results,
                     sweep, verdict)
 
@@ -36,12 +38,15 @@ def _judge(ev, **state):
     return j.verdict, j.reasons
 
 
-#: Virtual-time bound on run-to-run jitter (relative to the first PLOGI),
-#: as in test_scenario.py (measured 328-440 ns; 51 us once on a fresh clone
-#: before the fixed-date RTC).
+#: Virtual-time bound on the jitter of a run that is not identical to the
+#: others (times relative to the first PLOGI), as in test_scenario.py.
 JITTER_BOUND_NS = 100_000
 #: Runs compared in the determinism test.
 RUNS = 5
+#: Runs of d. that may differ from the others in times only: none was
+#: seen in 15 cold boots since the archives are reproducible (docs/race.md
+#: §4); one is allowed for QEMU's host-timing sources, as from a snapshot.
+TIME_ONLY_OUTLIERS = 1
 
 
 # ---------------------------------------------------------------- helpers
@@ -472,46 +477,41 @@ def test_stock_sweep_has_fail_and_pass(guest_ready):
 @pytest.mark.guest
 @pytest.mark.device
 def test_race_is_deterministic(guest_ready, record_property):
-    """d. five consecutive stock races: the same verdict and the same
-    event timeline up to the initiator's end -- the same sequence and the
-    virtual times within JITTER_BOUND_NS.  Measured with icount and a
-    virtual-clock RTC from a fixed date (scenario.run_scenario): 725
-    identical events; times exact in some sets of runs, within 440 ns in
-    others (host-side QMP polling while the guest runs is the remaining
-    suspect); exactness is recorded as a test property."""
+    """d. five consecutive stock races, each from a cold boot: the same
+    verdict and CTIO counts, and the same event timeline up to the
+    initiator's last ``scenario-done`` -- in at least RUNS -
+    TIME_ONLY_OUTLIERS runs identical to the nanosecond, and in the others
+    the same events whose times, counted from the first PLOGI, are within
+    JITTER_BOUND_NS (docs/race.md §4).
+
+    Fails the way it did before the guest's archives were made
+    reproducible: their headers changed from run to run, the boot's
+    instruction count with them, and a run crossing a timer tick moved the
+    whole timeline by 4-8 ms and its relative times by up to 140 us."""
     runs = [race.run_race(run_name="pytest-race-det-%d" % i)
             for i in range(RUNS)]
     assert {r.verdict for r in runs} == {verdict.FAIL}, [
         r.reasons for r in runs]
-    sigs, rels, exact_abs = [], [], []
+    evs = []
     for r in runs:
-        rep = json.loads((Path(r.artifacts)
-                          / "race-report.json").read_text())
-        ev = rep["events"]
-        done = max(e["t_ns"] for e in ev
-                   if e["event"] == "scenario-done")
-        ev = [e for e in ev if e["t_ns"] <= done]
-        t0 = next(e["t_ns"] for e in ev if e.get("els") == 0x03)
-        sigs.append(evidence.event_signature(ev))
-        rels.append([e["t_ns"] - t0 for e in ev])
-        exact_abs.append([e["t_ns"] for e in ev])
-    for i in range(1, RUNS):
-        a, b = sigs[0], sigs[i]
-        diff = next((j for j, (x, y) in enumerate(zip(a, b)) if x != y),
-                    None if len(a) == len(b) else min(len(a), len(b)))
-        assert diff is None, "run %d diverges at event %d:\n%r\n%r" % (
-            i, diff, a[diff:diff + 1], b[diff:diff + 1])
-    jitter = max(abs(x - y) for r in rels[1:] for x, y in zip(rels[0], r))
-    exact = all(r == rels[0] for r in rels[1:])
-    record_property("events_compared", len(sigs[0]))
-    record_property("relative_t_exact", exact)
-    record_property("absolute_t_exact", all(a == exact_abs[0]
-                                            for a in exact_abs[1:]))
-    record_property("max_relative_jitter_ns", jitter)
-    print("race determinism over %d runs: %d events identical; relative "
-          "times exact: %s; max jitter %d ns"
-          % (RUNS, len(sigs[0]), exact, jitter))
-    assert jitter <= JITTER_BOUND_NS
+        ev = json.loads((Path(r.artifacts)
+                         / "race-report.json").read_text())["events"]
+        done = max(e["t_ns"] for e in ev if e["event"] == "scenario-done")
+        evs.append([e for e in ev if e["t_ns"] <= done])
+    assert len(evs[0]) > 100
+    same, odd = timelines.majority(evs)
+    jitter = {i: timelines.time_only_jitter(evs[same[0]], evs[i],
+                                            relative_to_els=0x03)
+              for i in odd}
+    record_property("events_compared", len(evs[0]))
+    record_property("identical_runs", len(same))
+    record_property("max_relative_jitter_ns", max(jitter.values(),
+                                                  default=0))
+    print("race determinism over %d cold boots: %d events; runs %s "
+          "identical to the ns; others' jitter (ns) %s"
+          % (RUNS, len(evs[0]), same, jitter))
+    assert len(odd) <= TIME_ONLY_OUTLIERS, jitter
+    assert all(j <= JITTER_BOUND_NS for j in jitter.values()), jitter
     assert len({json.dumps(r.ctio_status) for r in runs}) == 1
 
 
