@@ -6,9 +6,9 @@ The modules, bottom to top (each imports only modules above it in this
 list; ``docs/architecture.md`` has the picture):
 
 host plumbing
-    paths (locations), host (progress, logged runs, locks), apt (Debian
-    packages and sources), build (QEMU with the overlay), firmware (the
-    synthetic ql2500_fw.bin)
+    paths (locations), host (progress, logged runs, locks), archive
+    (reproducible newc archives), apt (Debian packages and sources), build
+    (QEMU with the overlay), firmware (the synthetic ql2500_fw.bin)
 the guest
     kernels (which Debian kernel, unpacked), profiles (driver-under-test
     profiles), kernel_src (headers and source of the guest kernel),

@@ -27,7 +27,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from . import firmware, host, kernel_src, kernels, modbuild, paths, profiles
+from . import (archive, firmware, host, kernel_src, kernels, modbuild, paths,
+               profiles)
 
 #: The guest-side scripts (harness/guest): init, functions.sh, banner.txt
 #: and the scripts runs source from /lib/qlaemu.
@@ -45,7 +46,7 @@ OPTIONAL_MODULES = ("crc64_rocksoft_generic",)
 
 #: Bumped whenever the image changes in a way the hash of its inputs would
 #: not catch.
-IMAGE_FORMAT = 4   # 4: reproducible archives (pack_newc)
+IMAGE_FORMAT = 4   # 4: reproducible archives (archive.pack_newc)
 
 #: Where the driver profile's scripts go in the guest.
 GUEST_DRIVER_DIR = profiles.GUEST_DRIVER_DIR
@@ -290,62 +291,12 @@ def _busybox() -> Path:
                      "apt-get install busybox-static")
 
 
-#: The modification time every file of a guest archive gets (s since the
-#: epoch): 2020-01-01T00:00:00Z, the date the guest's RTC starts from
-#: (vm.py's ``-rtc base=``).
-ARCHIVE_MTIME = 1577836800
-
-
-def pack_newc(srcdir: Path, out: Path, gzip: bool) -> None:
-    """Pack ``srcdir`` into a newc archive ``out`` (gzip -6 -n if
-    ``gzip``), the same bytes for the same files every time.
-
-    Reproducible because the guest's boot is timed by its instructions
-    (-icount): the kernel parses each header's hex fields digit by digit,
-    and a letter costs it more instructions than a digit, so an archive
-    whose inode numbers or mtimes changed from run to run shifted the
-    whole boot by a few instructions -- enough, where it crossed a timer
-    tick, to move the race's timeline by 4-8 ms (docs/race.md §4).  So
-    names are sorted, owners are 0:0, inodes are renumbered and device
-    numbers left out (cpio ``--reproducible``), and every mtime is
-    :data:`ARCHIVE_MTIME`.
-
-    Raises:
-        GuestError: ``srcdir`` is not a directory, or cpio or gzip failed
-            (their stderr in the message).
-    """
-    if not srcdir.is_dir():
-        raise GuestError("cannot pack %s: %s is not a directory"
-                         % (out.name, srcdir))
-    names = sorted(str(p.relative_to(srcdir)) for p in srcdir.rglob("*"))
-    for n in names + ["."]:
-        os.utime(srcdir / n, (ARCHIVE_MTIME, ARCHIVE_MTIME),
-                 follow_symlinks=False)
-    argv = ["cpio", "--quiet", "-o", "-H", "newc", "-R", "0:0",
-            "--reproducible"]
-    listing = "".join(n + "\n" for n in names).encode()
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    with open(tmp, "wb") as f:
-        if gzip:
-            cp = subprocess.Popen(argv, cwd=srcdir, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE)
-            gz = subprocess.Popen(["gzip", "-6", "-n"], stdin=cp.stdout,
-                                  stdout=f, stderr=subprocess.PIPE)
-            cp.stdout.close()
-            _, err = cp.communicate(listing)
-            err += gz.communicate()[1]
-            failed = cp.returncode or gz.returncode
-        else:
-            p = subprocess.run(argv, cwd=srcdir, input=listing, stdout=f,
-                               stderr=subprocess.PIPE)
-            err, failed = p.stderr, p.returncode
-    if failed:
-        tmp.unlink(missing_ok=True)
-        raise GuestError("packing %s with cpio%s failed: %s"
-                         % (out.name, "|gzip" if gzip else "",
-                            err.decode(errors="replace").strip()))
-    tmp.rename(out)
+def _pack(stage: Path, out: Path, gzip: bool) -> None:
+    """:func:`archive.pack_newc`, its failure a :class:`GuestError`."""
+    try:
+        archive.pack_newc(stage, out, gzip)
+    except archive.ArchiveError as e:
+        raise GuestError(str(e)) from e
 
 
 #: C sources of guest tools (qlbsg), built static on the host
@@ -443,7 +394,7 @@ def ensure_base_initramfs(profile=None) -> Path:
             dst.chmod(0o755)
         # modules.dep etc. for exactly the modules we ship (uncompressed).
         _sh(["depmod", "-b", str(stage), kver])
-        pack_newc(stage, base, gzip=True)
+        _pack(stage, base, gzip=True)
         key_file.write_text(key)
         for old in stale_initramfs(_guest_dir(), plan.tag):
             old.unlink(missing_ok=True)
@@ -527,7 +478,7 @@ def run_initrd(run_dir: Path, stem: str, script: str,
         dst.parent.mkdir(parents=True, exist_ok=True)
         dst.write_bytes(data if isinstance(data, bytes) else data.encode())
     overlay = run_dir / (stem + ".overlay.cpio")
-    pack_newc(stage, overlay, gzip=False)
+    _pack(stage, overlay, gzip=False)
     initrd = run_dir / (stem + ".initrd")
     with open(initrd, "wb") as out:
         for a in (base, *archives):

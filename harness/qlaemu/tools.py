@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import apt, host, image, paths
+from . import apt, archive, host, paths
 
 #: Debian packages whose programs the initiator runs.
 PACKAGES = ("sg3-utils", "fio", "libiscsi-bin")
@@ -85,8 +85,8 @@ def ensure_archive() -> Path:
 
     Raises:
         ToolsError: a binary or a library is missing after the install.
-        host.SetupError: installing the packages failed.
-        image.GuestError: packing the archive failed.
+        host.SetupError: installing the packages or packing the archive
+            (archive.ArchiveError) failed.
     """
     apt.ensure_packages(PACKAGES)
     files = _files()
@@ -100,7 +100,7 @@ def ensure_archive() -> Path:
         dst = stage / str(f).lstrip("/")
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(os.path.realpath(f), dst)
-    image.pack_newc(stage, out, gzip=True)
+    archive.pack_newc(stage, out, gzip=True)
     shutil.rmtree(stage, ignore_errors=True)
     return out
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from qlaemu import firmware, image, vm
+from qlaemu import archive, firmware, image, vm
 
 # ---------------------------------------------------------------- unit tests
 
@@ -68,8 +68,8 @@ def test_guest_archives_are_reproducible(tmp_path, gzip):
     a = _stage(tmp_path / "one", 1_700_000_000)
     time.sleep(0.01)
     b = _stage(tmp_path / "two", 1_800_000_123)
-    image.pack_newc(a, tmp_path / "one.cpio", gzip)
-    image.pack_newc(b, tmp_path / "two.cpio", gzip)
+    archive.pack_newc(a, tmp_path / "one.cpio", gzip)
+    archive.pack_newc(b, tmp_path / "two.cpio", gzip)
     assert (tmp_path / "one.cpio").read_bytes() == \
         (tmp_path / "two.cpio").read_bytes()
     listing = subprocess.run(
@@ -80,9 +80,9 @@ def test_guest_archives_are_reproducible(tmp_path, gzip):
 
 
 def test_packing_failure_names_the_archive(tmp_path):
-    with pytest.raises(image.GuestError, match="nothing.cpio"):
-        image.pack_newc(tmp_path / "missing", tmp_path / "nothing.cpio",
-                        False)
+    with pytest.raises(archive.ArchiveError, match="nothing.cpio"):
+        archive.pack_newc(tmp_path / "missing", tmp_path / "nothing.cpio",
+                          False)
 
 
 # ---------------------------------------------------------- guest boot tests
