@@ -134,6 +134,49 @@ static int rport_new_handle(IspState *s, uint32_t port_id)
     return -1;
 }
 
+/* Whether the firmware holds a login for @rp (PLOGI done, not ended). */
+static bool rport_logged_in(const IspRport *rp)
+{
+    return rp->state >= PDS_PLOGI_COMPLETE &&
+           rp->state != PDS_PORT_UNAVAILABLE;
+}
+
+/*
+ * For a PLOGI the driver asked for with @handle to @port_id: under
+ * ISP_PLOGI_CONFLICT_REFUSE (isp-fw.h), the sub-code the firmware fails
+ * it with -- LSC_SCODE_PORTID_USED with *@in_use the handle the port ID is
+ * logged in under, or LSC_SCODE_NPORT_USED with *@in_use the port ID that
+ * holds the handle -- else 0 (go ahead).
+ */
+static uint32_t plogi_conflict(IspState *s, uint32_t port_id,
+                               uint16_t handle, uint32_t *in_use)
+{
+    IspRport *by_id = rport_by_port_id(s, port_id);
+    IspRport *by_handle = rport_by_handle(s, handle);
+    uint32_t scode = 0;
+    QDict *e;
+
+    if (s->plogi_conflict_mode != ISP_PLOGI_CONFLICT_REFUSE) {
+        return 0;
+    }
+    if (by_id && by_id->handle != handle && rport_logged_in(by_id)) {
+        *in_use = by_id->handle;
+        scode = LSC_SCODE_PORTID_USED;
+    } else if (by_handle && by_handle->port_id != port_id &&
+               rport_logged_in(by_handle)) {
+        *in_use = by_handle->port_id;
+        scode = LSC_SCODE_NPORT_USED;
+    }
+    e = scode ? isp_log(s, "plogi-refused") : NULL;
+    if (e) {
+        qdict_put_int(e, "scode", scode);
+        qdict_put_int(e, "handle", handle);
+        qdict_put_int(e, "d_id", port_id);
+        qdict_put_int(e, "in_use", *in_use);
+    }
+    return scode;
+}
+
 /*
  * Find or create the remote port at @port_id; a PLOGI with @wwpn from a
  * port we knew under another name is a new login (implicit logout).
@@ -312,7 +355,7 @@ static void loginout_done(IspState *s, const uint8_t *iocb, uint16_t status,
  * reply, error sub-codes.
  */
 static void els_iocb_done(IspState *s, const uint8_t *iocb, uint16_t status,
-                          uint32_t bytes, uint32_t sub1)
+                          uint32_t bytes, uint32_t sub1, uint32_t sub2)
 {
     const IspElsIocb *req = (const IspElsIocb *)iocb;
     IspElsIocb rsp;
@@ -331,6 +374,7 @@ static void els_iocb_done(IspState *s, const uint8_t *iocb, uint16_t status,
     rsp.control_flags = req->control_flags;
     rsp.u.rsp.total_byte_count = cpu_to_le32(bytes);
     rsp.u.rsp.error_subcode_1 = cpu_to_le32(sub1);
+    rsp.u.rsp.error_subcode_2 = cpu_to_le32(sub2);
     trace_qla2532_els_iocb_done(s->port_no, req->opcode, status, bytes);
     isp_rsp_post(s, (const uint8_t *)&rsp);
 }
@@ -817,7 +861,7 @@ static void els_iocb_reply(IspState *s, IspExch *x, IspRport *rp, bool acc,
     } else if (rp && x->els == ELS_PLOGI) {
         rport_set_state(s, rp, PDS_PORT_UNAVAILABLE);
     }
-    els_iocb_done(s, x->iocb, status, f->len, 0);
+    els_iocb_done(s, x->iocb, status, f->len, 0, 0);
     exch_free(x);
 }
 
@@ -906,6 +950,14 @@ void isp_iocb_loginout(IspState *s, const uint8_t *iocb)
         loginout_done(s, iocb, CS_LOGIO_ERROR, LSC_SCODE_CMD_PARAM_ERR, 0);
         return;
     }
+    if (cmd == LCF_COMMAND_PLOGI) {
+        uint32_t in_use = 0, scode = plogi_conflict(s, peer, handle, &in_use);
+
+        if (scode) {
+            loginout_done(s, iocb, CS_LOGIO_ERROR, scode, in_use);
+            return;
+        }
+    }
     rp = cmd == LCF_COMMAND_PLOGI ? rport_get(s, peer, handle)
                                   : rport_by_handle(s, handle);
     if (!rp && cmd == LCF_COMMAND_LOGO &&
@@ -977,7 +1029,7 @@ void isp_iocb_els(IspState *s, const uint8_t *iocb)
 
     trace_qla2532_els_iocb(s->port_no, req->opcode, handle, peer, tx_len);
     if (s->link != ISP_LINK_UP) {
-        els_iocb_done(s, iocb, CS_PORT_UNAVAILABLE, 0, LSC_SCODE_NOLINK);
+        els_iocb_done(s, iocb, CS_PORT_UNAVAILABLE, 0, LSC_SCODE_NOLINK, 0);
         return;
     }
     /*
@@ -999,11 +1051,19 @@ void isp_iocb_els(IspState *s, const uint8_t *iocb)
         isp_rsp_entry_error(s, iocb, RF_INV_E_PARAM);
         return;
     }
+    if (pl[0] == ELS_PLOGI) {
+        uint32_t in_use = 0, scode = plogi_conflict(s, peer, handle, &in_use);
+
+        if (scode) {
+            els_iocb_done(s, iocb, CS_LOGIO_ERROR, 0, scode, in_use);
+            return;
+        }
+    }
     rp = pl[0] == ELS_PLOGI ? rport_get(s, peer, handle)
                             : rport_by_port_id(s, peer);
     x = exch_new(s, ISP_X_ELS_IOCB);
     if (!x) {
-        els_iocb_done(s, iocb, CS_LOGIO_ERROR, 0, 0x03);
+        els_iocb_done(s, iocb, CS_LOGIO_ERROR, 0, 0x03, 0);
         return;
     }
     memcpy(x->iocb, iocb, IOCB_SIZE);
@@ -1037,7 +1097,7 @@ void isp_iocb_abort(IspState *s, const uint8_t *iocb)
             if (x->kind == ISP_X_LOGINOUT) {
                 loginout_done(s, x->iocb, CS_ABORTED, 0, 0);
             } else {
-                els_iocb_done(s, x->iocb, CS_ABORTED, 0, 0);
+                els_iocb_done(s, x->iocb, CS_ABORTED, 0, 0, 0);
             }
             exch_free(x);
             status = CS_COMPLETE;
@@ -1162,7 +1222,7 @@ static void isp_els_abort_all(IspState *s)
             loginout_done(s, x->iocb, CS_LOGIO_ERROR, LSC_SCODE_NOLINK, 0);
         } else if (x->kind == ISP_X_ELS_IOCB) {
             els_iocb_done(s, x->iocb, CS_PORT_UNAVAILABLE, 0,
-                          LSC_SCODE_NOLINK);
+                          LSC_SCODE_NOLINK, 0);
         }
         exch_free(x);
     }

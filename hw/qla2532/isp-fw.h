@@ -369,6 +369,24 @@ typedef enum IspLinkState {
 #define ISP_LOGO_UNKNOWN_ERROR          0
 #define ISP_LOGO_UNKNOWN_COMPLETE       1
 
+/*
+ * A PLOGI (LOGINOUT IOCB, or ELS pass-through in N2N) whose N_Port handle
+ * and port ID do not match the firmware's logins: the port ID is logged in
+ * under another handle, or the handle holds another port ID's login.
+ * MOVE (default, the model's reading so far): the login moves to the
+ * handle named, and a login the handle held ends.  REFUSE: the firmware
+ * keeps its logins and fails the PLOGI with PORT ID USED (0x1A, the handle
+ * in use) or N_PORT HANDLE USED (0x1B, the port ID holding it): LOGINOUT
+ * comp_status 0x31 with io_parameter[0]/[1], ELS pass-through 0x31 with
+ * error_subcode_1/_2.  qla2xxx handles both without a failure message
+ * (qla_isr.c qla24xx_logio_entry, qla_init.c
+ * qla24xx_handle_plogi_done_event, qla_iocb.c qla2x00_els_dcmd2_sp_done),
+ * which suggests the real firmware refuses; which it does is not
+ * documented here.
+ */
+#define ISP_PLOGI_CONFLICT_MOVE         0
+#define ISP_PLOGI_CONFLICT_REFUSE       1
+
 /**
  * IspState: one ISP2532 function (FC port).
  *
@@ -391,6 +409,8 @@ typedef enum IspLinkState {
  *   ISP_INI_WRITE_UNDERRUN_* (isp-ini.c).
  * @logo_unknown_mode: a LOGO for a handle without a login,
  *   ISP_LOGO_UNKNOWN_* (isp-els.c).
+ * @plogi_conflict_mode: a PLOGI whose handle or port ID another login
+ *   holds, ISP_PLOGI_CONFLICT_* (isp-els.c).
  * @serdes: SerDes words (MBC 0x03/0x04), cleared at power-on only.
  * @flash: ISP_FLASH_SIZE bytes, owned by the glue.
  * @sfp_a0/@sfp_a2: SFP EEPROM pages (SFF-8472 A0h/A2h), 256 bytes each.
@@ -413,6 +433,7 @@ typedef struct IspState {
     uint8_t zio_mode;               /* ISP_ZIO_*: how a ZIO interrupt shows */
     uint8_t ini_write_underrun_mode;    /* ISP_INI_WRITE_UNDERRUN_* */
     uint8_t logo_unknown_mode;          /* ISP_LOGO_UNKNOWN_* */
+    uint8_t plogi_conflict_mode;        /* ISP_PLOGI_CONFLICT_* */
     uint16_t serdes[ISP_SERDES_WORDS];
 
     /* registers */

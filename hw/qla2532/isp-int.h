@@ -73,6 +73,8 @@
 #define LSC_SCODE_ELS_REJECT    0x18
 #define LSC_SCODE_CMD_PARAM_ERR 0x19
 #define LSC_SCODE_NOT_LOGGED_IN 0x09
+#define LSC_SCODE_PORTID_USED   0x1a
+#define LSC_SCODE_NPORT_USED    0x1b
 
 /* IMMED_NOTIFY status, qla_target.h IMM_NTFY_* */
 #define IMM_NTFY_ELS            0x0046

@@ -265,7 +265,8 @@ static bool isp_variants2_needed(void *opaque)
     IspState *s = opaque;
 
     return s->ini_write_underrun_mode != ISP_INI_WRITE_UNDERRUN_RESID ||
-           s->logo_unknown_mode != ISP_LOGO_UNKNOWN_ERROR;
+           s->logo_unknown_mode != ISP_LOGO_UNKNOWN_ERROR ||
+           s->plogi_conflict_mode != ISP_PLOGI_CONFLICT_MOVE;
 }
 
 static const VMStateDescription vmstate_isp_variants2 = {
@@ -276,6 +277,7 @@ static const VMStateDescription vmstate_isp_variants2 = {
     .fields = (VMStateField[]) {
         VMSTATE_UINT8(ini_write_underrun_mode, IspState),
         VMSTATE_UINT8(logo_unknown_mode, IspState),
+        VMSTATE_UINT8(plogi_conflict_mode, IspState),
         VMSTATE_END_OF_LIST()
     }
 };
@@ -289,6 +291,7 @@ static int isp_pre_load(void *opaque)
     /* a stream without isp2532/variants2 has its variants' defaults */
     s->ini_write_underrun_mode = ISP_INI_WRITE_UNDERRUN_RESID;
     s->logo_unknown_mode = ISP_LOGO_UNKNOWN_ERROR;
+    s->plogi_conflict_mode = ISP_PLOGI_CONFLICT_MOVE;
 
     for (i = 0; i < ISP_MAX_TGT_EXCH; i++) {
         g_free(s->tgt[i].wr_buf);
@@ -334,7 +337,8 @@ static const char *isp_state_problem(IspState *s)
         s->ctio_overrun_mode > ISP_CTIO_OVERRUN_TRUNCATE ||
         s->sys_err_mode > ISP_SYS_ERR_NONE || s->zio_mode > ISP_ZIO_AEN ||
         s->ini_write_underrun_mode > ISP_INI_WRITE_UNDERRUN_SHORT ||
-        s->logo_unknown_mode > ISP_LOGO_UNKNOWN_COMPLETE) {
+        s->logo_unknown_mode > ISP_LOGO_UNKNOWN_COMPLETE ||
+        s->plogi_conflict_mode > ISP_PLOGI_CONFLICT_REFUSE) {
         return "firmware variant";
     }
     if (s->fw_initialized &&

@@ -1433,6 +1433,11 @@ static const char *const logo_unknown_names[] = {
     [ISP_LOGO_UNKNOWN_COMPLETE] = "complete",
 };
 
+static const char *const plogi_conflict_names[] = {
+    [ISP_PLOGI_CONFLICT_MOVE] = "move",
+    [ISP_PLOGI_CONFLICT_REFUSE] = "refuse",
+};
+
 static const char *const sys_err_names[] = {
     [ISP_SYS_ERR_COMPLETE] = "complete",
     [ISP_SYS_ERR_NONE] = "none",
@@ -1461,6 +1466,8 @@ static const QlaVariant qla_variants[] = {
       offsetof(IspState, ini_write_underrun_mode) },
     { "logo-without-login", logo_unknown_names,
       offsetof(IspState, logo_unknown_mode) },
+    { "plogi-handle-conflict", plogi_conflict_names,
+      offsetof(IspState, plogi_conflict_mode) },
 };
 
 static uint8_t *variant_field(Object *obj, const QlaVariant *va)

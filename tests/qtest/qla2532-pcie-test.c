@@ -391,6 +391,7 @@ static const struct {
     { "ctio-overrun", "'ctio-overrun': 'drop'" },
     { "ini-write-underrun", "'ini-write-underrun': 'sometimes'" },
     { "logo-without-login", "'logo-without-login': ''" },
+    { "plogi-handle-conflict", "'plogi-handle-conflict': 'share'" },
 };
 
 static void qmp_assert_error_names(QTestState *qts, QDict *resp,

@@ -233,6 +233,8 @@
 #define LSC_SCODE_NOT_LOGGED_IN 0x09
 #define LCF_COMMAND_LOGO        0x08
 #define LSC_SCODE_CMD_PARAM_ERR 0x19
+#define LSC_SCODE_PORTID_USED   0x1a
+#define LSC_SCODE_NPORT_USED    0x1b
 
 /* Names: ours in the ICB, the partner's are the device defaults. */
 #define OUR_WWPN                0x21000024ff00beefULL
@@ -2772,10 +2774,55 @@ static void test_initiator_io(void *obj, void *data, QGuestAllocator *alloc)
     check_status(rsp, 0x10d, CS_PORT_LOGGED_OUT);
     g_assert_cmpuint(ldl_le_p(rsp + 12), ==, 36);
 
+    /*
+     * plogi-handle-conflict=refuse (isp-fw.h): a LOGINOUT PLOGI to the
+     * target under another handle is PORT ID USED with the handle in use,
+     * one with the target's handle to another port ID N_PORT HANDLE USED
+     * with the target's port ID (qla_isr.c qla24xx_logio_entry); nothing
+     * is sent and the login stays (the INQUIRY below).
+     */
+    qom_set_str(t.qts, path, "plogi-handle-conflict", "refuse");
+    g_assert_cmphex(pid[0], !=, 0x04);
+    for (i = 0; i < 2; i++) {
+        iocb_head(e, ET_LOGINOUT, 1, 0x130 + i);
+        stw_le_p(e + 10, i ? nph : nph + 1);
+        stw_le_p(e + 12, 0);                    /* LCF_COMMAND_PLOGI */
+        memcpy(e + 16, pid, 3);
+        if (i) {
+            e[16] = 0x04;       /* the loop has us (0x02), the target */
+        }
+        iocb_exchange(&t, e, 1, rsp, 1);
+        g_assert_cmphex(rsp[0], ==, ET_LOGINOUT);
+        g_assert_cmphex(ldl_le_p(rsp + 4), ==, 0x130 + i);
+        g_assert_cmphex(lduw_le_p(rsp + 8), ==, CS_LOGIO_ERROR);
+        g_assert_cmphex(ldl_le_p(rsp + 20), ==,
+                        i ? LSC_SCODE_NPORT_USED : LSC_SCODE_PORTID_USED);
+        g_assert_cmphex(ldl_le_p(rsp + 24), ==,
+                        i ? (uint32_t)(pid[2] << 16 | pid[1] << 8 | pid[0])
+                          : nph);
+    }
+    qom_set_str(t.qts, path, "plogi-handle-conflict", "move");
+
     /* the firmware still works after all that */
     cmd7(e, 0x10e, nph, pid, inquiry, TMF_READ_DATA, 36, 1, data_buf, 36);
     iocb_exchange(&t, e, 1, rsp, 1);
     check_status(rsp, 0x10e, CS_COMPLETE);
+
+    /*
+     * Under "move" (the default) the same PLOGI under another handle goes
+     * out and completes, and the login is then under the new handle: the
+     * old one is PORT LOGGED OUT.
+     */
+    iocb_head(e, ET_LOGINOUT, 1, 0x132);
+    stw_le_p(e + 10, nph + 1);
+    stw_le_p(e + 12, 0);
+    memcpy(e + 16, pid, 3);
+    iocb_exchange(&t, e, 1, rsp, 1);
+    g_assert_cmphex(rsp[0], ==, ET_LOGINOUT);
+    g_assert_cmphex(lduw_le_p(rsp + 8), ==, CS_COMPLETE);
+    cmd7(e, 0x10f, nph, pid, inquiry, TMF_READ_DATA, 36, 1, data_buf, 36);
+    iocb_exchange(&t, e, 1, rsp, 1);
+    check_status(rsp, 0x10f, CS_PORT_LOGGED_OUT);
     qla_detach(&t);
 }
 
