@@ -25,10 +25,10 @@ runs
     typed results, dataclasses), pictures (SVG ladder and heat map), probe,
     scenario, race, snapshot (the saved ready point), pointrace (the race
     from it), replay, sweep, matrix, pairlip (the LIP step of a pair:
-    the race with a real initiator), pair (a real initiator against the
-    target) (the runs), report (text and JUnit output), bench (timing
-    figures), fuzz and sanitize (the device under libFuzzer and
-    ASan/UBSan)
+    the race with a real initiator), stacks (what LIO and SCST answer their
+    own way), pair (a real initiator against the target) (the runs),
+    report (text and JUnit output), bench (timing figures), fuzz and
+    sanitize (the device under libFuzzer and ASan/UBSan)
 the command line
     commands (one function per command), cli (the parser, ``main``)
 """

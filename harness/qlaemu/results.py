@@ -110,7 +110,7 @@ class PairResult(_Json):
     size_mib; ``fio_virtio`` the same job on the virtio-scsi baseline disk
     (None unless asked).  ``tests``: every iscsi-test-cu test {suite,
     test, result passed/failed/skipped, reasons, and for a failure
-    pair.NOT_APPLICABLE explains, not_applicable: why}; ``suite_counts``
+    stacks.NOT_APPLICABLE explains, not_applicable: why}; ``suite_counts``
     their totals (not_applicable among the failed).  ``lip``: the guest's
     report of the LIP step (None if not asked); ``lip_view``
     (pairlip.parse_lip), ``lip_failures`` (the initiator's kernel lines

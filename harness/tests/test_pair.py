@@ -11,7 +11,7 @@ a. the LUN appears on the initiator as /dev/sdX with LIO's identity, the
    ramdisk's capacity and VPD 0x83 naming the target port's WWPN;
 b. fio verify (crc32c) of 64 MiB: 0 errors, every byte written and read;
 c. iscsi-test-cu's SCSI family over SG_IO: no failure but those
-   pair.NOT_APPLICABLE explains, each failure and skip listed with its
+   stacks.NOT_APPLICABLE explains, each failure and skip listed with its
    reason, JUnit with one case per test;
 d. neither port's qla2xxx logs a failure;
 e. (remote) the target guest served to the end, LIO had the initiator's
@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from qlaemu import (linked, modbuild, pair, pairiscsi, pairlip, profiles,
-                    report, tools, verdict)
+                    report, stacks, tools, verdict)
 from qlaemu.results import PairResult
 
 SUITE_TEXT = """\
@@ -74,7 +74,7 @@ def test_judge_passes_only_what_holds():
     assert pair.judge(_result()) == (verdict.PASS, [])
     tests = tools.parse_suite(SUITE_TEXT)["tests"]
     tests[2]["not_applicable"] = \
-        pair.NOT_APPLICABLE["lio"]["Verify10.Mismatch"]
+        stacks.NOT_APPLICABLE["lio"]["Verify10.Mismatch"]
     v, why = pair.judge(_result(tests=tests))
     assert v == verdict.FAIL and len(why) == 1 and "Simple" in why[0]
     v, why = pair.judge(_result(fio={"error": 5}))
