@@ -151,14 +151,15 @@ static bool rport_logged_in(const IspRport *rp)
 static uint32_t plogi_conflict(IspState *s, uint32_t port_id,
                                uint16_t handle, uint32_t *in_use)
 {
-    IspRport *by_id = rport_by_port_id(s, port_id);
-    IspRport *by_handle = rport_by_handle(s, handle);
+    IspRport *by_id, *by_handle;
     uint32_t scode = 0;
     QDict *e;
 
     if (s->plogi_conflict_mode != ISP_PLOGI_CONFLICT_REFUSE) {
         return 0;
     }
+    by_id = rport_by_port_id(s, port_id);
+    by_handle = rport_by_handle(s, handle);
     if (by_id && by_id->handle != handle && rport_logged_in(by_id)) {
         *in_use = by_id->handle;
         scode = LSC_SCODE_PORTID_USED;

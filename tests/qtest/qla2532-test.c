@@ -2789,7 +2789,7 @@ static void test_initiator_io(void *obj, void *data, QGuestAllocator *alloc)
         stw_le_p(e + 12, 0);                    /* LCF_COMMAND_PLOGI */
         memcpy(e + 16, pid, 3);
         if (i) {
-            e[16] = 0x04;       /* the loop has us (0x02), the target */
+            e[16] = 0x04;       /* neither ours (0x02) nor the target's */
         }
         iocb_exchange(&t, e, 1, rsp, 1);
         g_assert_cmphex(rsp[0], ==, ET_LOGINOUT);
