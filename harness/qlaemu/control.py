@@ -33,7 +33,9 @@ gets IRQ 7 instead of the usual 4, which ttyS0 uses: QEMU does not OR two
 ISA devices on one line.
 
 QMP.  One client: QEMU's own ``qemu.qmp`` (``python/qemu/qmp`` of the QEMU
-source tree the harness builds, its legacy synchronous class).
+source tree the harness builds, its legacy synchronous class).  Its read
+limit is raised to :data:`QMP_READ_LIMIT`: the device's ``report`` (the
+whole event log) outgrows the library's 256 KiB.
 """
 import asyncio
 import json
@@ -47,6 +49,20 @@ import traceback
 from pathlib import Path
 
 from . import build, host, paths
+
+
+#: The longest QMP message the client reads, bytes.  ``qemu.qmp`` reads
+#: a message as one line through an asyncio stream whose limit is the
+#: client's ``_limit`` (QEMU 7.2 ``python/qemu/qmp/qmp_client.py``: 256
+#: KiB, "large enough to accept query-qmp-schema").  A longer line is
+#: not an error of the command but the end of the connection: the reader
+#: task fails ("Separator is found, but chunk is longer than limit") and
+#: every pending command gets ``ExecInterruptedError('Disconnected')``.
+#: The device's ``report`` holds the whole event log, and a replay of
+#: ``traces/basic.pcap`` (910 frames) makes it about 250 KB, more once
+#: quoted inside the QMP reply; so the bound is set far above any report.
+#: The stream only grows its buffer as far as a line needs.
+QMP_READ_LIMIT = 256 * 1024 * 1024
 
 
 class GuestExited(RuntimeError):
@@ -109,6 +125,24 @@ def load_qemu_qmp():
     except ImportError as e:
         raise QMPError("cannot import qemu.qmp from %s: %s" % (d, e)) from e
     return QEMUMonitorProtocol
+
+
+def set_read_limit(q, limit: int) -> None:
+    """Raise the read limit (bytes) of ``q``, a not yet connected
+    ``qemu.qmp.legacy.QEMUMonitorProtocol`` (:data:`QMP_READ_LIMIT` says
+    why).  The library has no argument for it: the limit is the
+    ``_limit`` attribute of its ``QMPClient`` (``q._qmp``), read when the
+    connection is opened (``protocol.py`` ``_do_connect``).
+
+    Raises:
+        QMPError: this ``qemu.qmp`` has no such attribute (the library
+            changed; a silent 256 KiB bound would come back).
+    """
+    client = getattr(q, "_qmp", None)
+    if not isinstance(getattr(client, "_limit", None), int):
+        raise QMPError("qemu.qmp changed: no QMPClient._limit to raise the "
+                       "read limit (the device's report can pass 256 KiB)")
+    client._limit = limit
 
 
 class GuestControl:
@@ -298,6 +332,7 @@ class GuestControl:
                     self._loop = asyncio.new_event_loop()
                     asyncio.set_event_loop(self._loop)
                     q = cls(str(self.qmp_path))
+                    set_read_limit(q, QMP_READ_LIMIT)
                     q.connect()
                     q.settimeout(self.QMP_COMMAND_S)
                     self._qmp = q

@@ -413,7 +413,8 @@ def judge_run(out: RaceResult, r, snap: Path, scen: dict,
         stop = "not-ready"
     state = RunState(guest_exit=r.exit, stop=stop,
                      setup_error=r.setup_error,
-                     port_state=(r.fc_host or {}).get("port_state"))
+                     port_state=(r.fc_host or {}).get("port_state"),
+                     controller_error=r.controller_error)
     out.timings.update({"boot_to_ready_s": ctl.get("ready_s"),
                         "boot_to_verdict_s": ctl.get("verdict_s"),
                         "guest_s": r.duration_s,

@@ -21,7 +21,7 @@ import json
 import time
 from pathlib import Path
 
-from . import capture, evidence, pictures, race, scenario
+from . import capture, evidence, pictures, race, scenario, verdict
 from .results import ReplayResult
 from .verdict import EXIT_CODES, FAIL, INCONCLUSIVE, PASS
 
@@ -152,6 +152,12 @@ def run_replay(capture_file, driver=None, driver_tree=None,
             evidence.qemu_refusal(r.qemu_stderr) or r.exit))
     if r.setup_error:
         return _finish(out, t_start, "driver set-up: %s" % r.setup_error)
+    if r.exit == "controller-error":
+        # the host side broke (QEMU was stopped): whatever the report
+        # file says, the run was not the one asked for
+        out.console_tail = r.console_tail
+        return _finish(out, t_start, verdict.controller_failure(
+            r.controller_error))
     if not rp.get("done"):
         out.console_tail = r.console_tail
         return _finish(out, t_start, "the replay did not finish (guest "

@@ -49,11 +49,14 @@ class RunState:
         stop: why polling ended: 'done', 'bound', 'no-login',
             'wall-timeout', 'guest-exited', 'not-ready', or None.
         port_state: the fc_host port_state, if known.
+        controller_error: the traceback of the host controller's
+            exception (guest_exit 'controller-error'), or None.
     """
     setup_error: str | None = None
     guest_exit: str | None = None
     stop: str | None = None
     port_state: str | None = None
+    controller_error: str | None = None
 
 
 @dataclasses.dataclass
@@ -75,8 +78,27 @@ class Verdict:
 _GUEST_EXITS = {"timeout": "the guest hung (killed at the time limit)",
                 "panic": "the guest kernel panicked or reset",
                 "qemu-error": "QEMU failed",
-                "controller-error": "the guest stopped responding to the "
-                                    "harness (hang)"}
+                "controller-error": "the harness's controller failed and "
+                                    "stopped the guest"}
+#: How much of a controller's exception a reason quotes, characters.
+_CONTROLLER_QUOTE = 300
+
+
+def controller_failure(traceback_text: str | None) -> str:
+    """One reason line for a host controller's exception
+    (``traceback_text``: the traceback qlaemu.vm keeps, or None).  A
+    ``TimeoutError`` (a mark or event that did not come in time) is the
+    guest's hang; anything else is the harness's own failure (a broken
+    QMP connection, a bad reply).  Either way the exception's last line
+    is quoted, at most :data:`_CONTROLLER_QUOTE` characters."""
+    lines = [ln.strip() for ln in (traceback_text or "").splitlines()
+             if ln.strip()]
+    last = lines[-1] if lines else ""
+    if last.startswith("TimeoutError"):
+        head = "the guest stopped responding to the harness (hang)"
+    else:
+        head = _GUEST_EXITS["controller-error"]
+    return ("%s: %s" % (head, last[:_CONTROLLER_QUOTE]) if last else head)
 
 
 def fmt_counts(d: dict) -> str:
@@ -107,6 +129,8 @@ def _inconclusive(ev: dict, state: RunState) -> list | None:
     if state.setup_error:
         return ["set-up: %s" % state.setup_error]
     gx = state.guest_exit
+    if gx == "controller-error":
+        return [controller_failure(state.controller_error)]
     if gx not in (None, "poweroff"):
         return [_GUEST_EXITS.get(gx, gx)]
     if state.stop == "not-ready":
