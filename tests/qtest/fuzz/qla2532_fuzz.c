@@ -11,14 +11,20 @@
  * qla_target.c qlt_24xx_config_nvram_stage1): the firmware runs, the
  * link is up, the simulated initiator has logged in and its scenario
  * (INQUIRY, WRITE with data, READ, REPORT LUNS, over and over) is sending
- * commands.  Each input then runs in a forked child (fork_fuzz.h) as a
- * sequence of operations a driver -- or a hostile guest -- can do:
+ * commands; GET ID LIST tells its handle and port ID, as it tells the
+ * driver (qla_init.c qla2x00_configure_local_loop).  Each input then
+ * runs in a forked child (fork_fuzz.h) as a sequence of operations a
+ * driver -- or a hostile guest -- can do:
  *
  *   0 IOCB      a request-ring entry: 64 fuzzed bytes whose entry type is
  *               picked from the types the firmware handles; for exchange
  *               IOCBs (CTIO 7, NOTIFY ACK, ABTS response) the exchange
- *               address can be the last ATIO's and the first DSD can be
- *               made to point into RAM; then the req_q_in doorbell
+ *               address can be the last ATIO's; the initiator-mode ones
+ *               (Command Type 7, Task Management, Abort) can name the
+ *               logged-in initiator (its handle and port ID from GET ID
+ *               LIST at bring-up), and an Abort the handle of the input's
+ *               last command; the first DSD (CTIO 7, Command Type 7) can
+ *               be made to point into RAM; then the req_q_in doorbell
  *   1 CLOCK     the virtual clock steps 1 ns .. 6.5 ms (frames, timers)
  *   2 MAILBOX   mailboxes 0..21 and the host-interrupt doorbell: the
  *               opcode is raw or picked from the firmware's table, and
@@ -61,6 +67,7 @@
 #define MBC_VERIFY_CHECKSUM         0x07
 #define MBC_EXECUTE_FIRMWARE        0x02
 #define MBC_MID_INITIALIZE_FIRMWARE 0x48
+#define MBC_GET_ID_LIST             0x7c
 #define MBS_COMMAND_COMPLETE        0x4000
 
 /* IOCB entry types the firmware handles (qla_fw.h, qla_target.h) */
@@ -70,7 +77,9 @@
 #define ET_CONTINUE_A64         0x0a
 #define ET_NOTIFY_ACK           0x0e
 #define ET_CTIO_TYPE7           0x12
+#define ET_TSK_MGMT             0x14
 #define ET_CMD_TYPE7            0x18
+#define ET_ABORT                0x33
 #define ET_MBX_IOCB             0x39
 #define ET_LOGINOUT             0x52
 #define ET_ELS_PASSTHRU         0x53
@@ -103,6 +112,11 @@ static QPCIDevice *dev;
 static QPCIBar bar1;
 /* the driver's view, carried into each forked child */
 static uint32_t req_in, rsp_out, atio_out, last_exch;
+/* the initiator's login: nport handle, port ID as le_id_t (AL_PA first) */
+static uint16_t ini_handle;
+static uint8_t ini_port_id[3];
+/* the handle of the input's last Command Type 7 or Task Management */
+static uint32_t last_cmd;
 
 static uint32_t rd32(uint32_t off)
 {
@@ -231,13 +245,27 @@ static void qla2532_pre_fuzz(QTestState *s)
         drain(s);
     }
     drain(s);
+
+    /*
+     * the initiator's handle and port ID as the driver learns them
+     * (qla_mbx.c qla2x00_get_id_list): GET ID LIST into RAM, mb1 the
+     * entries; the first entry (struct gid_list_info: le_id_t at 0,
+     * loop_id at 4)
+     */
+    memset(mb, 0, sizeof(mb));
+    mb[0] = MBC_GET_ID_LIST;
+    mb_dma(mb, DATA_DMA);
+    g_assert_cmphex(mbox(s, mb, 9), ==, MBS_COMMAND_COMPLETE);
+    g_assert_cmpuint(qpci_io_readw(dev, bar1, REG_MAILBOX(1)), >=, 1);
+    qtest_memread(s, DATA_DMA, ini_port_id, sizeof(ini_port_id));
+    ini_handle = qtest_readw(s, DATA_DMA + 4);
     counter_shm_init();
 }
 
 static const uint8_t iocb_types[] = {
     ET_CTIO_TYPE7, ET_CTIO_TYPE7, ET_CTIO_TYPE7, ET_NOTIFY_ACK,
     ET_ABTS_RESP, ET_MARKER, ET_LOGINOUT, ET_ELS_PASSTHRU, ET_MBX_IOCB,
-    ET_CONTINUE_A64, ET_CMD_TYPE7,
+    ET_CONTINUE_A64, ET_CMD_TYPE7, ET_TSK_MGMT, ET_ABORT,
 };
 
 /* An IOCB from @d (64 bytes) put on the request ring; doorbell. */
@@ -253,14 +281,34 @@ static void op_iocb(QTestState *s, const uint8_t *d)
         e[3] = 0;                               /* entry_status */
     }
     if (flags & 0x40) {
-        /*
-         * the exchange of the last ATIO: CTIO 7 / NOTIFY ACK at 20,
-         * ABTS response at 16 (qla_target.h)
-         */
-        stl_le_p(e + (e[0] == ET_ABTS_RESP ? 16 : 20), last_exch);
+        switch (e[0]) {
+        case ET_CMD_TYPE7:
+        case ET_TSK_MGMT:
+        case ET_ABORT:
+            /*
+             * the initiator's login: nport_handle at 8, port_id at 48
+             * (qla_fw.h cmd_type_7, tsk_mgmt_entry, abort_entry_24xx);
+             * an Abort's handle_to_abort at 12
+             */
+            stw_le_p(e + 8, ini_handle);
+            memcpy(e + 48, ini_port_id, sizeof(ini_port_id));
+            if (e[0] == ET_ABORT) {
+                stl_le_p(e + 12, last_cmd);
+            }
+            break;
+        default:
+            /*
+             * the exchange of the last ATIO: CTIO 7 / NOTIFY ACK at 20,
+             * ABTS response at 16 (qla_target.h)
+             */
+            stl_le_p(e + (e[0] == ET_ABTS_RESP ? 16 : 20), last_exch);
+        }
+    }
+    if (e[0] == ET_CMD_TYPE7 || e[0] == ET_TSK_MGMT) {
+        last_cmd = ldl_le_p(e + 4);
     }
     if (flags & 0x20) {
-        /* the first DSD into RAM: CTIO 7 at 52/60 */
+        /* the first DSD into RAM: CTIO 7 and Command Type 7 at 52/60 */
         stq_le_p(e + 52, DATA_DMA + (ldq_le_p(e + 52) % DATA_SIZE));
         stl_le_p(e + 60, ldl_le_p(e + 60) % 0x10000);
     }
