@@ -971,7 +971,7 @@ void isp_iocb_loginout(IspState *s, const uint8_t *iocb)
         return;
     }
     if (cmd == LCF_COMMAND_PLOGI && (ctl & LCF_COND_PLOGI) &&
-        rp->state >= PDS_PLOGI_COMPLETE && rp->state != PDS_PORT_UNAVAILABLE &&
+        rport_logged_in(rp) &&
         ((ctl & LCF_SKIP_PRLI) || rp->state == PDS_PRLI_COMPLETE)) {
         loginout_done(s, iocb, CS_COMPLETE, rp->prli_wd3, 0);
         return;
@@ -1338,8 +1338,7 @@ static bool gid_listed(IspState *s, const IspRport *rp)
     if (s->gid_list_mode == ISP_GID_LIST_PRLI_COMPLETE) {
         return rp->state == PDS_PRLI_COMPLETE;
     }
-    return rp->state == PDS_PLOGI_COMPLETE || rp->state == PDS_PRLI_PENDING ||
-           rp->state == PDS_PRLI_COMPLETE;
+    return rport_logged_in(rp);
 }
 
 int isp_mbc_get_id_list(IspState *s, uint16_t *mb, int *nout)
